@@ -1,0 +1,15 @@
+# Warnings, sanitizers and CPU flags shared by every Ferris target (ferris_options).
+add_library(ferris_options INTERFACE)
+target_compile_options(ferris_options INTERFACE
+  $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wshadow -Wno-missing-field-initializers>)
+if(FERRIS_NATIVE)
+  target_compile_options(ferris_options INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-march=native>)
+else()
+  # Portable x86-64 baseline that still has AVX2/FMA/F16C (every x86 server of the last decade).
+  target_compile_options(ferris_options INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-mavx2 -mfma -mf16c>)
+endif()
+if(FERRIS_SANITIZE)
+  target_compile_options(ferris_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer
+                         -fno-sanitize-recover=undefined)
+  target_link_options(ferris_options INTERFACE -fsanitize=address,undefined)
+endif()

@@ -1,0 +1,62 @@
+// The Backend interface: one virtual per op, grouped by family, plus memory and sync. The CPU
+// backend implements every op and is the reference; CUDA (GPU issue) implements the same
+// signatures. Inputs are validated by src/ops front-ends, so backends assume valid arguments.
+// Adding an op here breaks every backend's build until it implements (or rejects) it.
+#pragma once
+
+#include <string>
+
+#include "ferris/tensor.h"
+
+namespace ferris {
+
+enum class OpKind {
+    Copy,
+    Embedding,
+    RmsNorm,
+    Linear,
+    Add,
+    SiluMul,
+    Rope,
+    Attention,
+    CrossEntropy,
+};
+const char* op_name(OpKind op);
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual Device device() const = 0;
+    virtual std::string name() const = 0;
+    virtual bool supports(OpKind op, DType dtype) const = 0;
+
+    // Memory: a new contiguous tensor on this backend's device; copy between any two tensors of
+    // the same shape where one side is on this device (or host), converting float dtypes.
+    virtual Tensor empty(const Shape& shape, DType dtype) = 0;
+    virtual void copy(Tensor& dst, const Tensor& src) = 0;
+    virtual void synchronize() = 0;
+
+    // Ops. Shapes use the letters of docs/ARCHITECTURE.md; N = rows (B*T). Activations are f32
+    // unless stated; weights may be f32, f16 or bf16 and are read in their stored dtype.
+    // out (N, C) = table[ids]; table (V, C); ids (N) i32
+    virtual void embedding(Tensor& out, const Tensor& table, const Tensor& ids) = 0;
+    // out = x / sqrt(mean(x^2) + eps) * weight, over the last dim; x, out (N, C); weight (C)
+    virtual void rms_norm(Tensor& out, const Tensor& x, const Tensor& weight, float eps) = 0;
+    // out (N, O) = x (N, I) @ weight (O, I)^T + bias (O); bias may be undefined
+    virtual void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias) = 0;
+    // out = a + alpha * b (same shapes; out may alias a)
+    virtual void add(Tensor& out, const Tensor& a, const Tensor& b, float alpha) = 0;
+    // out = silu(gate) * up; all (N, I)
+    virtual void silu_mul(Tensor& out, const Tensor& gate, const Tensor& up) = 0;
+    // In place rotary embedding, HF "rotate_half" layout: x (N, H, HS); positions (N) i32
+    virtual void rope(Tensor& x, const Tensor& positions, float theta) = 0;
+    // Causal grouped-query attention. q (B, T, NH, HS); k, v (B, S, NKV, HS) in any float dtype
+    // (a KV cache view, last two dims contiguous); query t sits at position q_offset + t and sees
+    // keys 0 .. q_offset + t. out (B, T, NH, HS).
+    virtual void attention(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v,
+                           int64_t q_offset, float scale) = 0;
+    // out (N) f32 = logsumexp(logits[n]) - logits[n, targets[n]]; logits (N, V); targets (N) i32
+    virtual void cross_entropy(Tensor& out, const Tensor& logits, const Tensor& targets) = 0;
+};
+
+}  // namespace ferris

@@ -1,0 +1,33 @@
+// The CPU backend: the reference implementation of every op. One .cpp per op family in this
+// folder (copy, embedding, norm, linear, elementwise, rope, attention, loss). OpenMP threads,
+// OpenBLAS for matrix products, SIMD through the compiler's vectorizer and intrinsics.
+#pragma once
+
+#include "backends/backend.h"
+
+namespace ferris::cpu {
+
+class CpuBackend final : public Backend {
+public:
+    Device device() const override { return Device::cpu(); }
+    std::string name() const override { return "cpu"; }
+    bool supports(OpKind op, DType dtype) const override;
+
+    Tensor empty(const Shape& shape, DType dtype) override;
+    void copy(Tensor& dst, const Tensor& src) override;
+    void synchronize() override {}
+
+    void embedding(Tensor& out, const Tensor& table, const Tensor& ids) override;
+    void rms_norm(Tensor& out, const Tensor& x, const Tensor& weight, float eps) override;
+    void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias) override;
+    void add(Tensor& out, const Tensor& a, const Tensor& b, float alpha) override;
+    void silu_mul(Tensor& out, const Tensor& gate, const Tensor& up) override;
+    void rope(Tensor& x, const Tensor& positions, float theta) override;
+    void attention(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v,
+                   int64_t q_offset, float scale) override;
+    void cross_entropy(Tensor& out, const Tensor& logits, const Tensor& targets) override;
+};
+
+CpuBackend& cpu_backend();
+
+}  // namespace ferris::cpu

@@ -1,0 +1,31 @@
+// CPU elementwise ops: add (with scale) and the fused SwiGLU product silu(gate) * up.
+#include <cmath>
+
+#include "backends/cpu/cpu_backend.h"
+
+namespace ferris::cpu {
+
+void CpuBackend::add(Tensor& out, const Tensor& a, const Tensor& b, float alpha) {
+    const int64_t n = a.numel();
+    const float* ap = a.data<float>();
+    const float* bp = b.data<float>();
+    float* op = out.data<float>();
+    if (alpha == 1.0f) {
+#pragma omp parallel for simd schedule(static) if (n > 262144)
+        for (int64_t i = 0; i < n; ++i) op[i] = ap[i] + bp[i];
+    } else {
+#pragma omp parallel for simd schedule(static) if (n > 262144)
+        for (int64_t i = 0; i < n; ++i) op[i] = ap[i] + alpha * bp[i];
+    }
+}
+
+void CpuBackend::silu_mul(Tensor& out, const Tensor& gate, const Tensor& up) {
+    const int64_t n = gate.numel();
+    const float* g = gate.data<float>();
+    const float* u = up.data<float>();
+    float* o = out.data<float>();
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+}  // namespace ferris::cpu

@@ -1,0 +1,108 @@
+// CPU linear: out (N, O) = x (N, I) @ W (O, I)^T + b. Weights stay in their stored dtype.
+// Few rows (decode): a SIMD matrix-vector kernel that streams W once, converting on the fly —
+// memory-bandwidth bound, as it must be. Many rows (prefill): W is cut into blocks of output
+// rows; each thread converts its block to f32 in a private buffer and calls single-threaded
+// OpenBLAS sgemm on it, so the conversion costs O(O*I) against O(N*O*I) arithmetic.
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/simd.h"
+#include "ferris/threads.h"
+
+namespace ferris::cpu {
+
+namespace {
+
+constexpr int64_t kGemvMaxRows = 4;
+
+inline VecF load_w(const void* w, DType dt, int64_t i) {
+    if (dt == DType::F32) return vload(static_cast<const float*>(w) + i);
+    return vload(static_cast<const uint16_t*>(w) + i, dt);
+}
+
+// R rows of x against one weight row; the weight vector is loaded once for all R rows.
+template <int R>
+void dot_rows(const float* x, int64_t ldx, const void* w, DType dt, int64_t n, float* result) {
+    VecF acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = vzero();
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+        VecF wv = load_w(w, dt, i);
+        for (int r = 0; r < R; ++r) acc[r] = vfma(vload(x + r * ldx + i), wv, acc[r]);
+    }
+    for (int r = 0; r < R; ++r) {
+        float s = vsum(acc[r]);
+        for (int64_t j = i; j < n; ++j) s += x[r * ldx + j] * load_float(w, dt, j);
+        result[r] = s;
+    }
+}
+
+void gemv(float* out, const float* x, const Tensor& weight, int64_t rows, int64_t in,
+          int64_t outs) {
+    const DType dt = weight.dtype();
+    const size_t row_bytes = static_cast<size_t>(in) * dtype_size(dt);
+    const char* w = static_cast<const char*>(weight.raw());
+#pragma omp parallel for schedule(static) if (outs * in > 32768)
+    for (int64_t o = 0; o < outs; ++o) {
+        float res[kGemvMaxRows];
+        const void* wr = w + static_cast<size_t>(o) * row_bytes;
+        switch (rows) {
+            case 1: dot_rows<1>(x, in, wr, dt, in, res); break;
+            case 2: dot_rows<2>(x, in, wr, dt, in, res); break;
+            case 3: dot_rows<3>(x, in, wr, dt, in, res); break;
+            default: dot_rows<4>(x, in, wr, dt, in, res); break;
+        }
+        for (int64_t r = 0; r < rows; ++r) out[r * outs + o] = res[r];
+    }
+}
+
+void blocked_gemm(float* out, const float* x, const Tensor& weight, int64_t rows, int64_t in,
+                  int64_t outs) {
+    const DType dt = weight.dtype();
+    const int64_t threads = num_threads();
+    int64_t block = (outs + threads * 4 - 1) / (threads * 4);
+    block = std::clamp<int64_t>((block + 15) / 16 * 16, 16, 256);
+    const int64_t blocks = (outs + block - 1) / block;
+    const size_t es = dtype_size(dt);
+#pragma omp parallel
+    {
+        std::vector<float> buf(dt == DType::F32 ? 0 : static_cast<size_t>(block * in));
+#pragma omp for schedule(dynamic)
+        for (int64_t b = 0; b < blocks; ++b) {
+            const int64_t o0 = b * block, ob = std::min(block, outs - o0);
+            const char* src = static_cast<const char*>(weight.raw()) + o0 * in * es;
+            const float* wb = reinterpret_cast<const float*>(src);
+            if (dt != DType::F32) {
+                convert_floats(src, dt, buf.data(), DType::F32, static_cast<size_t>(ob * in));
+                wb = buf.data();
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows),
+                        static_cast<int>(ob), static_cast<int>(in), 1.0f, x, static_cast<int>(in),
+                        wb, static_cast<int>(in), 0.0f, out + o0, static_cast<int>(outs));
+        }
+    }
+}
+
+}  // namespace
+
+void CpuBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    const int64_t in = x.size(-1), rows = x.numel() / in, outs = weight.size(0);
+    const float* xp = x.data<float>();
+    float* op = out.data<float>();
+    for (int64_t r0 = 0; rows <= kGemvMaxRows * 2 && r0 < rows; r0 += kGemvMaxRows)
+        gemv(op + r0 * outs, xp + r0 * in, weight, std::min(kGemvMaxRows, rows - r0), in, outs);
+    if (rows > kGemvMaxRows * 2) blocked_gemm(op, xp, weight, rows, in, outs);
+    if (bias.defined()) {
+        const DType bd = bias.dtype();
+        const void* bp = bias.raw();
+#pragma omp parallel for schedule(static) if (rows * outs > 65536)
+        for (int64_t r = 0; r < rows; ++r)
+            for (int64_t o = 0; o < outs; ++o) op[r * outs + o] += load_float(bp, bd, o);
+    }
+}
+
+}  // namespace ferris::cpu

@@ -1,0 +1,24 @@
+// CPU cross-entropy per row: logsumexp(logits) - logits[target], accumulated in double.
+#include <cmath>
+
+#include "backends/cpu/cpu_backend.h"
+
+namespace ferris::cpu {
+
+void CpuBackend::cross_entropy(Tensor& out, const Tensor& logits, const Tensor& targets) {
+    const int64_t n = logits.size(0), v = logits.size(1);
+    const float* lp = logits.data<float>();
+    const int32_t* tp = targets.data<int32_t>();
+    float* op = out.data<float>();
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < n; ++r) {
+        const float* row = lp + r * v;
+        float mx = row[0];
+        for (int64_t i = 1; i < v; ++i) mx = row[i] > mx ? row[i] : mx;
+        double s = 0;
+        for (int64_t i = 0; i < v; ++i) s += std::exp(static_cast<double>(row[i] - mx));
+        op[r] = static_cast<float>(std::log(s) + mx - row[tp[r]]);
+    }
+}
+
+}  // namespace ferris::cpu

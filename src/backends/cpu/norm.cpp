@@ -1,0 +1,26 @@
+// CPU RMSNorm in f32 (the sum of squares accumulates in double, as precise as HF's f32 mean).
+#include <cmath>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/simd.h"
+
+namespace ferris::cpu {
+
+void CpuBackend::rms_norm(Tensor& out, const Tensor& x, const Tensor& weight, float eps) {
+    const int64_t c = x.size(-1), n = x.numel() / c;
+    const float* xp = x.data<float>();
+    float* op = out.data<float>();
+    const DType wd = weight.dtype();
+    const void* wp = weight.raw();
+#pragma omp parallel for schedule(static) if (n * c > 65536)
+    for (int64_t r = 0; r < n; ++r) {
+        const float* xr = xp + r * c;
+        double ss = 0;
+        for (int64_t i = 0; i < c; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+        const float inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(c) + eps));
+        float* orow = op + r * c;
+        for (int64_t i = 0; i < c; ++i) orow[i] = load_float(wp, wd, i) * (xr[i] * inv);
+    }
+}
+
+}  // namespace ferris::cpu

@@ -1,0 +1,85 @@
+// Small SIMD helpers for the CPU kernels: load 16 (AVX-512) or 8 (AVX2) floats from f32, f16 or
+// bf16 memory. Chosen at compile time from the target flags (FERRIS_NATIVE or the AVX2 baseline).
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "ferris/dtype.h"
+
+namespace ferris::cpu {
+
+#if defined(__AVX512F__)
+constexpr int kLanes = 16;
+using VecF = __m512;
+inline VecF vzero() { return _mm512_setzero_ps(); }
+inline VecF vset1(float v) { return _mm512_set1_ps(v); }
+inline VecF vload(const float* p) { return _mm512_loadu_ps(p); }
+inline VecF vload(const uint16_t* p, DType dt) {
+    __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    if (dt == DType::F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+inline void vstore(float* p, VecF v) { _mm512_storeu_ps(p, v); }
+inline VecF vfma(VecF a, VecF b, VecF c) { return _mm512_fmadd_ps(a, b, c); }
+inline VecF vmul(VecF a, VecF b) { return _mm512_mul_ps(a, b); }
+inline VecF vadd(VecF a, VecF b) { return _mm512_add_ps(a, b); }
+inline float vsum(VecF v) { return _mm512_reduce_add_ps(v); }
+#else
+constexpr int kLanes = 8;
+using VecF = __m256;
+inline VecF vzero() { return _mm256_setzero_ps(); }
+inline VecF vset1(float v) { return _mm256_set1_ps(v); }
+inline VecF vload(const float* p) { return _mm256_loadu_ps(p); }
+inline VecF vload(const uint16_t* p, DType dt) {
+    __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    if (dt == DType::F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+inline void vstore(float* p, VecF v) { _mm256_storeu_ps(p, v); }
+inline VecF vfma(VecF a, VecF b, VecF c) { return _mm256_fmadd_ps(a, b, c); }
+inline VecF vmul(VecF a, VecF b) { return _mm256_mul_ps(a, b); }
+inline VecF vadd(VecF a, VecF b) { return _mm256_add_ps(a, b); }
+inline float vsum(VecF v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_hadd_ps(s, s);
+    s = _mm_hadd_ps(s, s);
+    return _mm_cvtss_f32(s);
+}
+#endif
+
+// Scalar load of element i from a float buffer of any float dtype.
+inline float load_float(const void* p, DType dt, int64_t i) {
+    switch (dt) {
+        case DType::F32: return static_cast<const float*>(p)[i];
+        case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(p)[i]);
+        default: return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
+    }
+}
+
+// dot(x[0..n), w[0..n)) with x f32 and w in dtype dt.
+inline float dot_f32(const float* x, const void* w, DType dt, int64_t n) {
+    VecF acc0 = vzero(), acc1 = vzero();
+    int64_t i = 0;
+    if (dt == DType::F32) {
+        const float* wf = static_cast<const float*>(w);
+        for (; i + 2 * kLanes <= n; i += 2 * kLanes) {
+            acc0 = vfma(vload(x + i), vload(wf + i), acc0);
+            acc1 = vfma(vload(x + i + kLanes), vload(wf + i + kLanes), acc1);
+        }
+        for (; i + kLanes <= n; i += kLanes) acc0 = vfma(vload(x + i), vload(wf + i), acc0);
+    } else {
+        const uint16_t* wh = static_cast<const uint16_t*>(w);
+        for (; i + 2 * kLanes <= n; i += 2 * kLanes) {
+            acc0 = vfma(vload(x + i), vload(wh + i, dt), acc0);
+            acc1 = vfma(vload(x + i + kLanes), vload(wh + i + kLanes, dt), acc1);
+        }
+        for (; i + kLanes <= n; i += kLanes) acc0 = vfma(vload(x + i), vload(wh + i, dt), acc0);
+    }
+    float s = vsum(vadd(acc0, acc1));
+    for (; i < n; ++i) s += x[i] * load_float(w, dt, i);
+    return s;
+}
+
+}  // namespace ferris::cpu

@@ -1,0 +1,60 @@
+// Qwen2 forward pass, layer by layer as in the paper / transformers' Qwen2DecoderLayer:
+//   x += o_proj(attention(rope(q), rope(k), v));  x += down(silu(gate(h)) * up(h))
+// with RMSNorm before each block. Reads as named op calls only.
+#include <cmath>
+
+#include "models/qwen2/model.h"
+#include "ops/ops.h"
+
+namespace ferris::models::qwen2 {
+
+Tensor Qwen2Model::forward_hidden(const std::vector<int32_t>& ids, nn::KvCache& cache) const {
+    const Qwen2Config& c = config_;
+    const int64_t T = static_cast<int64_t>(ids.size());
+    const int64_t NH = c.num_attention_heads, NKV = c.num_key_value_heads, HS = c.head_dim;
+    const int64_t start = cache.length();
+    if (T == 0) fail(ErrorCode::InvalidArgument, "forward: no tokens");
+    if (start + T > cache.capacity())
+        fail(ErrorCode::InvalidArgument, "sequence of ", start + T,
+             " tokens exceeds the context of ", cache.capacity());
+    const float theta = static_cast<float>(c.rope_theta);
+    const float eps = static_cast<float>(c.rms_norm_eps);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
+
+    std::vector<int32_t> pos_host(static_cast<size_t>(T));
+    for (int64_t t = 0; t < T; ++t) pos_host[t] = static_cast<int32_t>(start + t);
+    const Tensor positions = ops::to_device(Tensor::from_ints({T}, pos_host), device_);
+    const Tensor tokens = ops::to_device(Tensor::from_ints({T}, ids), device_);
+
+    Tensor x = ops::embedding(weights_.embed_tokens, tokens);  // (T, C)
+    for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+        const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
+
+        Tensor h = ops::rms_norm(x, w.input_layernorm, eps);
+        Tensor q = nn::linear(h, w.q_proj).reshape({T, NH, HS});
+        Tensor k = nn::linear(h, w.k_proj).reshape({T, NKV, HS});
+        Tensor v = nn::linear(h, w.v_proj).reshape({T, NKV, HS});
+        ops::rope_(q, positions, theta);
+        ops::rope_(k, positions, theta);
+        cache.write(l, k.reshape({1, T, NKV, HS}), v.reshape({1, T, NKV, HS}));
+        Tensor a = ops::scaled_dot_product_attention(q.reshape({1, T, NH, HS}),
+                                                     cache.keys(l, start + T),
+                                                     cache.values(l, start + T), start, scale);
+        ops::add_(x, nn::linear(a.reshape({T, NH * HS}), w.o_proj));
+
+        h = ops::rms_norm(x, w.post_attention_layernorm, eps);
+        Tensor m = ops::silu_mul(nn::linear(h, w.gate_proj), nn::linear(h, w.up_proj));
+        ops::add_(x, nn::linear(m, w.down_proj));
+    }
+    cache.advance(T);
+    return ops::rms_norm(x, weights_.norm, eps);
+}
+
+Tensor Qwen2Model::logits(const Tensor& hidden) const { return ops::linear(hidden, weights_.lm_head); }
+
+Tensor Qwen2Model::forward_last(const std::vector<int32_t>& ids, nn::KvCache& cache) const {
+    Tensor h = forward_hidden(ids, cache);
+    return logits(h.narrow(0, h.size(0) - 1, 1));
+}
+
+}  // namespace ferris::models::qwen2

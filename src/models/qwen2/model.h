@@ -1,0 +1,47 @@
+// Qwen2Model: a loaded Qwen2 / Qwen2.5 checkpoint on one device, and its forward pass.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/qwen2/config.h"
+#include "models/qwen2/weights.h"
+#include "nn/kv_cache.h"
+
+namespace ferris::models::qwen2 {
+
+struct LoadOptions {
+    Device device = Device::cpu();
+    // Compute dtype of the weights; by default the checkpoint's own.
+    std::optional<DType> dtype;
+};
+
+class Qwen2Model {
+public:
+    // `dir` is a Hugging Face model folder: config.json + model.safetensors (or shards + index).
+    static std::unique_ptr<Qwen2Model> load(const std::string& dir, const LoadOptions& options);
+
+    const Qwen2Config& config() const { return config_; }
+    Qwen2Weights& weights() { return weights_; }
+    Device device() const { return device_; }
+    DType weight_dtype() const { return weights_.embed_tokens.dtype(); }
+
+    nn::KvCache new_cache(int64_t capacity, DType dtype) const;
+
+    // Runs ids (T) of one sequence at positions cache.length() .. + T, appends their keys and
+    // values to the cache, and returns the final normed hidden states (T, C) f32.
+    Tensor forward_hidden(const std::vector<int32_t>& ids, nn::KvCache& cache) const;
+    // Logits (T, V) for hidden states (T, C).
+    Tensor logits(const Tensor& hidden) const;
+    // Logits of the last position only (1, V): what generation needs.
+    Tensor forward_last(const std::vector<int32_t>& ids, nn::KvCache& cache) const;
+
+private:
+    Qwen2Config config_;
+    Qwen2Weights weights_;
+    Device device_;
+    std::shared_ptr<void> keepalive_;  // the mapped checkpoint
+};
+
+}  // namespace ferris::models::qwen2

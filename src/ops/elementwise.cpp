@@ -1,0 +1,41 @@
+// add / add_ / silu_mul front-ends (f32, same shapes, contiguous).
+#include "ops/check.h"
+#include "ops/ops.h"
+
+namespace ferris::ops {
+
+namespace {
+void check_pair(const char* op, const Tensor& a, const Tensor& b) {
+    check_defined(op, "a", a);
+    check_defined(op, "b", b);
+    check_dtype(op, "a", a, DType::F32);
+    check_dtype(op, "b", b, DType::F32);
+    check_contiguous(op, "a", a);
+    check_contiguous(op, "b", b);
+    check_same_shape(op, a, b);
+    check_same_device(op, a, b);
+}
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b, float alpha) {
+    check_pair("add", a, b);
+    Backend& be = backend_checked(OpKind::Add, a);
+    Tensor out = be.empty(a.shape(), DType::F32);
+    be.add(out, a, b, alpha);
+    return out;
+}
+
+void add_(Tensor& a, const Tensor& b, float alpha) {
+    check_pair("add", a, b);
+    backend_checked(OpKind::Add, a).add(a, a, b, alpha);
+}
+
+Tensor silu_mul(const Tensor& gate, const Tensor& up) {
+    check_pair("silu_mul", gate, up);
+    Backend& be = backend_checked(OpKind::SiluMul, gate);
+    Tensor out = be.empty(gate.shape(), DType::F32);
+    be.silu_mul(out, gate, up);
+    return out;
+}
+
+}  // namespace ferris::ops

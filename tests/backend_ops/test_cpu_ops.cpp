@@ -1,0 +1,234 @@
+// CPU backend ops against double-precision references on edge sizes, every weight dtype,
+// strided inputs and batches; outputs must be fully written and guard bytes intact.
+#include <algorithm>
+
+#include "harness.h"
+#include "ops/ops.h"
+
+namespace ferris::testing {
+namespace {
+
+std::vector<double> ref_linear(const std::vector<float>& x, const std::vector<float>& w,
+                               const std::vector<float>& b, int64_t n, int64_t in, int64_t out) {
+    std::vector<double> y(static_cast<size_t>(n * out));
+    for (int64_t r = 0; r < n; ++r)
+        for (int64_t o = 0; o < out; ++o) {
+            double s = b.empty() ? 0.0 : b[o];
+            for (int64_t i = 0; i < in; ++i) s += static_cast<double>(x[r * in + i]) * w[o * in + i];
+            y[r * out + o] = s;
+        }
+    return y;
+}
+
+struct LinearCase {
+    int64_t rows, in, out;
+    DType dtype;
+};
+
+class LinearTest : public ::testing::TestWithParam<LinearCase> {};
+
+TEST_P(LinearTest, MatchesReference) {
+    const LinearCase c = GetParam();
+    Rng rng(c.rows * 1000003 + c.in * 101 + c.out);
+    Tensor x = random_tensor({c.rows, c.in}, DType::F32, rng);
+    Tensor w = random_tensor({c.out, c.in}, c.dtype, rng);
+    Tensor b = random_tensor({c.out}, c.dtype, rng);
+    Guarded y({c.rows, c.out}, DType::F32);
+    cpu().linear(y.view, x, w, b);
+    EXPECT_TRUE(y.guards_intact());
+    const double err = relative_error(y.view.to_floats(), ref_linear(x.to_floats(), w.to_floats(),
+                                                                     b.to_floats(), c.rows, c.in, c.out));
+    EXPECT_LT(err, 1e-5) << c.rows << "x" << c.in << " -> " << c.out << " " << dtype_name(c.dtype);
+}
+
+std::vector<LinearCase> linear_cases() {
+    std::vector<LinearCase> cases;
+    for (DType dt : {DType::F32, DType::BF16, DType::F16})
+        for (int64_t rows : {1, 2, 3, 4, 5, 8, 9, 33, 257})
+            for (int64_t in : {1, 31, 33, 256, 257}) cases.push_back({rows, in, rows % 2 ? 255 : 33, dt});
+    return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Cpu, LinearTest, ::testing::ValuesIn(linear_cases()));
+
+TEST(CpuOps, RmsNormEdgeSizes) {
+    for (int64_t c : edge_sizes()) {
+        Rng rng(c);
+        const int64_t n = 3;
+        Tensor x = random_tensor({n, c}, DType::F32, rng, -3, 3);
+        Tensor w = random_tensor({c}, DType::BF16, rng, 0.5, 1.5);
+        Guarded y({n, c}, DType::F32);
+        cpu().rms_norm(y.view, x, w, 1e-6f);
+        EXPECT_TRUE(y.guards_intact());
+        std::vector<float> xv = x.to_floats(), wv = w.to_floats();
+        std::vector<double> ref(xv.size());
+        for (int64_t r = 0; r < n; ++r) {
+            double ss = 0;
+            for (int64_t i = 0; i < c; ++i) ss += double(xv[r * c + i]) * xv[r * c + i];
+            const double inv = 1.0 / std::sqrt(ss / c + 1e-6);
+            for (int64_t i = 0; i < c; ++i) ref[r * c + i] = xv[r * c + i] * inv * wv[i];
+        }
+        EXPECT_LT(relative_error(y.view.to_floats(), ref), 1e-6) << c;
+    }
+}
+
+TEST(CpuOps, AddAndSiluMul) {
+    for (int64_t c : edge_sizes()) {
+        Rng rng(c + 7);
+        Tensor a = random_tensor({2, c}, DType::F32, rng, -8, 8);
+        Tensor b = random_tensor({2, c}, DType::F32, rng, -8, 8);
+        Guarded s({2, c}, DType::F32), m({2, c}, DType::F32);
+        cpu().add(s.view, a, b, 0.5f);
+        cpu().silu_mul(m.view, a, b);
+        EXPECT_TRUE(s.guards_intact() && m.guards_intact());
+        std::vector<float> av = a.to_floats(), bv = b.to_floats();
+        std::vector<double> rs(av.size()), rm(av.size());
+        for (size_t i = 0; i < av.size(); ++i) {
+            rs[i] = av[i] + 0.5 * bv[i];
+            rm[i] = av[i] / (1.0 + std::exp(-double(av[i]))) * bv[i];
+        }
+        EXPECT_LT(relative_error(s.view.to_floats(), rs), 1e-6);
+        EXPECT_LT(relative_error(m.view.to_floats(), rm), 1e-6);
+    }
+}
+
+TEST(CpuOps, EmbeddingGathersRows) {
+    Rng rng(3);
+    Tensor table = random_tensor({257, 33}, DType::BF16, rng);
+    Tensor ids = Tensor::from_ints({4}, {0, 256, 5, 5});
+    Guarded out({4, 33}, DType::F32);
+    cpu().embedding(out.view, table, ids);
+    EXPECT_TRUE(out.guards_intact());
+    std::vector<float> t = table.to_floats(), o = out.view.to_floats();
+    const int32_t want[4] = {0, 256, 5, 5};
+    for (int r = 0; r < 4; ++r)
+        for (int i = 0; i < 33; ++i) EXPECT_EQ(o[r * 33 + i], t[want[r] * 33 + i]);
+    EXPECT_THROW(ops::embedding(table, Tensor::from_ints({1}, {257})), Error);
+}
+
+TEST(CpuOps, RopeRotatesHalves) {
+    const int64_t n = 5, h = 3, hs = 32;
+    Rng rng(11);
+    Tensor x = random_tensor({n, h, hs}, DType::F32, rng);
+    std::vector<float> before = x.to_floats();
+    Tensor pos = Tensor::from_ints({n}, {0, 1, 7, 100, 4095});
+    cpu().rope(x, pos, 10000.0f);
+    std::vector<float> after = x.to_floats();
+    const int32_t p[] = {0, 1, 7, 100, 4095};
+    std::vector<double> ref(before.size());
+    for (int64_t r = 0; r < n; ++r)
+        for (int64_t j = 0; j < h; ++j)
+            for (int64_t i = 0; i < hs / 2; ++i) {
+                const double inv = 1.0 / std::pow(10000.0, double(2 * i) / hs);
+                const double ang = p[r] * inv, cs = std::cos(ang), sn = std::sin(ang);
+                const size_t o = (r * h + j) * hs;
+                ref[o + i] = before[o + i] * cs - before[o + i + hs / 2] * sn;
+                ref[o + i + hs / 2] = before[o + i + hs / 2] * cs + before[o + i] * sn;
+            }
+    // f32 angles as transformers computes them: error grows with position (4095 * 2^-24 rad).
+    EXPECT_LT(relative_error(after, ref), 2e-4);
+    for (int64_t i = 0; i < h * hs; ++i) EXPECT_EQ(after[i], before[i]);  // position 0: identity
+}
+
+std::vector<double> ref_attention(const std::vector<float>& q, const std::vector<float>& k,
+                                  const std::vector<float>& v, int64_t B, int64_t T, int64_t NH,
+                                  int64_t S, int64_t NKV, int64_t HS, int64_t off, double scale) {
+    std::vector<double> out(q.size());
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t t = 0; t < T; ++t)
+            for (int64_t h = 0; h < NH; ++h) {
+                const int64_t kh = h / (NH / NKV), vis = std::min(S, off + t + 1);
+                std::vector<double> p(vis);
+                double mx = -1e300, sum = 0;
+                for (int64_t s = 0; s < vis; ++s) {
+                    double d = 0;
+                    for (int64_t i = 0; i < HS; ++i)
+                        d += double(q[((b * T + t) * NH + h) * HS + i]) *
+                             k[((b * S + s) * NKV + kh) * HS + i];
+                    p[s] = d * scale;
+                    mx = std::max(mx, p[s]);
+                }
+                for (auto& x : p) sum += (x = std::exp(x - mx));
+                for (int64_t i = 0; i < HS; ++i) {
+                    double acc = 0;
+                    for (int64_t s = 0; s < vis; ++s)
+                        acc += p[s] * v[((b * S + s) * NKV + kh) * HS + i];
+                    out[((b * T + t) * NH + h) * HS + i] = acc / sum;
+                }
+            }
+    return out;
+}
+
+TEST(CpuOps, AttentionCausalGqaAllCacheDtypes) {
+    struct Case {
+        int64_t B, T, NH, NKV, HS, S_extra, offset;
+    };
+    for (DType kd : {DType::F32, DType::F16, DType::BF16})
+        for (Case c : {Case{1, 1, 4, 2, 32, 0, 0}, Case{2, 33, 4, 1, 16, 0, 0},
+                       Case{1, 1, 14, 2, 64, 0, 256}, Case{2, 5, 6, 3, 64, 0, 31}}) {
+            Rng rng(c.T * 7 + c.HS);
+            const int64_t S = c.offset + c.T;
+            // The cache has spare capacity: k/v are strided views of (B, S+9, NKV, HS).
+            Tensor kc = random_tensor({c.B, S + 9, c.NKV, c.HS}, kd, rng, -2, 2);
+            Tensor vc = random_tensor({c.B, S + 9, c.NKV, c.HS}, kd, rng, -2, 2);
+            Tensor k = kc.narrow(1, 0, S), v = vc.narrow(1, 0, S);
+            Tensor q = random_tensor({c.B, c.T, c.NH, c.HS}, DType::F32, rng, -2, 2);
+            Guarded out({c.B, c.T, c.NH, c.HS}, DType::F32);
+            const float scale = 1.0f / std::sqrt(float(c.HS));
+            cpu().attention(out.view, q, k, v, c.offset, scale);
+            EXPECT_TRUE(out.guards_intact());
+            auto ref = ref_attention(q.to_floats(), k.contiguous().to_floats(),
+                                     v.contiguous().to_floats(), c.B, c.T, c.NH, S, c.NKV, c.HS,
+                                     c.offset, scale);
+            EXPECT_LT(relative_error(out.view.to_floats(), ref), 1e-5)
+                << dtype_name(kd) << " T=" << c.T << " off=" << c.offset;
+        }
+}
+
+TEST(CpuOps, CrossEntropyMatchesLogSoftmax) {
+    for (int64_t vsz : edge_sizes()) {
+        Rng rng(vsz);
+        Tensor logits = random_tensor({3, vsz}, DType::F32, rng, -20, 20);
+        std::vector<int32_t> tv = {0, int32_t(vsz - 1), int32_t(vsz / 2)};
+        Tensor t = Tensor::from_ints({3}, tv);
+        Guarded out({3}, DType::F32);
+        cpu().cross_entropy(out.view, logits, t);
+        EXPECT_TRUE(out.guards_intact());
+        std::vector<float> l = logits.to_floats();
+        std::vector<double> ref(3);
+        for (int r = 0; r < 3; ++r) {
+            double mx = *std::max_element(l.begin() + r * vsz, l.begin() + (r + 1) * vsz), s = 0;
+            for (int64_t i = 0; i < vsz; ++i) s += std::exp(l[r * vsz + i] - mx);
+            ref[r] = std::log(s) + mx - l[r * vsz + tv[r]];
+        }
+        EXPECT_LT(relative_error(out.view.to_floats(), ref), 1e-6);
+    }
+}
+
+TEST(CpuOps, CopyConvertsAndHandlesStrides) {
+    Rng rng(5);
+    Tensor src = random_tensor({4, 6, 8}, DType::F32, rng);
+    Tensor dst_full = Tensor::zeros({4, 10, 8}, DType::BF16);
+    Tensor dst = dst_full.narrow(1, 2, 6);
+    cpu().copy(dst, src);
+    std::vector<float> s = src.to_floats(), d = dst.to_floats();
+    for (size_t i = 0; i < s.size(); ++i) EXPECT_EQ(d[i], bf16_to_f32(f32_to_bf16(s[i])));
+    std::vector<float> untouched = dst_full.narrow(1, 0, 2).to_floats();
+    for (float x : untouched) EXPECT_EQ(x, 0.0f);
+}
+
+TEST(CpuOps, FrontEndsRejectBadShapes) {
+    Tensor x = Tensor::zeros({2, 8}, DType::F32);
+    EXPECT_THROW(ops::linear(x, Tensor::zeros({4, 7}, DType::F32)), Error);
+    EXPECT_THROW(ops::rms_norm(x, Tensor::zeros({7}, DType::F32), 1e-6f), Error);
+    EXPECT_THROW(ops::add(x, Tensor::zeros({8, 2}, DType::F32)), Error);
+    try {
+        ops::rms_norm(x, Tensor::zeros({7}, DType::F32), 1e-6f);
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::ShapeMismatch);
+        EXPECT_NE(std::string(e.what()).find("[rms_norm]"), std::string::npos);
+    }
+}
+
+}  // namespace
+}  // namespace ferris::testing
