@@ -47,6 +47,21 @@ void convert_floats(const void* src, DType src_dtype, void* dst, DType dst_dtype
         std::memcpy(dst, src, n * dtype_size(src_dtype));
         return;
     }
+    size_t i0 = 0;
+#if defined(__AVX512F__)
+    // Fast paths for the conversions on hot paths (weights and KV cache to f32).
+    if (dst_dtype == DType::F32 && src_dtype != DType::F32) {
+        const uint16_t* s = static_cast<const uint16_t*>(src);
+        float* d = static_cast<float*>(dst);
+        for (; i0 + 16 <= n; i0 += 16) {
+            __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i0));
+            __m512 v = src_dtype == DType::F16
+                           ? _mm512_cvtph_ps(h)
+                           : _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+            _mm512_storeu_ps(d + i0, v);
+        }
+    }
+#endif
     auto load = [&](size_t i) -> float {
         switch (src_dtype) {
             case DType::F32: return static_cast<const float*>(src)[i];
@@ -54,7 +69,7 @@ void convert_floats(const void* src, DType src_dtype, void* dst, DType dst_dtype
             default: return bf16_to_f32(static_cast<const uint16_t*>(src)[i]);
         }
     };
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = i0; i < n; ++i) {
         float v = load(i);
         switch (dst_dtype) {
             case DType::F32: static_cast<float*>(dst)[i] = v; break;

@@ -1,6 +1,8 @@
 // Tensor views and host-side copies. Device copies go through the backend (src/backends).
 #include "ferris/tensor.h"
 
+#include <malloc.h>
+
 #include <cstdlib>
 #include <sstream>
 
@@ -31,6 +33,14 @@ Shape contiguous_strides(const Shape& shape) {
 }
 
 std::shared_ptr<Storage> Storage::allocate_host(size_t bytes) {
+    // Activations are allocated and freed op by op. Keep freed blocks in the heap instead of
+    // returning them to the kernel (mmap/munmap per op costs page faults on every call).
+    static const bool tuned = [] {
+        mallopt(M_MMAP_THRESHOLD, 512 << 20);
+        mallopt(M_TRIM_THRESHOLD, 1 << 30);
+        return true;
+    }();
+    (void)tuned;
     size_t rounded = (bytes + 63) / 64 * 64;
     void* p = std::aligned_alloc(64, rounded ? rounded : 64);
     if (!p) fail(ErrorCode::OutOfMemory, "host allocation of ", bytes, " bytes failed");

@@ -74,7 +74,8 @@ BpeTokenizer::BpeTokenizer(BpeConfig config)
         const auto& [token, id] = vocab_[k];
         if (id < 0) fail(ErrorCode::Parse, name_, ": model.vocab['", token, "'] = ", id, " < 0");
         max_id = std::max(max_id, id);
-        size_t i = StringHash{}(token)&mask;
+        size_t hash = StringHash{}(token);
+        size_t i = hash & mask;
         while (vocab_slots_[i] >= 0 && vocab_[static_cast<size_t>(vocab_slots_[i])].first != token)
             i = (i + 1) & mask;
         vocab_slots_[i] = static_cast<int32_t>(k);
@@ -172,7 +173,8 @@ BpeTokenizer::~BpeTokenizer() = default;
 
 int32_t BpeTokenizer::find_vocab(std::string_view token) const {
     size_t mask = vocab_slots_.size() - 1;
-    for (size_t i = StringHash{}(token)&mask;; i = (i + 1) & mask) {
+    size_t hash = StringHash{}(token);
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
         int32_t slot = vocab_slots_[i];
         if (slot < 0) return -1;
         if (vocab_[static_cast<size_t>(slot)].first == token)
@@ -269,8 +271,9 @@ void BpeTokenizer::pre_tokenize(std::string_view text, std::vector<std::string_v
                 continue;
             }
             if (step.add_prefix_space && piece.front() != ' ') {
-                arena.push_back(" " + std::string(piece));
-                piece = arena.back();
+                std::string& spaced = arena.emplace_back(1, ' ');
+                spaced.append(piece);
+                piece = spaced;
             }
             if (regex)
                 regex->split(piece, SplitBehavior::Isolated, false, next);

@@ -4,9 +4,14 @@
 // missing field is one Parse error naming the file and JSON path; unknown types are Unsupported.
 #include "tokenizers/tokenizer_json.h"
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "ferris/error.h"
 #include "tokenizers/bpe.h"

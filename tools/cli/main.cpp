@@ -9,7 +9,9 @@ int main(int argc, char** argv) {
     CLI::App app{"Ferris: run, fine-tune and embed open language models (Qwen2, BERT, MPNet)\n"
                  "from Hugging Face folders, on CPU or NVIDIA GPUs. One binary, no Python."};
     app.set_version_flag("--version", std::string("ferris ") + FERRIS_VERSION);
-    app.require_subcommand(1);
+    // At most one; "none" is reported below. require_subcommand(1) would answer an unknown
+    // command ("ferris bogus") with "A subcommand is required" instead of naming it.
+    app.require_subcommand(0, 1);
     app.footer("Start with `ferris demo`, or `ferris <command> --help`.");
     std::vector<ferris::cli::Command> commands = {
         ferris::cli::add_demo_command(app),     ferris::cli::add_create_model_command(app),
@@ -21,6 +23,10 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         const int code = app.exit(e);
         return code == 0 ? 0 : 2;
+    }
+    if (app.get_subcommands().empty()) {
+        std::fprintf(stderr, "A subcommand is required\nRun with --help for more information.\n");
+        return 2;
     }
     try {
         for (auto& c : commands)

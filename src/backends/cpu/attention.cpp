@@ -46,13 +46,18 @@ void CpuBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const 
             std::fill(acc.begin(), acc.end(), 0.0f);
             for (int64_t s = 0; s < visible; ++s) {
                 const char* vr = vp + ((b * vb + s * vs) + kvh * hs) * static_cast<int64_t>(ve);
-                const float w = p[s];
+                const VecF w = vset1(p[s]);
+                int64_t i = 0;
                 if (vd == DType::F32) {
                     const float* vf = reinterpret_cast<const float*>(vr);
-                    for (int64_t i = 0; i < hs; ++i) acc[i] += w * vf[i];
+                    for (; i + kLanes <= hs; i += kLanes)
+                        vstore(acc.data() + i, vfma(w, vload(vf + i), vload(acc.data() + i)));
                 } else {
-                    for (int64_t i = 0; i < hs; ++i) acc[i] += w * load_float(vr, vd, i);
+                    const uint16_t* vh = reinterpret_cast<const uint16_t*>(vr);
+                    for (; i + kLanes <= hs; i += kLanes)
+                        vstore(acc.data() + i, vfma(w, vload(vh + i, vd), vload(acc.data() + i)));
                 }
+                for (; i < hs; ++i) acc[i] += p[s] * load_float(vr, vd, i);
             }
             float* orow = op + ((b * t_n + t) * nh + h) * hs;
             const float inv = visible > 0 ? 1.0f / sum : 0.0f;

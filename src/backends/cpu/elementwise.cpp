@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/simd.h"
 
 namespace ferris::cpu {
 
@@ -24,8 +25,14 @@ void CpuBackend::silu_mul(Tensor& out, const Tensor& gate, const Tensor& up) {
     const float* g = gate.data<float>();
     const float* u = up.data<float>();
     float* o = out.data<float>();
+    const int64_t vec_end = n / kLanes * kLanes;
 #pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    for (int64_t i = 0; i < vec_end; i += kLanes) {
+        const VecF gv = vload(g + i);
+        const VecF e = vexp(vsub(vzero(), gv));
+        vstore(o + i, vmul(vdiv(gv, vadd(vset1(1.0f), e)), vload(u + i)));
+    }
+    for (int64_t i = vec_end; i < n; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
 }  // namespace ferris::cpu

@@ -1,4 +1,6 @@
 // CPU linear: out (N, O) = x (N, I) @ W (O, I)^T + b. Weights stay in their stored dtype.
+// bf16 weights on CPUs with AVX512-BF16 use gemm_bf16 (activations rounded to bf16, as a bf16
+// model computes). Otherwise:
 // Few rows (decode): a SIMD matrix-vector kernel that streams W once, converting on the fly —
 // memory-bandwidth bound, as it must be. Many rows (prefill): W is cut into blocks of output
 // rows; each thread converts its block to f32 in a private buffer and calls single-threaded
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/gemm_bf16.h"
 #include "backends/cpu/simd.h"
 #include "ferris/threads.h"
 
@@ -93,9 +96,14 @@ void CpuBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, cons
     const int64_t in = x.size(-1), rows = x.numel() / in, outs = weight.size(0);
     const float* xp = x.data<float>();
     float* op = out.data<float>();
-    for (int64_t r0 = 0; rows <= kGemvMaxRows * 2 && r0 < rows; r0 += kGemvMaxRows)
-        gemv(op + r0 * outs, xp + r0 * in, weight, std::min(kGemvMaxRows, rows - r0), in, outs);
-    if (rows > kGemvMaxRows * 2) blocked_gemm(op, xp, weight, rows, in, outs);
+    if (weight.dtype() == DType::BF16 && have_bf16_gemm()) {
+        gemm_bf16(op, xp, weight.data<uint16_t>(), rows, in, outs);
+    } else if (rows <= kGemvMaxRows * 2) {
+        for (int64_t r0 = 0; r0 < rows; r0 += kGemvMaxRows)
+            gemv(op + r0 * outs, xp + r0 * in, weight, std::min(kGemvMaxRows, rows - r0), in, outs);
+    } else {
+        blocked_gemm(op, xp, weight, rows, in, outs);
+    }
     if (bias.defined()) {
         const DType bd = bias.dtype();
         const void* bp = bias.raw();

@@ -25,6 +25,8 @@ inline void vstore(float* p, VecF v) { _mm512_storeu_ps(p, v); }
 inline VecF vfma(VecF a, VecF b, VecF c) { return _mm512_fmadd_ps(a, b, c); }
 inline VecF vmul(VecF a, VecF b) { return _mm512_mul_ps(a, b); }
 inline VecF vadd(VecF a, VecF b) { return _mm512_add_ps(a, b); }
+inline VecF vsub(VecF a, VecF b) { return _mm512_sub_ps(a, b); }
+inline VecF vdiv(VecF a, VecF b) { return _mm512_div_ps(a, b); }
 inline float vsum(VecF v) { return _mm512_reduce_add_ps(v); }
 #else
 constexpr int kLanes = 8;
@@ -41,6 +43,8 @@ inline void vstore(float* p, VecF v) { _mm256_storeu_ps(p, v); }
 inline VecF vfma(VecF a, VecF b, VecF c) { return _mm256_fmadd_ps(a, b, c); }
 inline VecF vmul(VecF a, VecF b) { return _mm256_mul_ps(a, b); }
 inline VecF vadd(VecF a, VecF b) { return _mm256_add_ps(a, b); }
+inline VecF vsub(VecF a, VecF b) { return _mm256_sub_ps(a, b); }
+inline VecF vdiv(VecF a, VecF b) { return _mm256_div_ps(a, b); }
 inline float vsum(VecF v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_hadd_ps(s, s);
@@ -48,6 +52,34 @@ inline float vsum(VecF v) {
     return _mm_cvtss_f32(s);
 }
 #endif
+
+// exp(x) for a vector: range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6 polynomial
+// (Cephes expf coefficients); about 1 ulp on the float range, inf/0 at the ends like expf.
+inline VecF vexp(VecF x) {
+    const VecF hi = vset1(88.3762626647949f), lo = vset1(-87.3365447505531f);
+#if defined(__AVX512F__)
+    x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+    VecF n = _mm512_roundscale_ps(vmul(x, vset1(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT);
+#else
+    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    VecF n = _mm256_round_ps(vmul(x, vset1(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT);
+#endif
+    VecF r = vfma(n, vset1(-0.693359375f), x);
+    r = vfma(n, vset1(2.12194440e-4f), r);
+    VecF p = vset1(1.9875691500e-4f);
+    p = vfma(p, r, vset1(1.3981999507e-3f));
+    p = vfma(p, r, vset1(8.3334519073e-3f));
+    p = vfma(p, r, vset1(4.1665795894e-2f));
+    p = vfma(p, r, vset1(1.6666665459e-1f));
+    p = vfma(p, r, vset1(5.0000001201e-1f));
+    p = vfma(p, vmul(r, r), vadd(r, vset1(1.0f)));
+#if defined(__AVX512F__)
+    return _mm512_scalef_ps(p, n);
+#else
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+#endif
+}
 
 // Scalar load of element i from a float buffer of any float dtype.
 inline float load_float(const void* p, DType dt, int64_t i) {

@@ -76,6 +76,9 @@ size_t create_random_model(const std::string& out_dir, const Qwen2Config& config
                            const CreateOptions& options) {
     if (options.shards < 1 || options.shards > 99)
         fail(ErrorCode::InvalidArgument, "--shards must be 1..99, got ", options.shards);
+    if (!is_float(config.dtype))
+        fail(ErrorCode::InvalidArgument, "weight dtype ", dtype_name(config.dtype),
+             " is not a float type (expected f32, f16 or bf16)");
     std::error_code ec;
     if (fs::exists(out_dir, ec)) {
         if (!fs::is_directory(out_dir, ec)) fail(ErrorCode::Io, out_dir, ": exists and is not a folder");

@@ -7,6 +7,9 @@ namespace ferris::models::qwen2 {
 
 std::unique_ptr<Qwen2Model> Qwen2Model::load(const std::string& dir, const LoadOptions& options) {
     if (!io::is_directory(dir)) fail(ErrorCode::Io, dir, ": not a model directory");
+    if (options.dtype && !is_float(*options.dtype))
+        fail(ErrorCode::InvalidArgument, "compute dtype ", dtype_name(*options.dtype),
+             " is not a float type (expected f32, f16 or bf16)");
     auto m = std::unique_ptr<Qwen2Model>(new Qwen2Model());
     m->config_ = Qwen2Config::from_file(io::join_path(dir, "config.json"));
     io::Checkpoint ckpt = io::Checkpoint::open(dir);
@@ -24,6 +27,9 @@ std::unique_ptr<Qwen2Model> Qwen2Model::load(const std::string& dir, const LoadO
 }
 
 nn::KvCache Qwen2Model::new_cache(int64_t capacity, DType dtype) const {
+    if (!is_float(dtype))
+        fail(ErrorCode::InvalidArgument, "KV cache dtype ", dtype_name(dtype),
+             " is not a float type (expected f32, f16 or bf16)");
     return nn::KvCache(config_.num_hidden_layers, 1, capacity, config_.num_key_value_heads,
                        config_.head_dim, dtype, device_);
 }
