@@ -34,7 +34,13 @@ LoraConfig LoraConfig::from_file(const std::string& path) {
         fail(ErrorCode::Parse, path, ": invalid JSON: ", e.what());
     }
     if (!j.is_object()) fail(ErrorCode::Parse, path, ": not a JSON object");
-    const std::string type = j.value("peft_type", "LORA");
+    std::string type, bias;
+    try {  // a wrong type (e.g. "bias": 5) must still name the file
+        type = j.value("peft_type", std::string("LORA"));
+        bias = j.value("bias", std::string("none"));
+    } catch (const json::exception& e) {
+        fail(ErrorCode::Parse, path, ": ", e.what());
+    }
     if (type != "LORA") fail(ErrorCode::Unsupported, path, ": peft_type '", type, "' (only LORA)");
     for (const char* key :
          {"use_dora", "modules_to_save", "rank_pattern", "alpha_pattern", "layers_to_transform",
@@ -42,8 +48,7 @@ LoraConfig LoraConfig::from_file(const std::string& path) {
           "target_parameters", "alora_invocation_tokens", "use_bdlora"})
         if (non_empty(j, key))
             fail(ErrorCode::Unsupported, path, ": \"", key, "\" is set; Ferris applies plain LoRA");
-    if (j.value("bias", std::string("none")) != "none")
-        fail(ErrorCode::Unsupported, path, ": bias '", j.value("bias", ""), "' (only \"none\")");
+    if (bias != "none") fail(ErrorCode::Unsupported, path, ": bias '", bias, "' (only \"none\")");
     LoraConfig c;
     try {
         c.r = j.at("r").get<int64_t>();

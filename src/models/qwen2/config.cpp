@@ -31,16 +31,8 @@ double get_number(const json& j, const char* key, const std::string& src, double
     return it->get<double>();
 }
 
-}  // namespace
-
-Qwen2Config Qwen2Config::from_json_text(const std::string& text, const std::string& src) {
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::exception& e) {
-        fail(ErrorCode::Parse, src, ": invalid JSON: ", e.what());
-    }
-    if (!j.is_object()) fail(ErrorCode::Parse, src, ": not a JSON object");
+// Everything after the JSON parse; json::exception from a wrong type is mapped by the caller.
+Qwen2Config config_from_json(const json& j, const std::string& src) {
     const std::string model_type = j.value("model_type", "");
     if (model_type != "qwen2")
         fail(ErrorCode::Unsupported, src, ": model_type '", model_type,
@@ -60,7 +52,12 @@ Qwen2Config Qwen2Config::from_json_text(const std::string& text, const std::stri
     c.bos_token_id = get_int(j, "bos_token_id", src, false, -1);
     if (auto it = j.find("eos_token_id"); it != j.end() && !it->is_null()) {
         if (it->is_array()) {
-            for (const auto& e : *it) c.eos_token_ids.push_back(e.get<int64_t>());
+            for (const auto& e : *it) {
+                if (!e.is_number_integer())
+                    fail(ErrorCode::Parse, src, ": \"eos_token_id\" lists ", e.dump(),
+                         ", expected integers");
+                c.eos_token_ids.push_back(e.get<int64_t>());
+            }
         } else if (it->is_number_integer()) {
             c.eos_token_ids.push_back(it->get<int64_t>());
         } else {
@@ -105,6 +102,18 @@ Qwen2Config Qwen2Config::from_json_text(const std::string& text, const std::stri
     positive("num_attention_heads", c.num_attention_heads);
     positive("num_key_value_heads", c.num_key_value_heads);
     positive("max_position_embeddings", c.max_position_embeddings);
+    // Bounds far above any real checkpoint keep every size product (parameter counts, tensor
+    // shapes, KV bytes per token) inside int64 and the per-layer tables small.
+    auto at_most = [&](const char* key, int64_t v, int64_t limit) {
+        if (v > limit)
+            fail(ErrorCode::Parse, src, ": \"", key, "\" is ", v, ", more than the limit of ", limit);
+    };
+    constexpr int64_t kMaxSize = int64_t{1} << 22, kMaxLayers = 4096;
+    at_most("vocab_size", c.vocab_size, kMaxSize);
+    at_most("hidden_size", c.hidden_size, kMaxSize);
+    at_most("intermediate_size", c.intermediate_size, kMaxSize);
+    at_most("num_hidden_layers", c.num_hidden_layers, kMaxLayers);
+    at_most("max_position_embeddings", c.max_position_embeddings, int64_t{1} << 31);
     if (c.hidden_size % c.num_attention_heads != 0)
         fail(ErrorCode::Parse, src, ": hidden_size ", c.hidden_size,
              " is not divisible by num_attention_heads ", c.num_attention_heads);
@@ -115,6 +124,23 @@ Qwen2Config Qwen2Config::from_json_text(const std::string& text, const std::stri
     if (c.head_dim % 2 != 0)
         fail(ErrorCode::Parse, src, ": head size ", c.head_dim, " must be even for RoPE");
     return c;
+}
+
+}  // namespace
+
+Qwen2Config Qwen2Config::from_json_text(const std::string& text, const std::string& src) {
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::exception& e) {
+        fail(ErrorCode::Parse, src, ": invalid JSON: ", e.what());
+    }
+    if (!j.is_object()) fail(ErrorCode::Parse, src, ": not a JSON object");
+    try {
+        return config_from_json(j, src);
+    } catch (const json::exception& e) {  // a wrong type behind j.value(), e.g. "hidden_act": 5
+        fail(ErrorCode::Parse, src, ": ", e.what());
+    }
 }
 
 Qwen2Config Qwen2Config::from_file(const std::string& path) {
