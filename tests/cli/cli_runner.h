@@ -24,7 +24,7 @@ extern char** environ;
 namespace ferris::test {
 
 struct CliResult {
-    int exit_code = -1;  // meaningful when exited
+    int exit_code = -1;   // meaningful when exited
     bool exited = false;  // normal exit (not killed by a signal)
     int signal = 0;       // the signal that ended it, if any
     bool timed_out = false;
@@ -42,7 +42,8 @@ struct CliResult {
         } else {
             os << "killed by signal " << signal << " (" << strsignal(signal) << ")";
         }
-        os << " after " << seconds << " s\n--- stderr ---\n" << err << "--- stdout ---\n"
+        os << " after " << seconds << " s\n--- stderr ---\n"
+           << err << "--- stdout ---\n"
            << out.substr(0, 2000);
         return os.str();
     }
@@ -120,8 +121,8 @@ inline CliResult run_binary(const std::string& binary, const std::vector<std::st
 
     const auto t0 = std::chrono::steady_clock::now();
     pid_t pid = -1;
-    const int spawn_err = ::posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(),
-                                        envp.data());
+    const int spawn_err =
+        ::posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     ::close(out_pipe[1]);
     ::close(err_pipe[1]);

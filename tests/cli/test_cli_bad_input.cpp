@@ -48,7 +48,8 @@ using Snapshot = std::map<std::string, std::string>;
 Snapshot snapshot(const fs::path& dir) {
     Snapshot s;
     for (const auto& e : fs::recursive_directory_iterator(dir))
-        s[fs::relative(e.path(), dir).string()] = e.is_regular_file() ? read_file(e.path()) : "<dir>";
+        s[fs::relative(e.path(), dir).string()] =
+            e.is_regular_file() ? read_file(e.path()) : "<dir>";
     return s;
 }
 
@@ -64,8 +65,8 @@ public:
     const fs::path& good() {
         if (good_.empty()) {
             const fs::path dir = root_ / "good";
-            const CliResult r = run_cli({"create-model", "--preset", "tiny", "--seed", "1", "--out",
-                                         dir.string()});
+            const CliResult r =
+                run_cli({"create-model", "--preset", "tiny", "--seed", "1", "--out", dir.string()});
             if (!r.exited || r.exit_code != 0) {
                 ADD_FAILURE() << "create-model failed: " << r.describe();
                 throw std::runtime_error("no tiny model");
@@ -129,8 +130,7 @@ void rewrite_checkpoint(const fs::path& dir, const std::string& drop,
     for (const std::string& name : good.names())
         if (name != drop) tensors.emplace_back(name, good.get(name));
     tensors.insert(tensors.end(), extra.begin(), extra.end());
-    ferris::io::save_safetensors((dir / "model.safetensors").string(), tensors,
-                                 {{"format", "pt"}});
+    ferris::io::save_safetensors((dir / "model.safetensors").string(), tensors, {{"format", "pt"}});
 }
 
 // ---- assertions -----------------------------------------------------------------------------
@@ -150,7 +150,8 @@ bool contains(const std::string& haystack, const std::string& needle) {
 }
 
 // Exit 1 with exactly one "error: " line on stderr holding every needle, and nothing on stdout.
-::testing::AssertionResult fails_with(const CliResult& r, std::initializer_list<std::string> needles) {
+::testing::AssertionResult fails_with(const CliResult& r,
+                                      std::initializer_list<std::string> needles) {
     if (auto clean = ended_cleanly(r); !clean) return clean;
     if (r.exit_code != 1) return ::testing::AssertionFailure() << "want exit 1: " << r.describe();
     const std::vector<std::string> lines = r.error_lines();
@@ -231,8 +232,8 @@ TEST(CliSafetensors, HeaderLengthPastEndOfFile) {
     const uint64_t n = bytes.size() * 2;
     std::memcpy(bytes.data(), &n, 8);
     write_file(dir / "model.safetensors", bytes);
-    expect_model_rejected(dir, {"model.safetensors", "header length " + std::to_string(n),
-                                "exceeds file size"});
+    expect_model_rejected(
+        dir, {"model.safetensors", "header length " + std::to_string(n), "exceeds file size"});
     const uint64_t huge = ~uint64_t{0};  // 1.8e19: no overflow in "8 + length"
     std::memcpy(bytes.data(), &huge, 8);
     write_file(dir / "model.safetensors", bytes);
@@ -256,8 +257,8 @@ TEST(CliSafetensors, OffsetsOutsideDataSection) {
     const uint64_t size = offsets[1].get<uint64_t>() - offsets[0].get<uint64_t>();
     offsets = {st.data.size(), st.data.size() + size};
     write_raw(dir / "model.safetensors", st.header, st.data);
-    expect_model_rejected(dir, {"model.safetensors", "'model.norm.weight'",
-                                "past the end of the data section"});
+    expect_model_rejected(
+        dir, {"model.safetensors", "'model.norm.weight'", "past the end of the data section"});
 }
 
 TEST(CliSafetensors, OverlappingOffsets) {
@@ -267,8 +268,8 @@ TEST(CliSafetensors, OverlappingOffsets) {
     st.header["model.layers.1.input_layernorm.weight"]["data_offsets"] =
         st.header["model.layers.0.input_layernorm.weight"]["data_offsets"];
     write_raw(dir / "model.safetensors", st.header, st.data);
-    expect_model_rejected(dir, {"model.safetensors", "overlap",
-                                "model.layers.1.input_layernorm.weight"});
+    expect_model_rejected(
+        dir, {"model.safetensors", "overlap", "model.layers.1.input_layernorm.weight"});
 }
 
 TEST(CliSafetensors, ByteSizeDisagreesWithShape) {
@@ -276,18 +277,18 @@ TEST(CliSafetensors, ByteSizeDisagreesWithShape) {
     RawSafetensors st = read_raw(dir / "model.safetensors");
     st.header["model.norm.weight"]["shape"] = {128};  // holds 64 BF16 = 128 bytes
     write_raw(dir / "model.safetensors", st.header, st.data);
-    expect_model_rejected(dir, {"model.safetensors", "'model.norm.weight'", "shape (128)",
-                                "needs 256 bytes"});
+    expect_model_rejected(
+        dir, {"model.safetensors", "'model.norm.weight'", "shape (128)", "needs 256 bytes"});
 }
 
 TEST(CliSafetensors, MissingShard) {
     const fs::path dir = Scratch::get().root() / "sharded";
-    const CliResult made = run_cli({"create-model", "--preset", "tiny", "--shards", "2", "--out",
-                                    dir.string()});
+    const CliResult made =
+        run_cli({"create-model", "--preset", "tiny", "--shards", "2", "--out", dir.string()});
     ASSERT_EQ(made.exit_code, 0) << made.describe();
     fs::remove(dir / "model-00002-of-00002.safetensors");
-    expect_model_rejected(dir, {"model.safetensors.index.json", "model-00002-of-00002.safetensors",
-                                "is missing"});
+    expect_model_rejected(
+        dir, {"model.safetensors.index.json", "model-00002-of-00002.safetensors", "is missing"});
 }
 
 // ---- model folder ---------------------------------------------------------------------------
@@ -309,9 +310,9 @@ TEST(CliModel, MissingTensorIsNamed) {
 
 TEST(CliModel, UnexpectedTensorIsNamed) {
     const fs::path dir = Scratch::get().copy_good("extra");
-    rewrite_checkpoint(dir, "",
-                       {{"model.layers.0.mlp.extra.weight",
-                         ferris::Tensor::zeros({4}, ferris::DType::BF16)}});
+    rewrite_checkpoint(
+        dir, "",
+        {{"model.layers.0.mlp.extra.weight", ferris::Tensor::zeros({4}, ferris::DType::BF16)}});
     expect_model_rejected(dir, {"model.safetensors", "unexpected model.layers.0.mlp.extra.weight"},
                           false);
 }
@@ -321,9 +322,10 @@ TEST(CliModel, ConfigContradictsWeights) {
     json config = json::parse(read_file(dir / "config.json"));
     config["hidden_size"] = 128;
     write_file(dir / "config.json", config.dump(2));
-    expect_model_rejected(dir, {"model.safetensors",
-                                "model.embed_tokens.weight has shape (151936, 64), config implies "
-                                "(151936, 128)"},
+    expect_model_rejected(dir,
+                          {"model.safetensors",
+                           "model.embed_tokens.weight has shape (151936, 64), config implies "
+                           "(151936, 128)"},
                           false);
 }
 
@@ -339,6 +341,25 @@ TEST(CliModel, ConfigYarnRopeIsUnsupported) {
     config["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4}};
     write_file(dir / "config.json", config.dump(2));
     expect_model_rejected(dir, {"config.json", "rope_scaling", "'yarn'", "not implemented"});
+}
+
+TEST(CliModel, ConfigWrongTypesAndAbsurdSizes) {
+    const fs::path dir = Scratch::get().copy_good("config_types");
+    const json good = json::parse(read_file(dir / "config.json"));
+    auto with = [&](const char* key, const json& value) {
+        json config = good;
+        config[key] = value;
+        write_file(dir / "config.json", config.dump(2));
+    };
+    with("tie_word_embeddings", 3);
+    expect_model_rejected(dir, {"config.json", "type must be boolean"});
+    with("eos_token_id", {"x"});
+    expect_model_rejected(dir, {"config.json", "\"eos_token_id\" lists \"x\""});
+    // Once crashed inspect (UBSan: signed overflow) and gave perplexity a bare
+    // "vector::_M_default_append".
+    with("num_hidden_layers", int64_t{1} << 62);
+    expect_model_rejected(dir,
+                          {"config.json", "\"num_hidden_layers\" is 4611686018427387904", "limit"});
 }
 
 TEST(CliModel, TokenizerMissing) {
@@ -371,9 +392,9 @@ TEST(CliModel, NonFloatDtypesAreRefused) {
 
 TEST(CliAdapter, AdapterForAnotherModel) {
     const std::string adapter = std::string(FERRIS_FIXTURES_DIR) + "/qwen2/tiny_untied_adapter";
-    const CliResult r = run_cli(generate_args(Scratch::get().good(),
-                                              {"--adapter", adapter, "--prompt", "hi",
-                                               "--max-tokens", "2", "--temperature", "0"}));
+    const CliResult r =
+        run_cli(generate_args(Scratch::get().good(), {"--adapter", adapter, "--prompt", "hi",
+                                                      "--max-tokens", "2", "--temperature", "0"}));
     EXPECT_TRUE(fails_with(r, {"tiny_untied_adapter", "another model"}));
 }
 
@@ -384,21 +405,32 @@ TEST(CliAdapter, RankDisagreesWithConfig) {
     const int64_t r_true = config["r"].get<int64_t>();
     config["r"] = r_true + 1;
     write_file(dir / "adapter_config.json", config.dump(2));
-    const CliResult r = run_cli(generate_args(Scratch::get().good(),
-                                              {"--adapter", dir.string(), "--prompt", "hi",
-                                               "--max-tokens", "2", "--temperature", "0"}));
+    const CliResult r =
+        run_cli(generate_args(Scratch::get().good(), {"--adapter", dir.string(), "--prompt", "hi",
+                                                      "--max-tokens", "2", "--temperature", "0"}));
     EXPECT_TRUE(fails_with(r, {"adapter_model.safetensors", "has rank " + std::to_string(r_true),
                                "r=" + std::to_string(r_true + 1)}));
 }
 
+TEST(CliAdapter, ConfigWrongType) {
+    const fs::path dir = Scratch::get().root() / "adapter_bias";
+    fs::copy(std::string(FERRIS_FIXTURES_DIR) + "/qwen2/tiny_adapter", dir);
+    json config = json::parse(read_file(dir / "adapter_config.json"));
+    config["bias"] = 5;
+    write_file(dir / "adapter_config.json", config.dump(2));
+    const CliResult r = run_cli(
+        generate_args(Scratch::get().good(), {"--adapter", dir.string(), "--prompt", "hi"}));
+    EXPECT_TRUE(fails_with(r, {"adapter_config.json", "type must be string"}));
+}
+
 TEST(CliAdapter, FolderMissingOrEmpty) {
     const fs::path dir = Scratch::get().root() / "no_such_adapter";
-    const CliResult r = run_cli(generate_args(Scratch::get().good(),
-                                              {"--adapter", dir.string(), "--prompt", "hi"}));
+    const CliResult r = run_cli(
+        generate_args(Scratch::get().good(), {"--adapter", dir.string(), "--prompt", "hi"}));
     EXPECT_TRUE(fails_with(r, {dir.string(), "not an adapter folder"}));
     fs::create_directory(dir);
-    const CliResult empty = run_cli(generate_args(Scratch::get().good(),
-                                                  {"--adapter", dir.string(), "--prompt", "hi"}));
+    const CliResult empty = run_cli(
+        generate_args(Scratch::get().good(), {"--adapter", dir.string(), "--prompt", "hi"}));
     EXPECT_TRUE(fails_with(empty, {"adapter_config.json", "cannot open"}));
 }
 
@@ -409,9 +441,9 @@ TEST(CliText, PromptLongerThanContext) {
     std::string text;
     for (int i = 0; i < 50; ++i) text += "hello world ";
     write_file(prompt, text);
-    const CliResult r = run_cli(generate_args(
-        Scratch::get().good(),
-        {"--prompt-file", prompt.string(), "--ctx", "16", "--max-tokens", "4"}));
+    const CliResult r =
+        run_cli(generate_args(Scratch::get().good(), {"--prompt-file", prompt.string(), "--ctx",
+                                                      "16", "--max-tokens", "4"}));
     EXPECT_TRUE(fails_with(r, {"prompt has", "more than the context of 16"}));
 }
 
@@ -422,21 +454,21 @@ TEST(CliText, PerplexityNeedsTwoTokens) {
 }
 
 TEST(CliText, TextAndFileTogether) {
-    const CliResult r = run_cli({"perplexity", "--model", Scratch::get().good().string(),
-                                 "--text", "hi there", "--file", "/etc/hostname"});
+    const CliResult r = run_cli({"perplexity", "--model", Scratch::get().good().string(), "--text",
+                                 "hi there", "--file", "/etc/hostname"});
     EXPECT_TRUE(fails_with(r, {"--text", "--file", "not both"}));
 }
 
 TEST(CliText, TokenizeMissingFile) {
     const fs::path missing = Scratch::get().root() / "no_such_text.txt";
-    const CliResult r = run_cli({"tokenize", "--model", Scratch::get().good().string(), "--file",
-                                 missing.string()});
+    const CliResult r = run_cli(
+        {"tokenize", "--model", Scratch::get().good().string(), "--file", missing.string()});
     EXPECT_TRUE(fails_with(r, {missing.string(), "cannot open"}));
 }
 
 TEST(CliText, TokenizeEmptyText) {
-    const CliResult r = run_cli({"tokenize", "--model", Scratch::get().good().string(), "--text",
-                                 "", "--json"});
+    const CliResult r =
+        run_cli({"tokenize", "--model", Scratch::get().good().string(), "--text", "", "--json"});
     EXPECT_TRUE(ended_cleanly(r));
     EXPECT_EQ(r.exit_code, 0) << r.describe();
     EXPECT_EQ(r.out, "{\"ids\":[]}\n");
@@ -457,9 +489,9 @@ TEST(CliUsage, UnknownSubcommand) {
 TEST(CliUsage, OutOfRangeSampling) {
     EXPECT_TRUE(usage_error(run_cli({"generate", "--model", "m", "--prompt", "hi", "--top-p", "0"}),
                             {"--top-p"}));
-    EXPECT_TRUE(usage_error(
-        run_cli({"generate", "--model", "m", "--prompt", "hi", "--temperature", "-1"}),
-        {"--temperature"}));
+    EXPECT_TRUE(
+        usage_error(run_cli({"generate", "--model", "m", "--prompt", "hi", "--temperature", "-1"}),
+                    {"--temperature"}));
 }
 
 TEST(CliUsage, MissingModel) {
@@ -468,15 +500,15 @@ TEST(CliUsage, MissingModel) {
 }
 
 TEST(CliDevice, CudaWithoutCuda) {
-    const CliResult r = run_cli({"perplexity", "--model", Scratch::get().good().string(),
-                                 "--text", "hi there", "--device", "cuda"});
+    const CliResult r = run_cli({"perplexity", "--model", Scratch::get().good().string(), "--text",
+                                 "hi there", "--device", "cuda"});
     if (r.exited && r.exit_code == 0) GTEST_SKIP() << "this build has CUDA and a GPU";
     EXPECT_TRUE(fails_with(r, {"--device cuda"}));
 }
 
 TEST(CliDevice, UnknownDevice) {
-    const CliResult r = run_cli({"perplexity", "--model", Scratch::get().good().string(),
-                                 "--text", "hi there", "--device", "foo"});
+    const CliResult r = run_cli({"perplexity", "--model", Scratch::get().good().string(), "--text",
+                                 "hi there", "--device", "foo"});
     EXPECT_TRUE(fails_with(r, {"unknown device 'foo'"}));
 }
 
@@ -502,8 +534,8 @@ TEST(CliCreateModel, UnknownPresetListsPresets) {
 
 TEST(CliCreateModel, NonFloatDtypeIsRefused) {
     const fs::path dir = Scratch::get().root() / "int_out";
-    const CliResult r = run_cli({"create-model", "--preset", "tiny", "--dtype", "i32", "--out",
-                                 dir.string()});
+    const CliResult r =
+        run_cli({"create-model", "--preset", "tiny", "--dtype", "i32", "--out", dir.string()});
     EXPECT_TRUE(fails_with(r, {"weight dtype i32", "not a float type"}));
     EXPECT_FALSE(fs::exists(dir));
 }
@@ -524,9 +556,9 @@ TEST(CliHappyPath, Version) {
 
 TEST(CliHappyPath, GreedyJsonIsDeterministic) {
     const fs::path good = Scratch::get().good();
-    const std::vector<std::string> args =
-        generate_args(good, {"--prompt", "1 2 3", "--json", "--temperature", "0", "--max-tokens",
-                             "5", "--ignore-eos"});
+    const std::vector<std::string> args = generate_args(
+        good,
+        {"--prompt", "1 2 3", "--json", "--temperature", "0", "--max-tokens", "5", "--ignore-eos"});
     const CliResult a = run_cli(args);
     const json j = json_output(a);
     ASSERT_TRUE(j.is_object());
@@ -534,8 +566,8 @@ TEST(CliHappyPath, GreedyJsonIsDeterministic) {
     EXPECT_EQ(j["ids"].size(), 5u);
     EXPECT_EQ(j["stop_reason"], "length");
     EXPECT_TRUE(j["text"].is_string());
-    const json tok = json_output(run_cli({"tokenize", "--model", good.string(), "--text", "1 2 3",
-                                          "--json"}));
+    const json tok =
+        json_output(run_cli({"tokenize", "--model", good.string(), "--text", "1 2 3", "--json"}));
     EXPECT_EQ(j["prompt_ids"], tok["ids"]);
     const CliResult b = run_cli(args);
     EXPECT_EQ(b.exit_code, 0) << b.describe();
@@ -543,10 +575,9 @@ TEST(CliHappyPath, GreedyJsonIsDeterministic) {
 }
 
 TEST(CliHappyPath, SeededSamplingIsReproducible) {
-    const std::vector<std::string> args =
-        generate_args(Scratch::get().good(), {"--prompt", "hello", "--json", "--seed", "7",
-                                              "--temperature", "0.8", "--max-tokens", "6",
-                                              "--ignore-eos"});
+    const std::vector<std::string> args = generate_args(
+        Scratch::get().good(), {"--prompt", "hello", "--json", "--seed", "7", "--temperature",
+                                "0.8", "--max-tokens", "6", "--ignore-eos"});
     const CliResult a = run_cli(args);
     const json j = json_output(a);
     ASSERT_TRUE(j.is_object());
@@ -559,8 +590,9 @@ TEST(CliHappyPath, SeededSamplingIsReproducible) {
 TEST(CliHappyPath, StopStringEndsGeneration) {
     const fs::path good = Scratch::get().good();
     auto greedy = [&](int n, std::vector<std::string> more) {
-        std::vector<std::string> args = {"--prompt", "1 2 3", "--json", "--temperature", "0",
-                                         "--max-tokens", std::to_string(n), "--ignore-eos"};
+        std::vector<std::string> args = {"--prompt",        "1 2 3",       "--json",
+                                         "--temperature",   "0",           "--max-tokens",
+                                         std::to_string(n), "--ignore-eos"};
         args.insert(args.end(), more.begin(), more.end());
         return json_output(run_cli(generate_args(good, args)));
     };
@@ -582,12 +614,12 @@ TEST(CliHappyPath, StopStringEndsGeneration) {
 TEST(CliHappyPath, PerplexityJson) {
     const fs::path good = Scratch::get().good();
     const std::string text = "Ferris reads Hugging Face checkpoints.";
-    const json j = json_output(run_cli({"perplexity", "--model", good.string(), "--text", text,
-                                        "--json"}));
+    const json j =
+        json_output(run_cli({"perplexity", "--model", good.string(), "--text", text, "--json"}));
     ASSERT_TRUE(j.is_object());
     for (const char* key : {"n_tokens", "nll", "ppl"}) EXPECT_TRUE(j.contains(key)) << key;
-    const json tok = json_output(run_cli({"tokenize", "--model", good.string(), "--text", text,
-                                          "--json"}));
+    const json tok =
+        json_output(run_cli({"tokenize", "--model", good.string(), "--text", text, "--json"}));
     EXPECT_EQ(j["n_tokens"].get<size_t>(), tok["ids"].size());
     const double nll = j["nll"].get<double>(), ppl = j["ppl"].get<double>();
     EXPECT_TRUE(std::isfinite(nll) && nll > 0) << nll;
@@ -596,14 +628,16 @@ TEST(CliHappyPath, PerplexityJson) {
 
 TEST(CliHappyPath, InspectJsonCountsParameters) {
     const fs::path good = Scratch::get().good();
-    const json j = json_output(run_cli({"inspect", "--model", good.string(), "--json",
-                                        "--tensors"}));
+    const json j =
+        json_output(run_cli({"inspect", "--model", good.string(), "--json", "--tensors"}));
     ASSERT_TRUE(j.is_object());
     int64_t listed = 0;
-    for (const json& t : j["tensors"]) listed += ferris::shape_numel(t["shape"].get<ferris::Shape>());
+    for (const json& t : j["tensors"])
+        listed += ferris::shape_numel(t["shape"].get<ferris::Shape>());
     int64_t stored = 0;
     const ferris::io::Checkpoint ckpt = ferris::io::Checkpoint::open(good.string());
-    for (const std::string& name : ckpt.names()) stored += ferris::shape_numel(ckpt.info(name).shape);
+    for (const std::string& name : ckpt.names())
+        stored += ferris::shape_numel(ckpt.info(name).shape);
     EXPECT_EQ(j["parameters"].get<int64_t>(), stored);
     EXPECT_EQ(listed, stored);
     EXPECT_EQ(j["tensors"].size(), ckpt.names().size());

@@ -1,6 +1,12 @@
-// CPU causal grouped-query attention. One task per (batch, head, query): scores against the
-// visible keys, a max-subtracted softmax in f32, then the weighted sum of values. K/V may be
-// f32, f16 or bf16 (the KV cache dtype) and are converted as they are read.
+// CPU causal grouped-query attention. K/V may be f32, f16 or bf16 (the KV cache dtype).
+// Decode (few queries): one task per (batch, head, query) — scores against the visible keys, a
+// max-subtracted softmax in f32, then the weighted sum of values.
+// Prefill (many queries): tasks of 64 queries x one kv head; the task converts its visible keys
+// and values to f32 once and runs the group's heads as two sgemm calls (Q K^T, then P V) around
+// a masked softmax, so the work goes through BLAS instead of one dot product per key.
+#include <cblas.h>
+
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -8,6 +14,73 @@
 #include "backends/cpu/simd.h"
 
 namespace ferris::cpu {
+
+namespace {
+
+constexpr int64_t kQueryBlock = 64;
+
+void attention_prefill(float* op, const float* qp, const char* kp, const char* vp, DType kd,
+                       DType vd, int64_t b_n, int64_t t_n, int64_t nh, int64_t hs, int64_t s_n,
+                       int64_t nkv, int64_t kb, int64_t ks, int64_t vb, int64_t vs,
+                       int64_t q_offset, float scale) {
+    const int64_t group = nh / nkv, qblocks = (t_n + kQueryBlock - 1) / kQueryBlock;
+    const int64_t tasks = b_n * nkv * qblocks;
+    const size_t ke = dtype_size(kd), ve = dtype_size(vd);
+#pragma omp parallel
+    {
+        std::vector<float> kf, vf, scores;
+#pragma omp for schedule(dynamic)
+        for (int64_t task = 0; task < tasks; ++task) {
+            // Later query blocks see more keys: hand them out first (task order reversed).
+            const int64_t rev = tasks - 1 - task;
+            const int64_t qb = rev % qblocks, kvh = (rev / qblocks) % nkv, b = rev / (qblocks * nkv);
+            const int64_t t0 = qb * kQueryBlock, tq = std::min(kQueryBlock, t_n - t0);
+            const int64_t visible = std::min(s_n, q_offset + t0 + tq);
+            kf.resize(static_cast<size_t>(visible * hs));
+            vf.resize(static_cast<size_t>(visible * hs));
+            scores.resize(static_cast<size_t>(tq * visible));
+            for (int64_t s = 0; s < visible; ++s) {
+                convert_floats(kp + ((b * kb + s * ks) + kvh * hs) * static_cast<int64_t>(ke), kd,
+                               kf.data() + s * hs, DType::F32, static_cast<size_t>(hs));
+                convert_floats(vp + ((b * vb + s * vs) + kvh * hs) * static_cast<int64_t>(ve), vd,
+                               vf.data() + s * hs, DType::F32, static_cast<size_t>(hs));
+            }
+            for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
+                const float* q = qp + ((b * t_n + t0) * nh + h) * hs;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(tq),
+                            static_cast<int>(visible), static_cast<int>(hs), scale, q,
+                            static_cast<int>(nh * hs), kf.data(), static_cast<int>(hs), 0.0f,
+                            scores.data(), static_cast<int>(visible));
+                for (int64_t i = 0; i < tq; ++i) {
+                    float* row = scores.data() + i * visible;
+                    const int64_t seen = std::min(visible, q_offset + t0 + i + 1);
+                    float mx = -INFINITY;
+                    for (int64_t s = 0; s < seen; ++s) mx = std::max(mx, row[s]);
+                    float sum = 0;
+                    int64_t s = 0;
+                    const VecF vmx = vset1(mx);
+                    VecF vsum_acc = vzero();
+                    for (; s + kLanes <= seen; s += kLanes) {
+                        const VecF e = vexp(vsub(vload(row + s), vmx));
+                        vstore(row + s, e);
+                        vsum_acc = vadd(vsum_acc, e);
+                    }
+                    sum = vsum(vsum_acc);
+                    for (; s < seen; ++s) sum += (row[s] = std::exp(row[s] - mx));
+                    const float inv = 1.0f / sum;
+                    for (s = 0; s < seen; ++s) row[s] *= inv;
+                    for (; s < visible; ++s) row[s] = 0.0f;
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(tq),
+                            static_cast<int>(hs), static_cast<int>(visible), 1.0f, scores.data(),
+                            static_cast<int>(visible), vf.data(), static_cast<int>(hs), 0.0f,
+                            op + ((b * t_n + t0) * nh + h) * hs, static_cast<int>(nh * hs));
+            }
+        }
+    }
+}
+
+}  // namespace
 
 void CpuBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v,
                            int64_t q_offset, float scale) {
@@ -21,6 +94,11 @@ void CpuBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const 
                   vs = v.strides()[1];
     const float* qp = q.data<float>();
     float* op = out.data<float>();
+    if (t_n >= 16) {
+        attention_prefill(op, qp, kp, vp, kd, vd, b_n, t_n, nh, hs, s_n, nkv, kb, ks, vb, vs,
+                          q_offset, scale);
+        return;
+    }
     const int64_t tasks = b_n * nh * t_n;
 #pragma omp parallel
     {

@@ -31,6 +31,11 @@ void to_bf16(uint16_t* dst, const float* src, int64_t n) {
     for (; i < n; ++i) dst[i] = f32_to_bf16(src[i]);
 }
 
+#ifndef FERRIS_GEMV_PREFETCH
+#define FERRIS_GEMV_PREFETCH 512
+#endif
+constexpr int kPrefetch = FERRIS_GEMV_PREFETCH;  // bytes ahead on each weight row (decode)
+
 template <int RM, int RN>
 void tile(float* out, int64_t ldo, const uint16_t* x, int64_t ldx, const uint16_t* w, int64_t ldw,
           int64_t k) {
@@ -40,7 +45,10 @@ void tile(float* out, int64_t ldo, const uint16_t* x, int64_t ldx, const uint16_
     int64_t i = 0;
     for (; i + 32 <= k; i += 32) {
         __m512i wv[RN];
-        for (int n = 0; n < RN; ++n) wv[n] = _mm512_loadu_si512(w + n * ldw + i);
+        for (int n = 0; n < RN; ++n) {
+            if (RM == 1) _mm_prefetch(reinterpret_cast<const char*>(w + n * ldw + i) + kPrefetch, _MM_HINT_T0);
+            wv[n] = _mm512_loadu_si512(w + n * ldw + i);
+        }
         for (int m = 0; m < RM; ++m) {
             const __m512i xv = _mm512_loadu_si512(x + m * ldx + i);
             for (int n = 0; n < RN; ++n)
@@ -74,7 +82,9 @@ TileFn tile_for(int rn) {
         case 3: return tile<RM, 3>;
         case 4: return tile<RM, 4>;
         case 5: return tile<RM, 5>;
-        default: return tile<RM, 6>;
+        case 6: return tile<RM, 6>;
+        case 7: return tile<RM, 7>;
+        default: return tile<RM, 8>;
     }
 }
 
@@ -91,7 +101,11 @@ TileFn tile_fn(int rm, int rn) {
 
 void gemm_bf16(float* out, const float* x, const uint16_t* w, int64_t rows, int64_t in,
                int64_t outs) {
-    constexpr int64_t kRM = 4, kRN = 6;
+#ifndef FERRIS_GEMV_RN
+#define FERRIS_GEMV_RN 8
+#endif
+    constexpr int64_t kRM = 4;
+    const int64_t kRN = rows < kRM ? FERRIS_GEMV_RN : 6;
     std::vector<uint16_t> xb(static_cast<size_t>(rows * in));
 #pragma omp parallel for schedule(static) if (rows * in > 65536)
     for (int64_t r = 0; r < rows; ++r) to_bf16(xb.data() + r * in, x + r * in, in);

@@ -106,7 +106,8 @@ Qwen2Config config_from_json(const json& j, const std::string& src) {
     // shapes, KV bytes per token) inside int64 and the per-layer tables small.
     auto at_most = [&](const char* key, int64_t v, int64_t limit) {
         if (v > limit)
-            fail(ErrorCode::Parse, src, ": \"", key, "\" is ", v, ", more than the limit of ", limit);
+            fail(ErrorCode::Parse, src, ": \"", key, "\" is ", v, ", more than the limit of ",
+                 limit);
     };
     constexpr int64_t kMaxSize = int64_t{1} << 22, kMaxLayers = 4096;
     at_most("vocab_size", c.vocab_size, kMaxSize);
