@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GPU machine, call 2 (its 16 CPU cores): Ferris vs llama.cpp CPU on the same random
 # Qwen2.5-0.5B-shaped bf16 weights and thread count; Ferris tokenizer vs HF tokenizers; the Qwen2
-# parity fixtures regenerated. Needs .deps (Debian build deps), .peer/llama.cpp (source snapshot,
+# parity fixtures regenerated (FIXTURES=0 / TOKENIZER=0 skip those parts). Needs .deps (Debian build deps), .peer/llama.cpp (source snapshot,
 # never committed) and .device-in/docs1000.json carried. Results land in $OUT.
 set -uo pipefail
 T=${THREADS:-16}
@@ -18,6 +18,7 @@ cmake -S . -B /tmp/fb -G Ninja -DFERRIS_BENCH=ON "${FERRIS_CMAKE_DEPS[@]}" > /tm
 cmake --build /tmp/fb -j 8 -- -k 0 > /tmp/build.log 2>&1 || { grep -B2 -A12 -E "error|FAILED" /tmp/build.log | head -60; exit 1; }
 echo "== ferris tests (CPU), this machine"
 ctest --test-dir /tmp/fb -LE cuda -j 8 2>&1 | tail -3
+if [ "${FIXTURES:-1}" = 1 ]; then
 echo "== Qwen2 parity fixtures (greedy with an explicit attention mask)"
 F=/tmp/fx; rm -rf $F /tmp/m; mkdir -p $F/qwen2
 cp tests/fixtures/qwen2/models.json $F/qwen2/
@@ -28,9 +29,12 @@ python3 scripts/fixtures/qwen2_reference.py --model /tmp/m/tiny --name tiny --ou
 python3 scripts/fixtures/qwen2_reference.py --model /tmp/m/tiny_untied --name tiny_untied --out-dir $F/qwen2 \
   --adapter-rank 8 --adapter-alpha 16 --adapter-targets q_proj,v_proj,down_proj --rslora 2>&1 | grep -v Loading
 (cd $F && tar czf $OUT/fixtures.tgz .)
+fi
+if [ "${TOKENIZER:-1}" = 1 ]; then
 echo "== tokenizer: HF tokenizers vs ferris, docs1000, 1 thread"
 python3 scripts/fixtures/tokenizer_reference.py assets/qwen2.5/tokenizer.json tests/fixtures/tokenizer/hard_corpus.json .device-in/docs1000.json /tmp/tokref.json
 /tmp/fb/bench/bench_tokenizer assets/qwen2.5/tokenizer.json .device-in/docs1000.json --repeat 7
+fi
 echo "== --version startup (median of 50)"
 python3 - <<'PY'
 import subprocess, time, statistics
