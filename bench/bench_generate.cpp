@@ -54,21 +54,30 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto next = [&]() { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-        if (a == "--model") dir = next();
-        else if (a == "--prefill") prefill = parse_list(next());
-        else if (a == "--decode") decode = std::stoll(next());
-        else if (a == "--decode-context") decode_context = std::stoll(next());
-        else if (a == "--repeat") repeat = std::stoi(next());
-        else if (a == "--threads") threads = std::stoi(next());
-        else if (a == "--kv-dtype") kv = next();
-        else if (a == "--json") json = true;
+        if (a == "--model")
+            dir = next();
+        else if (a == "--prefill")
+            prefill = parse_list(next());
+        else if (a == "--decode")
+            decode = std::stoll(next());
+        else if (a == "--decode-context")
+            decode_context = std::stoll(next());
+        else if (a == "--repeat")
+            repeat = std::stoi(next());
+        else if (a == "--threads")
+            threads = std::stoi(next());
+        else if (a == "--kv-dtype")
+            kv = next();
+        else if (a == "--json")
+            json = true;
         else {
             std::fprintf(stderr, "unknown argument %s\n", a.c_str());
             return 2;
         }
     }
     if (dir.empty()) {
-        std::fprintf(stderr, "usage: bench_generate --model DIR [--prefill 512,2048] [--decode 128]\n");
+        std::fprintf(stderr,
+                     "usage: bench_generate --model DIR [--prefill 512,2048] [--decode 128]\n");
         return 2;
     }
     try {
@@ -78,8 +87,11 @@ int main(int argc, char** argv) {
         const double load_s = std::chrono::duration<double>(Clock::now() - t_load).count();
         const DType kv_dtype = parse_dtype(kv);
         const int64_t V = model->config().vocab_size;
-        nlohmann::json out = {{"model", dir}, {"threads", num_threads()}, {"kv_dtype", kv},
-                              {"load_s", load_s}, {"weights", dtype_name(model->weight_dtype())}};
+        nlohmann::json out = {{"model", dir},
+                              {"threads", num_threads()},
+                              {"kv_dtype", kv},
+                              {"load_s", load_s},
+                              {"weights", dtype_name(model->weight_dtype())}};
 
         for (int64_t n : prefill) {
             std::vector<int32_t> ids = random_ids(n, V, 1);
@@ -106,7 +118,8 @@ int main(int argc, char** argv) {
                 const auto t0 = Clock::now();
                 std::vector<float> l = model->forward_last(prompt, cache).to_floats();
                 const double first = std::chrono::duration<double>(Clock::now() - t0).count();
-                int32_t next = static_cast<int32_t>(std::max_element(l.begin(), l.end()) - l.begin());
+                int32_t next =
+                    static_cast<int32_t>(std::max_element(l.begin(), l.end()) - l.begin());
                 const auto t1 = Clock::now();
                 for (int64_t i = 0; i < decode; ++i) {
                     l = model->forward_last({next}, cache).to_floats();
@@ -121,7 +134,9 @@ int main(int argc, char** argv) {
             const double m = median(times);
             const std::string key = "tg" + std::to_string(decode) +
                                     (decode_context ? "@" + std::to_string(ctx) : std::string());
-            out[key] = {{"tok_per_s", decode / m}, {"median_s", m}, {"prompt_tokens", ctx},
+            out[key] = {{"tok_per_s", decode / m},
+                        {"median_s", m},
+                        {"prompt_tokens", ctx},
                         {"first_token_s", median(ttft)}};
             if (!json)
                 std::printf("%-8s %10.1f tok/s  (%.3f s; first token after %.1f ms)\n", key.c_str(),
@@ -133,8 +148,8 @@ int main(int argc, char** argv) {
         if (json) {
             std::printf("%s\n", out.dump().c_str());
         } else {
-            std::printf("peak RSS %.0f MB, load %.3f s, %d threads\n", ru.ru_maxrss / 1024.0, load_s,
-                        num_threads());
+            std::printf("peak RSS %.0f MB, load %.3f s, %d threads\n", ru.ru_maxrss / 1024.0,
+                        load_s, num_threads());
         }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

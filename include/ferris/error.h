@@ -51,9 +51,9 @@ template <typename... Parts>
 }  // namespace ferris
 
 // Invariants that only a bug can break (never user input).
-#define FERRIS_ASSERT(cond, ...)                                                            \
-    do {                                                                                    \
-        if (!(cond))                                                                        \
-            ::ferris::fail(::ferris::ErrorCode::Internal, __FILE__, ":", __LINE__,          \
-                           ": assertion failed: " #cond " " __VA_OPT__(, ) __VA_ARGS__);    \
+#define FERRIS_ASSERT(cond, ...)                                                         \
+    do {                                                                                 \
+        if (!(cond))                                                                     \
+            ::ferris::fail(::ferris::ErrorCode::Internal, __FILE__, ":", __LINE__,       \
+                           ": assertion failed: " #cond " " __VA_OPT__(, ) __VA_ARGS__); \
     } while (0)

@@ -23,7 +23,8 @@ public:
     // normalized, pre-tokenized and split by the model. add_special applies the post-processor.
     virtual std::vector<int32_t> encode(std::string_view text, bool add_special = false) const = 0;
     // Concatenated text of the ids; may contain broken UTF-8 only if the ids cut a character.
-    virtual std::string decode(const std::vector<int32_t>& ids, bool skip_special = false) const = 0;
+    virtual std::string decode(const std::vector<int32_t>& ids,
+                               bool skip_special = false) const = 0;
     // Raw bytes one token stands for (byte-level decoded for BPE).
     virtual std::string token_bytes(int32_t id) const = 0;
 

@@ -5,15 +5,24 @@ namespace ferris {
 
 const char* op_name(OpKind op) {
     switch (op) {
-        case OpKind::Copy: return "copy";
-        case OpKind::Embedding: return "embedding";
-        case OpKind::RmsNorm: return "rms_norm";
-        case OpKind::Linear: return "linear";
-        case OpKind::Add: return "add";
-        case OpKind::SiluMul: return "silu_mul";
-        case OpKind::Rope: return "rope";
-        case OpKind::Attention: return "scaled_dot_product_attention";
-        case OpKind::CrossEntropy: return "cross_entropy";
+        case OpKind::Copy:
+            return "copy";
+        case OpKind::Embedding:
+            return "embedding";
+        case OpKind::RmsNorm:
+            return "rms_norm";
+        case OpKind::Linear:
+            return "linear";
+        case OpKind::Add:
+            return "add";
+        case OpKind::SiluMul:
+            return "silu_mul";
+        case OpKind::Rope:
+            return "rope";
+        case OpKind::Attention:
+            return "scaled_dot_product_attention";
+        case OpKind::CrossEntropy:
+            return "cross_entropy";
     }
     return "?";
 }

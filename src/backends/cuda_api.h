@@ -10,8 +10,8 @@ class Backend;
 
 namespace ferris::cuda {
 
-Backend& cuda_backend(int index);          // throws Unsupported in the stub
-int device_count(std::string* reason);     // 0 and a reason when none is usable
+Backend& cuda_backend(int index);       // throws Unsupported in the stub
+int device_count(std::string* reason);  // 0 and a reason when none is usable
 std::string device_name(int index);
 
 }  // namespace ferris::cuda

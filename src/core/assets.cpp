@@ -12,7 +12,8 @@ namespace ferris::assets {
 
 std::string_view qwen_tokenizer_json() {
     return {ferris_asset_qwen_tokenizer_json,
-            static_cast<size_t>(ferris_asset_qwen_tokenizer_json_end - ferris_asset_qwen_tokenizer_json)};
+            static_cast<size_t>(ferris_asset_qwen_tokenizer_json_end -
+                                ferris_asset_qwen_tokenizer_json)};
 }
 
 std::string_view qwen_tokenizer_config_json() {

@@ -9,22 +9,32 @@ namespace ferris {
 
 size_t dtype_size(DType dtype) {
     switch (dtype) {
-        case DType::F32: return 4;
-        case DType::F16: return 2;
-        case DType::BF16: return 2;
-        case DType::I32: return 4;
-        case DType::I64: return 8;
+        case DType::F32:
+            return 4;
+        case DType::F16:
+            return 2;
+        case DType::BF16:
+            return 2;
+        case DType::I32:
+            return 4;
+        case DType::I64:
+            return 8;
     }
     return 0;
 }
 
 const char* dtype_name(DType dtype) {
     switch (dtype) {
-        case DType::F32: return "f32";
-        case DType::F16: return "f16";
-        case DType::BF16: return "bf16";
-        case DType::I32: return "i32";
-        case DType::I64: return "i64";
+        case DType::F32:
+            return "f32";
+        case DType::F16:
+            return "f16";
+        case DType::BF16:
+            return "bf16";
+        case DType::I32:
+            return "i32";
+        case DType::I64:
+            return "i64";
     }
     return "?";
 }
@@ -64,17 +74,26 @@ void convert_floats(const void* src, DType src_dtype, void* dst, DType dst_dtype
 #endif
     auto load = [&](size_t i) -> float {
         switch (src_dtype) {
-            case DType::F32: return static_cast<const float*>(src)[i];
-            case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(src)[i]);
-            default: return bf16_to_f32(static_cast<const uint16_t*>(src)[i]);
+            case DType::F32:
+                return static_cast<const float*>(src)[i];
+            case DType::F16:
+                return f16_to_f32(static_cast<const uint16_t*>(src)[i]);
+            default:
+                return bf16_to_f32(static_cast<const uint16_t*>(src)[i]);
         }
     };
     for (size_t i = i0; i < n; ++i) {
         float v = load(i);
         switch (dst_dtype) {
-            case DType::F32: static_cast<float*>(dst)[i] = v; break;
-            case DType::F16: static_cast<uint16_t*>(dst)[i] = f32_to_f16(v); break;
-            default: static_cast<uint16_t*>(dst)[i] = f32_to_bf16(v); break;
+            case DType::F32:
+                static_cast<float*>(dst)[i] = v;
+                break;
+            case DType::F16:
+                static_cast<uint16_t*>(dst)[i] = f32_to_f16(v);
+                break;
+            default:
+                static_cast<uint16_t*>(dst)[i] = f32_to_bf16(v);
+                break;
         }
     }
 }

@@ -57,7 +57,8 @@ Tensor::Tensor(std::shared_ptr<Storage> storage, size_t byte_offset, Shape shape
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
     for (int64_t d : shape)
-        if (d < 0) fail(ErrorCode::InvalidArgument, "negative dimension in shape ", shape_str(shape));
+        if (d < 0)
+            fail(ErrorCode::InvalidArgument, "negative dimension in shape ", shape_str(shape));
     if (!device.is_cpu())
         fail(ErrorCode::Unsupported, "Tensor::empty on ", device.str(),
              ": allocate device tensors through their backend");
@@ -163,8 +164,7 @@ void for_each_offset(const Shape& shape, const Shape& strides, Fn&& fn) {
 }  // namespace
 
 Tensor Tensor::contiguous() const {
-    if (!device().is_cpu())
-        fail(ErrorCode::Unsupported, "Tensor::contiguous on ", device().str());
+    if (!device().is_cpu()) fail(ErrorCode::Unsupported, "Tensor::contiguous on ", device().str());
     Tensor out = empty(shape_, dtype_);
     size_t es = dtype_size(dtype_);
     const char* src = static_cast<const char*>(raw());

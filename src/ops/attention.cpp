@@ -19,8 +19,8 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
         fail(ErrorCode::ShapeMismatch, "[", op, "] q ", shape_str(q.shape()), " vs k ",
              shape_str(k.shape()));
     if (q.size(2) % k.size(2) != 0)
-        fail(ErrorCode::ShapeMismatch, "[", op, "] ", q.size(2), " query heads are not a multiple of ",
-             k.size(2), " key/value heads");
+        fail(ErrorCode::ShapeMismatch, "[", op, "] ", q.size(2),
+             " query heads are not a multiple of ", k.size(2), " key/value heads");
     for (const Tensor* t : {&k, &v})
         if (t->strides()[3] != 1 || t->strides()[2] != t->size(3))
             fail(ErrorCode::InvalidArgument, "[", op, "] k/v heads must be contiguous");

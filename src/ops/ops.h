@@ -7,15 +7,15 @@
 namespace ferris::ops {
 
 Tensor empty(const Shape& shape, DType dtype, Device device);
-void copy_(Tensor& dst, const Tensor& src);                 // same shape; converts dtype/device
-Tensor to_device(const Tensor& src, Device device);         // contiguous copy (or src itself)
+void copy_(Tensor& dst, const Tensor& src);          // same shape; converts dtype/device
+Tensor to_device(const Tensor& src, Device device);  // contiguous copy (or src itself)
 
-Tensor embedding(const Tensor& table, const Tensor& ids);   // (V, C), (N) i32 -> (N, C) f32
+Tensor embedding(const Tensor& table, const Tensor& ids);  // (V, C), (N) i32 -> (N, C) f32
 Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps);
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
 Tensor add(const Tensor& a, const Tensor& b, float alpha = 1.0f);
-void add_(Tensor& a, const Tensor& b, float alpha = 1.0f);  // a += alpha * b
-Tensor silu_mul(const Tensor& gate, const Tensor& up);      // silu(gate) * up
+void add_(Tensor& a, const Tensor& b, float alpha = 1.0f);    // a += alpha * b
+Tensor silu_mul(const Tensor& gate, const Tensor& up);        // silu(gate) * up
 void rope_(Tensor& x, const Tensor& positions, float theta);  // x (N, H, HS) in place
 // q (B, T, NH, HS); k, v (B, S, NKV, HS); causal with queries at q_offset + t.
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,

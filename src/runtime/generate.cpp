@@ -105,8 +105,8 @@ GenerateResult generate(const models::qwen2::Qwen2Model& model, const Tokenizer&
         if (i == 0) t_first = Clock::now();
         r.ids.push_back(next);
         history.push_back(next);
-        const bool is_eos =
-            std::find(options.eos_ids.begin(), options.eos_ids.end(), next) != options.eos_ids.end();
+        const bool is_eos = std::find(options.eos_ids.begin(), options.eos_ids.end(), next) !=
+                            options.eos_ids.end();
         if (is_eos && !options.ignore_eos) {
             r.stop_reason = "eos";
             break;

@@ -16,20 +16,20 @@ namespace ferris::runtime {
 struct GenerateOptions {
     int max_tokens = 128;
     SamplingParams sampling;
-    std::vector<std::string> stop;    // stop strings (not included in the text)
-    std::vector<int32_t> eos_ids;     // stop tokens (from generation_config.json / config.json)
+    std::vector<std::string> stop;  // stop strings (not included in the text)
+    std::vector<int32_t> eos_ids;   // stop tokens (from generation_config.json / config.json)
     bool ignore_eos = false;
     DType kv_dtype = DType::F32;
-    int64_t context = 0;              // KV capacity cap; 0 = max_position_embeddings
+    int64_t context = 0;  // KV capacity cap; 0 = max_position_embeddings
 };
 
 struct GenerateResult {
     std::vector<int32_t> prompt_ids;
-    std::vector<int32_t> ids;         // generated ids (an EOS that stopped it is included)
-    std::string text;                 // generated text, stop string excluded
-    std::string stop_reason;          // "length", "eos" or "stop"
-    double prompt_seconds = 0;        // prefill, through the first sampled token
-    double generate_seconds = 0;      // the remaining tokens
+    std::vector<int32_t> ids;     // generated ids (an EOS that stopped it is included)
+    std::string text;             // generated text, stop string excluded
+    std::string stop_reason;      // "length", "eos" or "stop"
+    double prompt_seconds = 0;    // prefill, through the first sampled token
+    double generate_seconds = 0;  // the remaining tokens
     size_t kv_cache_bytes = 0;
 };
 

@@ -67,20 +67,28 @@ void apply_top_k(std::vector<float>& logits, int k) {
 
 void apply_top_p(std::vector<float>& logits, float top_p) {
     if (top_p >= 1.0f) return;
+    // transformers sorts ascending and drops tokens whose ascending cumulative mass is
+    // <= 1 - top_p; equivalently a token survives iff the mass ranked strictly above it is
+    // < top_p. Only the head of the distribution matters, so rank a growing top-k instead of
+    // sorting the whole vocabulary every step (ties keep the lower index first).
     const std::vector<double> p = softmax(logits);
-    std::vector<size_t> order(logits.size());
+    const size_t n = logits.size();
+    std::vector<size_t> order(n);
     std::iota(order.begin(), order.end(), 0);
-    // Ascending, as transformers sorts; ties keep index order (stable).
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return logits[a] < logits[b]; });
-    double cum = 0;
-    for (size_t r = 0; r + 1 < order.size(); ++r) {  // the top token is always kept
-        cum += p[order[r]];
-        if (cum <= 1.0 - static_cast<double>(top_p)) {
-            logits[order[r]] = kNegInf;
-        } else {
-            break;
+    auto before = [&](size_t a, size_t b) {
+        return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+    };
+    size_t k = std::min<size_t>(64, n);
+    for (;;) {
+        std::partial_sort(order.begin(), order.begin() + k, order.end(), before);
+        double mass = 0;
+        size_t keep = 0;
+        while (keep < k && mass < static_cast<double>(top_p)) mass += p[order[keep++]];
+        if (mass >= static_cast<double>(top_p) || k == n) {
+            for (size_t r = keep; r < n; ++r) logits[order[r]] = kNegInf;
+            return;
         }
+        k = std::min(n, k * 8);
     }
 }
 

@@ -25,7 +25,7 @@ struct SamplingParams {
 void apply_repetition_penalty(std::vector<float>& logits, const std::vector<int32_t>& previous,
                               float penalty);
 void apply_temperature(std::vector<float>& logits, float temperature);
-void apply_top_k(std::vector<float>& logits, int k);       // keeps ties at the k-th value
+void apply_top_k(std::vector<float>& logits, int k);        // keeps ties at the k-th value
 void apply_top_p(std::vector<float>& logits, float top_p);  // smallest set with mass >= top_p
 void apply_min_p(std::vector<float>& logits, float min_p);  // p >= min_p * p_max
 int32_t argmax(const std::vector<float>& logits);

@@ -15,7 +15,8 @@ std::vector<double> ref_linear(const std::vector<float>& x, const std::vector<fl
     for (int64_t r = 0; r < n; ++r)
         for (int64_t o = 0; o < out; ++o) {
             double s = b.empty() ? 0.0 : b[o];
-            for (int64_t i = 0; i < in; ++i) s += static_cast<double>(x[r * in + i]) * w[o * in + i];
+            for (int64_t i = 0; i < in; ++i)
+                s += static_cast<double>(x[r * in + i]) * w[o * in + i];
             y[r * out + o] = s;
         }
     return y;
@@ -42,8 +43,8 @@ TEST_P(LinearTest, MatchesReference) {
     std::vector<float> xv = x.to_floats();
     if (c.dtype == DType::BF16 && cpu::have_bf16_gemm())
         for (float& v : xv) v = bf16_to_f32(f32_to_bf16(v));
-    const double err = relative_error(y.view.to_floats(),
-                                      ref_linear(xv, w.to_floats(), b.to_floats(), c.rows, c.in, c.out));
+    const double err = relative_error(
+        y.view.to_floats(), ref_linear(xv, w.to_floats(), b.to_floats(), c.rows, c.in, c.out));
     EXPECT_LT(err, 1e-5) << c.rows << "x" << c.in << " -> " << c.out << " " << dtype_name(c.dtype);
 }
 
@@ -51,7 +52,8 @@ std::vector<LinearCase> linear_cases() {
     std::vector<LinearCase> cases;
     for (DType dt : {DType::F32, DType::BF16, DType::F16})
         for (int64_t rows : {1, 2, 3, 4, 5, 8, 9, 33, 257})
-            for (int64_t in : {1, 31, 33, 256, 257}) cases.push_back({rows, in, rows % 2 ? 255 : 33, dt});
+            for (int64_t in : {1, 31, 33, 256, 257})
+                cases.push_back({rows, in, rows % 2 ? 255 : 33, dt});
     return cases;
 }
 
@@ -184,9 +186,9 @@ TEST(CpuOps, AttentionCausalGqaAllCacheDtypes) {
             const float scale = 1.0f / std::sqrt(float(c.HS));
             cpu().attention(out.view, q, k, v, c.offset, scale);
             EXPECT_TRUE(out.guards_intact());
-            auto ref = ref_attention(q.to_floats(), k.contiguous().to_floats(),
-                                     v.contiguous().to_floats(), c.B, c.T, c.NH, S, c.NKV, c.HS,
-                                     c.offset, scale);
+            auto ref =
+                ref_attention(q.to_floats(), k.contiguous().to_floats(), v.contiguous().to_floats(),
+                              c.B, c.T, c.NH, S, c.NKV, c.HS, c.offset, scale);
             EXPECT_LT(relative_error(out.view.to_floats(), ref), 1e-5)
                 << dtype_name(kd) << " T=" << c.T << " off=" << c.offset;
         }

@@ -37,9 +37,9 @@ json load_json(const std::string& path) {
 // Writes (once per process) the model a fixture was computed on.
 std::string model_for(const json& manifest_entry) {
     const std::string name = manifest_entry["name"];
-    const std::string dir = (fs::temp_directory_path() / ("ferris-parity-" + name + "-" +
-                                                          std::to_string(::getpid())))
-                                .string();
+    const std::string dir =
+        (fs::temp_directory_path() / ("ferris-parity-" + name + "-" + std::to_string(::getpid())))
+            .string();
     if (!fs::exists(dir / fs::path("config.json"))) {
         auto c = models::qwen2::preset(manifest_entry["preset"]);
         models::qwen2::CreateOptions o;
@@ -107,7 +107,8 @@ TEST_P(Qwen2Parity, LogitsAtEveryPosition) {
                 EXPECT_NEAR(l[probes[k]], row["probe_values"][k].get<double>(), tol)
                     << "position " << t << " id " << probes[k];
             for (size_t k = 0; k < row["top_ids"].size(); ++k)
-                EXPECT_NEAR(l[row["top_ids"][k].get<int64_t>()], row["top_values"][k].get<double>(), tol);
+                EXPECT_NEAR(l[row["top_ids"][k].get<int64_t>()], row["top_values"][k].get<double>(),
+                            tol);
             EXPECT_EQ(std::max_element(l, l + V) - l, row["top_ids"][0].get<int64_t>());
         }
     }
@@ -131,15 +132,16 @@ TEST_P(Qwen2Parity, Perplexity) {
     runtime::PerplexityResult r = runtime::perplexity(*model_, ids);
     EXPECT_EQ(r.n_tokens, p["n_tokens"].get<int64_t>());
     EXPECT_NEAR(r.nll, p["nll"].get<double>(), tolerances::kF32LogitsRel * p["nll"].get<double>());
-    EXPECT_NEAR(r.ppl, p["ppl"].get<double>(), 2 * tolerances::kF32LogitsRel * p["ppl"].get<double>());
+    EXPECT_NEAR(r.ppl, p["ppl"].get<double>(),
+                2 * tolerances::kF32LogitsRel * p["ppl"].get<double>());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Hf, Qwen2Parity,
-    ::testing::Values(Case{"tiny", "tiny", false}, Case{"tiny", "tiny_adapter", true},
-                      Case{"tiny_untied", "tiny_untied", false},
-                      Case{"tiny_untied", "tiny_untied_adapter", true}),
-    [](const ::testing::TestParamInfo<Case>& i) { return i.param.fixture; });
+INSTANTIATE_TEST_SUITE_P(Hf, Qwen2Parity,
+                         ::testing::Values(Case{"tiny", "tiny", false},
+                                           Case{"tiny", "tiny_adapter", true},
+                                           Case{"tiny_untied", "tiny_untied", false},
+                                           Case{"tiny_untied", "tiny_untied_adapter", true}),
+                         [](const ::testing::TestParamInfo<Case>& i) { return i.param.fixture; });
 
 }  // namespace
 }  // namespace ferris

@@ -21,7 +21,8 @@ Command add_create_model_command(CLI::App& app) {
         "Example: ferris create-model --arch qwen2 --preset tiny --seed 1 --out /tmp/tiny");
     sub->add_option("--arch", o->arch, "architecture (qwen2)")->capture_default_str();
     std::string presets;
-    for (const auto& n : models::qwen2::preset_names()) presets += (presets.empty() ? "" : ", ") + n;
+    for (const auto& n : models::qwen2::preset_names())
+        presets += (presets.empty() ? "" : ", ") + n;
     sub->add_option("--preset", o->preset, "shape: " + presets)->capture_default_str();
     sub->add_option("--seed", o->seed, "random seed")->capture_default_str();
     sub->add_option("--out", o->out, "output folder (created; must be empty unless --force)")
@@ -47,7 +48,8 @@ Command add_create_model_command(CLI::App& app) {
                 co.transformers5_layout = o->layout == 5;
                 co.overwrite = o->force;
                 const size_t bytes = models::qwen2::create_random_model(o->out, c, co);
-                std::fprintf(stderr, "[ferris] wrote %s: qwen2 preset %s, %.1fM parameters, %.1f MB %s\n",
+                std::fprintf(stderr,
+                             "[ferris] wrote %s: qwen2 preset %s, %.1fM parameters, %.1f MB %s\n",
                              o->out.c_str(), o->preset.c_str(), c.parameter_count() / 1e6,
                              bytes / 1e6, dtype_name(c.dtype));
                 return 0;

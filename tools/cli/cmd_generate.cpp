@@ -71,56 +71,57 @@ Command add_generate_command(CLI::App& app) {
         ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
     sub->add_flag("--json", o->json,
                   "print {\"prompt_ids\",\"ids\",\"text\",\"stop_reason\"}; nothing streamed");
-    return {sub, [o]() {
-                std::string prompt =
-                    read_text_argument(o->prompt, o->prompt_file, "--prompt", "--prompt-file");
-                if (o->prompt.empty() && o->prompt_file.empty())
-                    fail(ErrorCode::InvalidArgument, "give --prompt or --prompt-file");
-                if (o->chat) prompt = chat_prompt(prompt, o->system);
-                if (!o->seed_given)
-                    o->sampling.seed = static_cast<uint64_t>(
-                        std::chrono::system_clock::now().time_since_epoch().count());
-                LoadedModel m = load_model(o->model, o->json);
-                runtime::GenerateOptions g;
-                g.max_tokens = o->max_tokens;
-                g.sampling = o->sampling;
-                g.stop = o->stop;
-                g.ignore_eos = o->ignore_eos;
-                g.eos_ids = runtime::eos_token_ids(m.dir, m.model->config());
-                if (o->chat) g.eos_ids.push_back(151645);  // <|im_end|> ends a chat turn
-                g.kv_dtype = parse_dtype(o->kv_dtype);
-                g.context = o->ctx;
-                const std::vector<int32_t> ids = m.tokenizer->encode(prompt);
-                runtime::TextCallback stream;
-                if (!o->json)
-                    stream = [](const std::string& s) {
-                        std::fwrite(s.data(), 1, s.size(), stdout);
-                        std::fflush(stdout);
-                    };
-                runtime::GenerateResult r = runtime::generate(*m.model, *m.tokenizer, ids, g, stream);
-                if (o->json) {
-                    nlohmann::json j = {{"prompt_ids", r.prompt_ids},
-                                        {"ids", r.ids},
-                                        {"text", r.text},
-                                        {"stop_reason", r.stop_reason}};
-                    std::printf("%s\n",
-                                j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-                                    .c_str());
-                    return 0;
-                }
-                std::printf("\n");
-                const size_t n = r.ids.size();
-                const double gen_rate = n > 1 && r.generate_seconds > 0
-                                            ? (n - 1) / r.generate_seconds : 0.0;
-                std::fprintf(stderr,
-                             "[ferris] %zu tokens (%s) | prompt %zu tokens, first token after %.1f ms "
-                             "(%.0f tok/s) | generation %.1f tok/s | seed %llu | %s\n",
-                             n, r.stop_reason.c_str(), r.prompt_ids.size(), r.prompt_seconds * 1e3,
-                             r.prompt_ids.size() / std::max(r.prompt_seconds, 1e-9), gen_rate,
-                             static_cast<unsigned long long>(g.sampling.seed),
-                             m.model->device().str().c_str());
+    return {
+        sub, [o]() {
+            std::string prompt =
+                read_text_argument(o->prompt, o->prompt_file, "--prompt", "--prompt-file");
+            if (o->prompt.empty() && o->prompt_file.empty())
+                fail(ErrorCode::InvalidArgument, "give --prompt or --prompt-file");
+            if (o->chat) prompt = chat_prompt(prompt, o->system);
+            if (!o->seed_given)
+                o->sampling.seed = static_cast<uint64_t>(
+                    std::chrono::system_clock::now().time_since_epoch().count());
+            LoadedModel m = load_model(o->model, o->json);
+            runtime::GenerateOptions g;
+            g.max_tokens = o->max_tokens;
+            g.sampling = o->sampling;
+            g.stop = o->stop;
+            g.ignore_eos = o->ignore_eos;
+            g.eos_ids = runtime::eos_token_ids(m.dir, m.model->config());
+            if (o->chat) g.eos_ids.push_back(151645);  // <|im_end|> ends a chat turn
+            g.kv_dtype = parse_dtype(o->kv_dtype);
+            g.context = o->ctx;
+            const std::vector<int32_t> ids = m.tokenizer->encode(prompt);
+            runtime::TextCallback stream;
+            if (!o->json)
+                stream = [](const std::string& s) {
+                    std::fwrite(s.data(), 1, s.size(), stdout);
+                    std::fflush(stdout);
+                };
+            runtime::GenerateResult r = runtime::generate(*m.model, *m.tokenizer, ids, g, stream);
+            if (o->json) {
+                nlohmann::json j = {{"prompt_ids", r.prompt_ids},
+                                    {"ids", r.ids},
+                                    {"text", r.text},
+                                    {"stop_reason", r.stop_reason}};
+                std::printf(
+                    "%s\n",
+                    j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
                 return 0;
-            }};
+            }
+            std::printf("\n");
+            const size_t n = r.ids.size();
+            const double gen_rate =
+                n > 1 && r.generate_seconds > 0 ? (n - 1) / r.generate_seconds : 0.0;
+            std::fprintf(stderr,
+                         "[ferris] %zu tokens (%s) | prompt %zu tokens, first token after %.1f ms "
+                         "(%.0f tok/s) | generation %.1f tok/s | seed %llu | %s\n",
+                         n, r.stop_reason.c_str(), r.prompt_ids.size(), r.prompt_seconds * 1e3,
+                         r.prompt_ids.size() / std::max(r.prompt_seconds, 1e-9), gen_rate,
+                         static_cast<unsigned long long>(g.sampling.seed),
+                         m.model->device().str().c_str());
+            return 0;
+        }};
 }
 
 }  // namespace ferris::cli

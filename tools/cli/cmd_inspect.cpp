@@ -16,73 +16,76 @@ Command add_inspect_command(CLI::App& app) {
     };
     auto o = std::make_shared<Opts>();
     CLI::App* sub = app.add_subcommand(
-        "inspect", "Show a model folder's config, tensors, parameter count and memory needs.\n"
-                   "Example: ferris inspect --model DIR --tensors");
+        "inspect",
+        "Show a model folder's config, tensors, parameter count and memory needs.\n"
+        "Example: ferris inspect --model DIR --tensors");
     sub->add_option("--model", o->model, "Hugging Face model folder")->required();
     sub->add_flag("--tensors", o->tensors, "list every tensor");
     sub->add_flag("--json", o->json, "machine-readable output");
-    return {sub, [o]() {
-                using models::qwen2::Qwen2Config;
-                const Qwen2Config c = Qwen2Config::from_file(io::join_path(o->model, "config.json"));
-                io::Checkpoint ckpt = io::Checkpoint::open(o->model);
-                int64_t params = 0;
-                std::map<std::string, size_t> bytes_by_dtype;
-                nlohmann::json tensors = nlohmann::json::array();
-                for (const std::string& name : ckpt.names()) {
-                    const io::TensorInfo& t = ckpt.info(name);
-                    params += shape_numel(t.shape);
-                    bytes_by_dtype[t.dtype_name] += t.end - t.begin;
-                    tensors.push_back({{"name", name}, {"dtype", t.dtype_name}, {"shape", t.shape}});
-                }
-                size_t weight_bytes = 0;
-                for (const auto& [k, v] : bytes_by_dtype) weight_bytes += v;
-                const int64_t kv_per_token_f16 =
-                    c.num_hidden_layers * 2 * c.num_key_value_heads * c.head_dim * 2;
-                nlohmann::json j = {
-                    {"model_type", "qwen2"},
-                    {"vocab_size", c.vocab_size},
-                    {"hidden_size", c.hidden_size},
-                    {"intermediate_size", c.intermediate_size},
-                    {"num_hidden_layers", c.num_hidden_layers},
-                    {"num_attention_heads", c.num_attention_heads},
-                    {"num_key_value_heads", c.num_key_value_heads},
-                    {"head_dim", c.head_dim},
-                    {"max_position_embeddings", c.max_position_embeddings},
-                    {"rope_theta", c.rope_theta},
-                    {"rms_norm_eps", c.rms_norm_eps},
-                    {"tie_word_embeddings", c.tie_word_embeddings},
-                    {"dtype", dtype_name(c.dtype)},
-                    {"parameters", params},
-                    {"weight_bytes", weight_bytes},
-                    {"files", ckpt.files().size()},
-                    {"kv_cache_bytes_per_token_f16", kv_per_token_f16},
-                };
-                if (o->tensors) j["tensors"] = tensors;
-                if (o->json) {
-                    std::printf("%s\n", j.dump().c_str());
-                    return 0;
-                }
-                std::printf("%s: Qwen2, %lld layers, hidden %lld, MLP %lld, heads %lld (kv %lld) x %lld,"
-                            " vocab %lld, %s embeddings\n",
-                            o->model.c_str(), (long long)c.num_hidden_layers,
-                            (long long)c.hidden_size, (long long)c.intermediate_size,
-                            (long long)c.num_attention_heads, (long long)c.num_key_value_heads,
-                            (long long)c.head_dim, (long long)c.vocab_size,
-                            c.tie_word_embeddings ? "tied" : "separate");
-                std::printf("rope_theta %g, rms_norm_eps %g, context %lld, dtype %s\n", c.rope_theta,
-                            c.rms_norm_eps, (long long)c.max_position_embeddings, dtype_name(c.dtype));
-                std::printf("parameters %.2fM in %zu tensors, %zu file(s), weights %.1f MB",
-                            params / 1e6, ckpt.names().size(), ckpt.files().size(), weight_bytes / 1e6);
-                for (const auto& [k, v] : bytes_by_dtype) std::printf(" [%s %.1f MB]", k.c_str(), v / 1e6);
-                std::printf("\nKV cache (f16) %.1f KB per token, %.1f MB at 2,048 tokens\n",
-                            kv_per_token_f16 / 1e3, kv_per_token_f16 * 2048 / 1e6);
-                if (o->tensors)
-                    for (const auto& t : tensors)
-                        std::printf("  %-60s %-5s %s\n", t["name"].get<std::string>().c_str(),
-                                    t["dtype"].get<std::string>().c_str(),
-                                    shape_str(t["shape"].get<Shape>()).c_str());
+    return {
+        sub, [o]() {
+            using models::qwen2::Qwen2Config;
+            const Qwen2Config c = Qwen2Config::from_file(io::join_path(o->model, "config.json"));
+            io::Checkpoint ckpt = io::Checkpoint::open(o->model);
+            int64_t params = 0;
+            std::map<std::string, size_t> bytes_by_dtype;
+            nlohmann::json tensors = nlohmann::json::array();
+            for (const std::string& name : ckpt.names()) {
+                const io::TensorInfo& t = ckpt.info(name);
+                params += shape_numel(t.shape);
+                bytes_by_dtype[t.dtype_name] += t.end - t.begin;
+                tensors.push_back({{"name", name}, {"dtype", t.dtype_name}, {"shape", t.shape}});
+            }
+            size_t weight_bytes = 0;
+            for (const auto& [k, v] : bytes_by_dtype) weight_bytes += v;
+            const int64_t kv_per_token_f16 =
+                c.num_hidden_layers * 2 * c.num_key_value_heads * c.head_dim * 2;
+            nlohmann::json j = {
+                {"model_type", "qwen2"},
+                {"vocab_size", c.vocab_size},
+                {"hidden_size", c.hidden_size},
+                {"intermediate_size", c.intermediate_size},
+                {"num_hidden_layers", c.num_hidden_layers},
+                {"num_attention_heads", c.num_attention_heads},
+                {"num_key_value_heads", c.num_key_value_heads},
+                {"head_dim", c.head_dim},
+                {"max_position_embeddings", c.max_position_embeddings},
+                {"rope_theta", c.rope_theta},
+                {"rms_norm_eps", c.rms_norm_eps},
+                {"tie_word_embeddings", c.tie_word_embeddings},
+                {"dtype", dtype_name(c.dtype)},
+                {"parameters", params},
+                {"weight_bytes", weight_bytes},
+                {"files", ckpt.files().size()},
+                {"kv_cache_bytes_per_token_f16", kv_per_token_f16},
+            };
+            if (o->tensors) j["tensors"] = tensors;
+            if (o->json) {
+                std::printf("%s\n", j.dump().c_str());
                 return 0;
-            }};
+            }
+            std::printf(
+                "%s: Qwen2, %lld layers, hidden %lld, MLP %lld, heads %lld (kv %lld) x %lld,"
+                " vocab %lld, %s embeddings\n",
+                o->model.c_str(), (long long)c.num_hidden_layers, (long long)c.hidden_size,
+                (long long)c.intermediate_size, (long long)c.num_attention_heads,
+                (long long)c.num_key_value_heads, (long long)c.head_dim, (long long)c.vocab_size,
+                c.tie_word_embeddings ? "tied" : "separate");
+            std::printf("rope_theta %g, rms_norm_eps %g, context %lld, dtype %s\n", c.rope_theta,
+                        c.rms_norm_eps, (long long)c.max_position_embeddings, dtype_name(c.dtype));
+            std::printf("parameters %.2fM in %zu tensors, %zu file(s), weights %.1f MB",
+                        params / 1e6, ckpt.names().size(), ckpt.files().size(), weight_bytes / 1e6);
+            for (const auto& [k, v] : bytes_by_dtype)
+                std::printf(" [%s %.1f MB]", k.c_str(), v / 1e6);
+            std::printf("\nKV cache (f16) %.1f KB per token, %.1f MB at 2,048 tokens\n",
+                        kv_per_token_f16 / 1e3, kv_per_token_f16 * 2048 / 1e6);
+            if (o->tensors)
+                for (const auto& t : tensors)
+                    std::printf("  %-60s %-5s %s\n", t["name"].get<std::string>().c_str(),
+                                t["dtype"].get<std::string>().c_str(),
+                                shape_str(t["shape"].get<Shape>()).c_str());
+            return 0;
+        }};
 }
 
 }  // namespace ferris::cli

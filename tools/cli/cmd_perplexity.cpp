@@ -15,8 +15,9 @@ Command add_perplexity_command(CLI::App& app) {
     };
     auto o = std::make_shared<Opts>();
     CLI::App* sub = app.add_subcommand(
-        "perplexity", "Perplexity of a text under the model (optionally with a LoRA adapter).\n"
-                      "Example: ferris perplexity --model DIR --file notes.txt --json");
+        "perplexity",
+        "Perplexity of a text under the model (optionally with a LoRA adapter).\n"
+        "Example: ferris perplexity --model DIR --file notes.txt --json");
     o->model.add_to(sub, true);
     sub->add_option("--text", o->text, "text to score");
     sub->add_option("--file", o->file, "file whose whole content is the text");

@@ -14,8 +14,9 @@ Command add_tokenize_command(CLI::App& app) {
     };
     auto o = std::make_shared<Opts>();
     CLI::App* sub = app.add_subcommand(
-        "tokenize", "Show the token ids of a text (as Hugging Face tokenizers computes them).\n"
-                    "Example: ferris tokenize --model DIR --text \"fn main() {\" --json");
+        "tokenize",
+        "Show the token ids of a text (as Hugging Face tokenizers computes them).\n"
+        "Example: ferris tokenize --model DIR --text \"fn main() {\" --json");
     sub->add_option("--model", o->model, "model folder or tokenizer.json")->required();
     sub->add_option("--text", o->text, "text to tokenize");
     sub->add_option("--file", o->file, "file whose whole content is the text (byte for byte)");
@@ -31,8 +32,10 @@ Command add_tokenize_command(CLI::App& app) {
                 }
                 for (int32_t id : ids) {
                     std::string piece = tok->decode({id});
-                    std::printf("%8d  %s\n", id, nlohmann::json(piece).dump(-1, ' ', false,
-                                    nlohmann::json::error_handler_t::replace).c_str());
+                    std::printf("%8d  %s\n", id,
+                                nlohmann::json(piece)
+                                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                                    .c_str());
                 }
                 std::fprintf(stderr, "[ferris] %zu tokens\n", ids.size());
                 return 0;

@@ -10,16 +10,19 @@
 namespace ferris::cli {
 
 void ModelOptions::add_to(CLI::App* app, bool with_adapter) {
-    app->add_option("--model", model_dir, "Hugging Face model folder (config.json, *.safetensors, "
-                                          "tokenizer.json)")
+    app->add_option("--model", model_dir,
+                    "Hugging Face model folder (config.json, *.safetensors, "
+                    "tokenizer.json)")
         ->required();
     if (with_adapter)
-        app->add_option("--adapter", adapter_dir,
-                        "PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors)");
+        app->add_option(
+            "--adapter", adapter_dir,
+            "PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors)");
     app->add_option("--device", device, "cpu, cuda, cuda:N or auto (GPU when present)")
         ->capture_default_str();
-    app->add_option("--dtype", dtype, "compute dtype of the weights: f32, f16 or bf16 "
-                                      "(default: as stored)");
+    app->add_option("--dtype", dtype,
+                    "compute dtype of the weights: f32, f16 or bf16 "
+                    "(default: as stored)");
     app->add_option("--threads", threads, "CPU threads (0 = all cores)")->capture_default_str();
 }
 
@@ -46,7 +49,8 @@ LoadedModel load_model(const ModelOptions& o, bool quiet) {
 std::string read_text_argument(const std::string& text, const std::string& file,
                                const char* text_flag, const char* file_flag) {
     if (!text.empty() && !file.empty())
-        fail(ErrorCode::InvalidArgument, "give either ", text_flag, " or ", file_flag, ", not both");
+        fail(ErrorCode::InvalidArgument, "give either ", text_flag, " or ", file_flag,
+             ", not both");
     if (!file.empty()) return io::read_text_file(file);
     return text;
 }

@@ -6,8 +6,9 @@
 #include "common.h"
 
 int main(int argc, char** argv) {
-    CLI::App app{"Ferris: run, fine-tune and embed open language models (Qwen2, BERT, MPNet)\n"
-                 "from Hugging Face folders, on CPU or NVIDIA GPUs. One binary, no Python."};
+    CLI::App app{
+        "Ferris: run, fine-tune and embed open language models (Qwen2, BERT, MPNet)\n"
+        "from Hugging Face folders, on CPU or NVIDIA GPUs. One binary, no Python."};
     app.set_version_flag("--version", std::string("ferris ") + FERRIS_VERSION);
     // At most one; "none" is reported below. require_subcommand(1) would answer an unknown
     // command ("ferris bogus") with "A subcommand is required" instead of naming it.

@@ -33,7 +33,8 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
         for (int64_t task = 0; task < tasks; ++task) {
             // Later query blocks see more keys: hand them out first (task order reversed).
             const int64_t rev = tasks - 1 - task;
-            const int64_t qb = rev % qblocks, kvh = (rev / qblocks) % nkv, b = rev / (qblocks * nkv);
+            const int64_t qb = rev % qblocks, kvh = (rev / qblocks) % nkv,
+                          b = rev / (qblocks * nkv);
             const int64_t t0 = qb * kQueryBlock, tq = std::min(kQueryBlock, t_n - t0);
             const int64_t visible = std::min(s_n, q_offset + t0 + tq);
             kf.resize(static_cast<size_t>(visible * hs));

@@ -14,11 +14,14 @@ CpuBackend& cpu_backend() {
 
 bool CpuBackend::supports(OpKind op, DType dtype) const {
     switch (op) {
-        case OpKind::Copy: return true;
+        case OpKind::Copy:
+            return true;
         case OpKind::Embedding:
         case OpKind::Linear:
-        case OpKind::Attention: return is_float(dtype);
-        default: return dtype == DType::F32;
+        case OpKind::Attention:
+            return is_float(dtype);
+        default:
+            return dtype == DType::F32;
     }
 }
 
@@ -28,9 +31,15 @@ namespace {
 
 void store_float(void* p, DType dt, int64_t i, float v) {
     switch (dt) {
-        case DType::F32: static_cast<float*>(p)[i] = v; break;
-        case DType::F16: static_cast<uint16_t*>(p)[i] = f32_to_f16(v); break;
-        default: static_cast<uint16_t*>(p)[i] = f32_to_bf16(v); break;
+        case DType::F32:
+            static_cast<float*>(p)[i] = v;
+            break;
+        case DType::F16:
+            static_cast<uint16_t*>(p)[i] = f32_to_f16(v);
+            break;
+        default:
+            static_cast<uint16_t*>(p)[i] = f32_to_bf16(v);
+            break;
     }
 }
 
@@ -45,10 +54,10 @@ void copy_row(char* dst, DType dd, const char* src, DType sd, int64_t n) {
         return;
     }
     for (int64_t i = 0; i < n; ++i) {
-        double v = sd == DType::I32   ? static_cast<const int32_t*>((const void*)src)[i]
-                   : sd == DType::I64 ? static_cast<double>(
-                                            static_cast<const int64_t*>((const void*)src)[i])
-                                      : load_float(src, sd, i);
+        double v = sd == DType::I32 ? static_cast<const int32_t*>((const void*)src)[i]
+                   : sd == DType::I64
+                       ? static_cast<double>(static_cast<const int64_t*>((const void*)src)[i])
+                       : load_float(src, sd, i);
         if (dd == DType::I32) {
             reinterpret_cast<int32_t*>(dst)[i] = static_cast<int32_t>(v);
         } else if (dd == DType::I64) {
@@ -69,8 +78,8 @@ void CpuBackend::copy(Tensor& dst, const Tensor& src) {
         return;
     }
     const int64_t inner = src.size(-1);
-    const bool inner_contig = (src.strides().back() == 1 || inner == 1) &&
-                              (dst.strides().back() == 1 || inner == 1);
+    const bool inner_contig =
+        (src.strides().back() == 1 || inner == 1) && (dst.strides().back() == 1 || inner == 1);
     if (!inner_contig) {
         if (dst.strides().back() != 1 && inner != 1)
             fail(ErrorCode::Unsupported, "[copy] destination with a strided last dimension");

@@ -50,7 +50,9 @@ void tile(float* out, int64_t ldo, const uint16_t* x, int64_t ldx, const uint16_
     for (; i + 32 <= k; i += 32) {
         __m512i wv[RN];
         for (int n = 0; n < RN; ++n) {
-            if (RM == 1) _mm_prefetch(reinterpret_cast<const char*>(w + n * ldw + i) + kPrefetch, _MM_HINT_T0);
+            if (RM == 1)
+                _mm_prefetch(reinterpret_cast<const char*>(w + n * ldw + i) + kPrefetch,
+                             _MM_HINT_T0);
             wv[n] = _mm512_loadu_si512(w + n * ldw + i);
         }
         for (int m = 0; m < RM; ++m) {
@@ -81,32 +83,44 @@ using TileFn = void (*)(float*, int64_t, const uint16_t*, int64_t, const uint16_
 template <int RM>
 TileFn tile_for(int rn) {
     switch (rn) {
-        case 1: return tile<RM, 1>;
-        case 2: return tile<RM, 2>;
-        case 3: return tile<RM, 3>;
-        case 4: return tile<RM, 4>;
-        case 5: return tile<RM, 5>;
-        case 6: return tile<RM, 6>;
-        case 7: return tile<RM, 7>;
-        default: return tile<RM, 8>;
+        case 1:
+            return tile<RM, 1>;
+        case 2:
+            return tile<RM, 2>;
+        case 3:
+            return tile<RM, 3>;
+        case 4:
+            return tile<RM, 4>;
+        case 5:
+            return tile<RM, 5>;
+        case 6:
+            return tile<RM, 6>;
+        case 7:
+            return tile<RM, 7>;
+        default:
+            return tile<RM, 8>;
     }
 }
 
 TileFn tile_fn(int rm, int rn) {
     switch (rm) {
-        case 1: return tile_for<1>(rn);
-        case 2: return tile_for<2>(rn);
-        case 3: return tile_for<3>(rn);
-        default: return tile_for<4>(rn);
+        case 1:
+            return tile_for<1>(rn);
+        case 2:
+            return tile_for<2>(rn);
+        case 3:
+            return tile_for<3>(rn);
+        default:
+            return tile_for<4>(rn);
     }
 }
 
 // ---- Packed path for many rows (prefill): BLIS-style outer products, no reductions. ----
 // Weights are packed per call into panels of 32 output columns where each 32-bit lane holds a
 // (w[k], w[k+1]) pair, so one vdpbf16ps with a broadcast (x[k], x[k+1]) pair updates 16 outputs.
-constexpr int kPanel = 32;   // output columns per panel (2 zmm)
-constexpr int kMR = 12;      // activation rows per micro-tile (24 accumulators)
-constexpr int64_t kKC = 256; // K block (128 pairs): a packed panel is 16 KB, L1-resident
+constexpr int kPanel = 32;    // output columns per panel (2 zmm)
+constexpr int kMR = 12;       // activation rows per micro-tile (24 accumulators)
+constexpr int64_t kKC = 256;  // K block (128 pairs): a packed panel is 16 KB, L1-resident
 
 // panel[p][j] = pair k = k0 + 2p of output column o0 + j (zero past the matrix edges).
 void pack_panel(uint32_t* panel, const uint16_t* w, int64_t ldw, int64_t o0, int64_t ocount,
@@ -159,8 +173,8 @@ void micro_kernel(float* c, int64_t ldc, int64_t ccount, const uint16_t* x, int6
     }
 }
 
-void gemm_bf16_packed(float* out, const uint16_t* xb, int64_t ldx, const uint16_t* w,
-                      int64_t rows, int64_t in, int64_t outs) {
+void gemm_bf16_packed(float* out, const uint16_t* xb, int64_t ldx, const uint16_t* w, int64_t rows,
+                      int64_t in, int64_t outs) {
     // Work items = (panel, row group). Row groups exist so that narrow matrices (k/v
     // projections: 4 panels) still spread over every thread; each item packs its own panel.
     const int64_t panels = (outs + kPanel - 1) / kPanel;

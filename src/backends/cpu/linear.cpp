@@ -54,10 +54,18 @@ void gemv(float* out, const float* x, const Tensor& weight, int64_t rows, int64_
         float res[kGemvMaxRows];
         const void* wr = w + static_cast<size_t>(o) * row_bytes;
         switch (rows) {
-            case 1: dot_rows<1>(x, in, wr, dt, in, res); break;
-            case 2: dot_rows<2>(x, in, wr, dt, in, res); break;
-            case 3: dot_rows<3>(x, in, wr, dt, in, res); break;
-            default: dot_rows<4>(x, in, wr, dt, in, res); break;
+            case 1:
+                dot_rows<1>(x, in, wr, dt, in, res);
+                break;
+            case 2:
+                dot_rows<2>(x, in, wr, dt, in, res);
+                break;
+            case 3:
+                dot_rows<3>(x, in, wr, dt, in, res);
+                break;
+            default:
+                dot_rows<4>(x, in, wr, dt, in, res);
+                break;
         }
         for (int64_t r = 0; r < rows; ++r) out[r * outs + o] = res[r];
     }

@@ -76,7 +76,8 @@ inline VecF vexp(VecF x) {
 #if defined(__AVX512F__)
     return _mm512_scalef_ps(p, n);
 #else
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 #endif
 }
@@ -84,9 +85,12 @@ inline VecF vexp(VecF x) {
 // Scalar load of element i from a float buffer of any float dtype.
 inline float load_float(const void* p, DType dt, int64_t i) {
     switch (dt) {
-        case DType::F32: return static_cast<const float*>(p)[i];
-        case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(p)[i]);
-        default: return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
+        case DType::F32:
+            return static_cast<const float*>(p)[i];
+        case DType::F16:
+            return f16_to_f32(static_cast<const uint16_t*>(p)[i]);
+        default:
+            return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
     }
 }
 

@@ -44,8 +44,7 @@ Qwen2Config config_from_json(const json& j, const std::string& src) {
     c.intermediate_size = get_int(j, "intermediate_size", src);
     c.num_hidden_layers = get_int(j, "num_hidden_layers", src);
     c.num_attention_heads = get_int(j, "num_attention_heads", src);
-    c.num_key_value_heads =
-        get_int(j, "num_key_value_heads", src, false, c.num_attention_heads);
+    c.num_key_value_heads = get_int(j, "num_key_value_heads", src, false, c.num_attention_heads);
     c.max_position_embeddings = get_int(j, "max_position_embeddings", src, false, 32768);
     c.rms_norm_eps = get_number(j, "rms_norm_eps", src, 1e-6);
     c.tie_word_embeddings = j.value("tie_word_embeddings", false);
@@ -89,7 +88,8 @@ Qwen2Config config_from_json(const json& j, const std::string& src) {
     try {
         c.dtype = parse_dtype(dt);
     } catch (const Error&) {
-        fail(ErrorCode::Unsupported, src, ": dtype '", dt, "' (expected float32, float16 or bfloat16)");
+        fail(ErrorCode::Unsupported, src, ": dtype '", dt,
+             "' (expected float32, float16 or bfloat16)");
     }
 
     auto positive = [&](const char* key, int64_t v) {
@@ -174,8 +174,9 @@ std::string Qwen2Config::to_json_text(bool transformers5_layout) const {
     j["use_cache"] = true;
     j["use_sliding_window"] = false;
     j["vocab_size"] = vocab_size;
-    const std::string dt = dtype == DType::F32 ? "float32" : dtype == DType::F16 ? "float16"
-                                                                                 : "bfloat16";
+    const std::string dt = dtype == DType::F32   ? "float32"
+                           : dtype == DType::F16 ? "float16"
+                                                 : "bfloat16";
     if (transformers5_layout) {
         j["rope_parameters"] = {{"rope_theta", rope_theta}, {"rope_type", "default"}};
         j["dtype"] = dt;
@@ -243,7 +244,8 @@ Qwen2Config preset(const std::string& name) {
 }
 
 std::vector<std::string> preset_names() {
-    return {"tiny", "tiny-untied", "small", "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-3b", "qwen2.5-7b"};
+    return {"tiny",         "tiny-untied", "small",     "qwen2.5-0.5b",
+            "qwen2.5-1.5b", "qwen2.5-3b",  "qwen2.5-7b"};
 }
 
 }  // namespace ferris::models::qwen2

@@ -11,18 +11,18 @@
 namespace ferris::models::qwen2 {
 
 struct Qwen2Config {
-    int64_t vocab_size = 0;               // V
-    int64_t hidden_size = 0;              // C
-    int64_t intermediate_size = 0;        // I
-    int64_t num_hidden_layers = 0;        // L
-    int64_t num_attention_heads = 0;      // NH
-    int64_t num_key_value_heads = 0;      // NKV
-    int64_t head_dim = 0;                 // HS = C / NH
+    int64_t vocab_size = 0;           // V
+    int64_t hidden_size = 0;          // C
+    int64_t intermediate_size = 0;    // I
+    int64_t num_hidden_layers = 0;    // L
+    int64_t num_attention_heads = 0;  // NH
+    int64_t num_key_value_heads = 0;  // NKV
+    int64_t head_dim = 0;             // HS = C / NH
     int64_t max_position_embeddings = 0;
     double rope_theta = 10000.0;
     double rms_norm_eps = 1e-6;
     bool tie_word_embeddings = false;
-    DType dtype = DType::BF16;            // torch_dtype / dtype
+    DType dtype = DType::BF16;  // torch_dtype / dtype
     int64_t bos_token_id = -1;
     std::vector<int64_t> eos_token_ids;
 

@@ -20,7 +20,8 @@ namespace {
 namespace fs = std::filesystem;
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return s.size() >= suffix.size() &&
+           s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Draws one tensor; the range depends on what the tensor is.
@@ -46,9 +47,15 @@ Tensor random_tensor(const WeightSlot& slot, const Qwen2Config& c, Rng& rng) {
     for (int64_t i = 0; i < n; ++i) {
         const float v = rng.uniform(lo, hi);
         switch (c.dtype) {
-            case DType::F32: t.data<float>()[i] = v; break;
-            case DType::F16: t.data<uint16_t>()[i] = f32_to_f16(v); break;
-            default: t.data<uint16_t>()[i] = f32_to_bf16(v); break;
+            case DType::F32:
+                t.data<float>()[i] = v;
+                break;
+            case DType::F16:
+                t.data<uint16_t>()[i] = f32_to_f16(v);
+                break;
+            default:
+                t.data<uint16_t>()[i] = f32_to_bf16(v);
+                break;
         }
     }
     return t;
@@ -58,7 +65,7 @@ std::string generation_config(const Qwen2Config& c) {
     nlohmann::json j;
     j["bos_token_id"] = c.bos_token_id;
     j["eos_token_id"] = c.eos_token_ids.size() == 1 ? nlohmann::json(c.eos_token_ids[0])
-                                                   : nlohmann::json(c.eos_token_ids);
+                                                    : nlohmann::json(c.eos_token_ids);
     j["max_new_tokens"] = 2048;
     j["transformers_version"] = "4.51.0";
     return j.dump(2) + "\n";
@@ -81,7 +88,8 @@ size_t create_random_model(const std::string& out_dir, const Qwen2Config& config
              " is not a float type (expected f32, f16 or bf16)");
     std::error_code ec;
     if (fs::exists(out_dir, ec)) {
-        if (!fs::is_directory(out_dir, ec)) fail(ErrorCode::Io, out_dir, ": exists and is not a folder");
+        if (!fs::is_directory(out_dir, ec))
+            fail(ErrorCode::Io, out_dir, ": exists and is not a folder");
         if (!options.overwrite && !fs::is_empty(out_dir, ec))
             fail(ErrorCode::Io, out_dir, ": folder is not empty (pass --force to overwrite)");
     } else if (!fs::create_directories(out_dir, ec)) {
@@ -123,7 +131,8 @@ size_t create_random_model(const std::string& out_dir, const Qwen2Config& config
     }
     io::write_file_atomic(io::join_path(out_dir, "config.json"),
                           config.to_json_text(options.transformers5_layout));
-    io::write_file_atomic(io::join_path(out_dir, "generation_config.json"), generation_config(config));
+    io::write_file_atomic(io::join_path(out_dir, "generation_config.json"),
+                          generation_config(config));
     io::write_file_atomic(io::join_path(out_dir, "tokenizer.json"),
                           std::string(assets::qwen_tokenizer_json()));
     io::write_file_atomic(io::join_path(out_dir, "tokenizer_config.json"),

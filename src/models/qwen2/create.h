@@ -11,9 +11,9 @@ namespace ferris::models::qwen2 {
 
 struct CreateOptions {
     uint64_t seed = 1;
-    int shards = 1;                    // >1 writes model-0000N-of-0000M + index
+    int shards = 1;                     // >1 writes model-0000N-of-0000M + index
     bool transformers5_layout = false;  // config.json layout
-    bool overwrite = false;            // allow a non-empty output folder
+    bool overwrite = false;             // allow a non-empty output folder
 };
 
 // Writes the folder; every file goes through a temp file + rename. Returns the bytes of weights.

@@ -37,9 +37,9 @@ Tensor Qwen2Model::forward_hidden(const std::vector<int32_t>& ids, nn::KvCache& 
         ops::rope_(q, positions, theta);
         ops::rope_(k, positions, theta);
         cache.write(l, k.reshape({1, T, NKV, HS}), v.reshape({1, T, NKV, HS}));
-        Tensor a = ops::scaled_dot_product_attention(q.reshape({1, T, NH, HS}),
-                                                     cache.keys(l, start + T),
-                                                     cache.values(l, start + T), start, scale);
+        Tensor a =
+            ops::scaled_dot_product_attention(q.reshape({1, T, NH, HS}), cache.keys(l, start + T),
+                                              cache.values(l, start + T), start, scale);
         ops::add_(x, nn::linear(a.reshape({T, NH * HS}), w.o_proj));
 
         h = ops::rms_norm(x, w.post_attention_layernorm, eps);
@@ -50,7 +50,9 @@ Tensor Qwen2Model::forward_hidden(const std::vector<int32_t>& ids, nn::KvCache& 
     return ops::rms_norm(x, weights_.norm, eps);
 }
 
-Tensor Qwen2Model::logits(const Tensor& hidden) const { return ops::linear(hidden, weights_.lm_head); }
+Tensor Qwen2Model::logits(const Tensor& hidden) const {
+    return ops::linear(hidden, weights_.lm_head);
+}
 
 Tensor Qwen2Model::forward_last(const std::vector<int32_t>& ids, nn::KvCache& cache) const {
     Tensor h = forward_hidden(ids, cache);

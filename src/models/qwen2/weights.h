@@ -44,7 +44,7 @@ std::vector<WeightSlot> weight_slots(const Qwen2Config& config, Qwen2Weights& we
 
 // Reads every tensor from `checkpoint` (zero-copy views on CPU), checks it, converts it to
 // `dtype` when that differs from the stored one, and moves it to `device`.
-Qwen2Weights load_weights(const Qwen2Config& config, const io::Checkpoint& checkpoint,
-                          DType dtype, Device device);
+Qwen2Weights load_weights(const Qwen2Config& config, const io::Checkpoint& checkpoint, DType dtype,
+                          Device device);
 
 }  // namespace ferris::models::qwen2
