@@ -3,8 +3,8 @@
 
 namespace ferris {
 
-// n <= 0 means "all hardware threads". Also pins OpenBLAS to one thread per call: the CPU
-// backend parallelizes around BLAS calls itself, so BLAS must not spawn its own threads.
+// n <= 0 means "all hardware threads". (BLAS runs single-threaded inside the CPU backend's own
+// parallel regions; see backends/cpu/blas.h.)
 void set_num_threads(int n);
 int num_threads();
 

@@ -5,8 +5,6 @@
 
 #include <thread>
 
-extern "C" void openblas_set_num_threads(int num_threads);
-
 namespace ferris {
 
 namespace {
@@ -18,7 +16,6 @@ void set_num_threads(int n) {
     if (n <= 0) n = 1;
     g_threads = n;
     omp_set_num_threads(n);
-    openblas_set_num_threads(1);
 }
 
 int num_threads() {

@@ -4,12 +4,11 @@
 // Prefill (many queries): tasks of 64 queries x one kv head; the task converts its visible keys
 // and values to f32 once and runs the group's heads as two sgemm calls (Q K^T, then P V) around
 // a masked softmax, so the work goes through BLAS instead of one dot product per key.
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "backends/cpu/blas.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/simd.h"
 
@@ -48,10 +47,9 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
             }
             for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
                 const float* q = qp + ((b * t_n + t0) * nh + h) * hs;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(tq),
-                            static_cast<int>(visible), static_cast<int>(hs), scale, q,
-                            static_cast<int>(nh * hs), kf.data(), static_cast<int>(hs), 0.0f,
-                            scores.data(), static_cast<int>(visible));
+                sgemm(true, static_cast<int>(tq), static_cast<int>(visible), static_cast<int>(hs),
+                      scale, q, static_cast<int>(nh * hs), kf.data(), static_cast<int>(hs), 0.0f,
+                      scores.data(), static_cast<int>(visible));
                 for (int64_t i = 0; i < tq; ++i) {
                     float* row = scores.data() + i * visible;
                     const int64_t seen = std::min(visible, q_offset + t0 + i + 1);
@@ -72,10 +70,10 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
                     for (s = 0; s < seen; ++s) row[s] *= inv;
                     for (; s < visible; ++s) row[s] = 0.0f;
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(tq),
-                            static_cast<int>(hs), static_cast<int>(visible), 1.0f, scores.data(),
-                            static_cast<int>(visible), vf.data(), static_cast<int>(hs), 0.0f,
-                            op + ((b * t_n + t0) * nh + h) * hs, static_cast<int>(nh * hs));
+                sgemm(false, static_cast<int>(tq), static_cast<int>(hs), static_cast<int>(visible),
+                      1.0f, scores.data(), static_cast<int>(visible), vf.data(),
+                      static_cast<int>(hs), 0.0f, op + ((b * t_n + t0) * nh + h) * hs,
+                      static_cast<int>(nh * hs));
             }
         }
     }

@@ -5,12 +5,12 @@
 // memory-bandwidth bound, as it must be. Many rows (prefill): W is cut into blocks of output
 // rows; each thread converts its block to f32 in a private buffer and calls single-threaded
 // OpenBLAS sgemm on it, so the conversion costs O(O*I) against O(N*O*I) arithmetic.
-#include <cblas.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <vector>
 
+#include "backends/cpu/blas.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/gemm_bf16.h"
 #include "backends/cpu/simd.h"
@@ -91,9 +91,9 @@ void blocked_gemm(float* out, const float* x, const Tensor& weight, int64_t rows
                 convert_floats(src, dt, buf.data(), DType::F32, static_cast<size_t>(ob * in));
                 wb = buf.data();
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows),
-                        static_cast<int>(ob), static_cast<int>(in), 1.0f, x, static_cast<int>(in),
-                        wb, static_cast<int>(in), 0.0f, out + o0, static_cast<int>(outs));
+            sgemm(true, static_cast<int>(rows), static_cast<int>(ob), static_cast<int>(in), 1.0f, x,
+                  static_cast<int>(in), wb, static_cast<int>(in), 0.0f, out + o0,
+                  static_cast<int>(outs));
         }
     }
 }

@@ -1,0 +1,14 @@
+// Row-major single-precision GEMM through OpenBLAS, loaded on first use (dlopen) rather than
+// at program start: OpenBLAS's load-time initialization spawns a thread pool and costs ~6 ms,
+// which every `ferris --version` or `tokenize` would otherwise pay. The CPU backend calls BLAS
+// from inside its own OpenMP regions, so BLAS is pinned to one thread when loaded.
+#pragma once
+
+namespace ferris::cpu {
+
+// C (m, n) = alpha * A (m, k) @ op(B) + beta * C, op(B) = B^T (B is (n, k)) when trans_b,
+// else B (k, n). Leading dimensions in elements.
+void sgemm(bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
+           int ldb, float beta, float* c, int ldc);
+
+}  // namespace ferris::cpu
