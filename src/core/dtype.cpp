@@ -72,30 +72,9 @@ void convert_floats(const void* src, DType src_dtype, void* dst, DType dst_dtype
         }
     }
 #endif
-    auto load = [&](size_t i) -> float {
-        switch (src_dtype) {
-            case DType::F32:
-                return static_cast<const float*>(src)[i];
-            case DType::F16:
-                return f16_to_f32(static_cast<const uint16_t*>(src)[i]);
-            default:
-                return bf16_to_f32(static_cast<const uint16_t*>(src)[i]);
-        }
-    };
-    for (size_t i = i0; i < n; ++i) {
-        float v = load(i);
-        switch (dst_dtype) {
-            case DType::F32:
-                static_cast<float*>(dst)[i] = v;
-                break;
-            case DType::F16:
-                static_cast<uint16_t*>(dst)[i] = f32_to_f16(v);
-                break;
-            default:
-                static_cast<uint16_t*>(dst)[i] = f32_to_bf16(v);
-                break;
-        }
-    }
+    for (size_t i = i0; i < n; ++i)
+        store_float(dst, dst_dtype, static_cast<int64_t>(i),
+                    load_float(src, src_dtype, static_cast<int64_t>(i)));
 }
 
 }  // namespace ferris

@@ -29,20 +29,6 @@ Tensor CpuBackend::empty(const Shape& shape, DType dtype) { return Tensor::empty
 
 namespace {
 
-void store_float(void* p, DType dt, int64_t i, float v) {
-    switch (dt) {
-        case DType::F32:
-            static_cast<float*>(p)[i] = v;
-            break;
-        case DType::F16:
-            static_cast<uint16_t*>(p)[i] = f32_to_f16(v);
-            break;
-        default:
-            static_cast<uint16_t*>(p)[i] = f32_to_bf16(v);
-            break;
-    }
-}
-
 // Copies rows of the last dimension; both sides have a contiguous last dim.
 void copy_row(char* dst, DType dd, const char* src, DType sd, int64_t n) {
     if (dd == sd) {

@@ -82,18 +82,6 @@ inline VecF vexp(VecF x) {
 #endif
 }
 
-// Scalar load of element i from a float buffer of any float dtype.
-inline float load_float(const void* p, DType dt, int64_t i) {
-    switch (dt) {
-        case DType::F32:
-            return static_cast<const float*>(p)[i];
-        case DType::F16:
-            return f16_to_f32(static_cast<const uint16_t*>(p)[i]);
-        default:
-            return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
-    }
-}
-
 // dot(x[0..n), w[0..n)) with x f32 and w in dtype dt.
 inline float dot_f32(const float* x, const void* w, DType dt, int64_t n) {
     VecF acc0 = vzero(), acc1 = vzero();
