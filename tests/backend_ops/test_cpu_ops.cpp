@@ -174,7 +174,8 @@ TEST(CpuOps, AttentionCausalGqaAllCacheDtypes) {
     for (DType kd : {DType::F32, DType::F16, DType::BF16})
         for (Case c : {Case{1, 1, 4, 2, 32, 0, 0}, Case{2, 33, 4, 1, 16, 0, 0},
                        Case{1, 1, 14, 2, 64, 0, 256}, Case{2, 5, 6, 3, 64, 0, 31},
-                       Case{1, 130, 4, 2, 64, 0, 7}, Case{2, 16, 2, 2, 33, 0, 0}}) {
+                       Case{1, 130, 4, 2, 64, 0, 7}, Case{2, 16, 2, 2, 33, 0, 0},
+                       Case{2, 300, 4, 2, 32, 0, 3}}) {
             Rng rng(c.T * 7 + c.HS);
             const int64_t S = c.offset + c.T;
             // The cache has spare capacity: k/v are strided views of (B, S+9, NKV, HS).

@@ -1,9 +1,12 @@
 // CPU causal grouped-query attention. K/V may be f32, f16 or bf16 (the KV cache dtype).
 // Decode (few queries): one task per (batch, head, query) — scores against the visible keys, a
 // max-subtracted softmax in f32, then the weighted sum of values.
-// Prefill (many queries): tasks of 64 queries x one kv head; the task converts its visible keys
-// and values to f32 once and runs the group's heads as two sgemm calls (Q K^T, then P V) around
+// Prefill (many queries): tasks of 64 queries x one kv head (x some of its query heads when
+// tasks are few); the task converts its visible keys and values to f32 once and runs its heads
+// as two sgemm calls (Q K^T, then P V) around
 // a masked softmax, so the work goes through BLAS instead of one dot product per key.
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -23,7 +26,11 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
                        int64_t nkv, int64_t kb, int64_t ks, int64_t vb, int64_t vs,
                        int64_t q_offset, float scale) {
     const int64_t group = nh / nkv, qblocks = (t_n + kQueryBlock - 1) / kQueryBlock;
-    const int64_t tasks = b_n * nkv * qblocks;
+    // Few (batch, kv head, query block) tasks for many threads: split the group's query heads
+    // over tasks too (each task then converts its keys/values itself: 1/(2*64) extra work).
+    const int64_t per_group = b_n * nkv * qblocks >= 4 * omp_get_max_threads() ? group : 1;
+    const int64_t hchunks = (group + per_group - 1) / per_group;
+    const int64_t tasks = b_n * nkv * hchunks * qblocks;
     const size_t ke = dtype_size(kd), ve = dtype_size(vd);
 #pragma omp parallel
     {
@@ -32,8 +39,9 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
         for (int64_t task = 0; task < tasks; ++task) {
             // Later query blocks see more keys: hand them out first (task order reversed).
             const int64_t rev = tasks - 1 - task;
-            const int64_t qb = rev % qblocks, kvh = (rev / qblocks) % nkv,
-                          b = rev / (qblocks * nkv);
+            const int64_t per_block = b_n * nkv * hchunks, inner = rev % per_block;
+            const int64_t qb = rev / per_block, hc = inner % hchunks, kvh = (inner / hchunks) % nkv,
+                          b = inner / (hchunks * nkv);
             const int64_t t0 = qb * kQueryBlock, tq = std::min(kQueryBlock, t_n - t0);
             const int64_t visible = std::min(s_n, q_offset + t0 + tq);
             kf.resize(static_cast<size_t>(visible * hs));
@@ -45,7 +53,9 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
                 convert_floats(vp + ((b * vb + s * vs) + kvh * hs) * static_cast<int64_t>(ve), vd,
                                vf.data() + s * hs, DType::F32, static_cast<size_t>(hs));
             }
-            for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
+            const int64_t h_begin = kvh * group + hc * per_group;
+            const int64_t h_end = std::min(kvh * group + group, h_begin + per_group);
+            for (int64_t h = h_begin; h < h_end; ++h) {
                 const float* q = qp + ((b * t_n + t0) * nh + h) * hs;
                 sgemm(true, static_cast<int>(tq), static_cast<int>(visible), static_cast<int>(hs),
                       scale, q, static_cast<int>(nh * hs), kf.data(), static_cast<int>(hs), 0.0f,

@@ -77,7 +77,7 @@ void CpuBackend::copy(Tensor& dst, const Tensor& src) {
     const size_t ds = dtype_size(dst.dtype()), ss = dtype_size(src.dtype());
     char* d0 = static_cast<char*>(dst.raw());
     const char* s0 = static_cast<const char*>(src.raw());
-#pragma omp parallel for schedule(static) if (rows * inner > 65536)
+#pragma omp parallel for schedule(static) if (rows * inner > 16384)
     for (int64_t r = 0; r < rows; ++r) {
         int64_t so = 0, dof = 0, rem = r;
         for (int64_t d = nd - 2; d >= 0; --d) {

@@ -180,7 +180,7 @@ void gemm_bf16_packed(float* out, const uint16_t* xb, int64_t ldx, const uint16_
     const int64_t panels = (outs + kPanel - 1) / kPanel;
     const int64_t threads = omp_get_max_threads();
     const int64_t row_tiles = (rows + kMR - 1) / kMR;
-    const int64_t groups = std::clamp<int64_t>((threads * 4 + panels - 1) / panels, 1,
+    const int64_t groups = std::clamp<int64_t>((threads * 8 + panels - 1) / panels, 1,
                                                std::max<int64_t>(1, row_tiles / 2));
     const int64_t tiles_per_group = (row_tiles + groups - 1) / groups;
 #pragma omp parallel
