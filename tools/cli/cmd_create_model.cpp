@@ -1,5 +1,9 @@
 // `ferris create-model`: writes a random-weight Hugging Face model folder of a named shape.
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
+#include <string>
 
 #include "common.h"
 #include "models/qwen2/create.h"
@@ -47,6 +51,16 @@ Command add_create_model_command(CLI::App& app) {
                 co.shards = o->shards;
                 co.transformers5_layout = o->layout == 5;
                 co.overwrite = o->force;
+                if (::isatty(2))  // a progress bar for the big presets, only on a terminal
+                    co.progress = [last = -1](size_t done, size_t total) mutable {
+                        const int pct = static_cast<int>(100.0 * done / std::max<size_t>(total, 1));
+                        if (pct == last) return;
+                        last = pct;
+                        std::fprintf(stderr, "\r[ferris] drawing weights [%-40s] %3d%%",
+                                     std::string(static_cast<size_t>(pct * 40 / 100), '#').c_str(),
+                                     pct);
+                        if (pct == 100) std::fprintf(stderr, "\n");
+                    };
                 const size_t bytes = models::qwen2::create_random_model(o->out, c, co);
                 std::fprintf(stderr,
                              "[ferris] wrote %s: qwen2 preset %s, %.1fM parameters, %.1f MB %s\n",

@@ -101,9 +101,13 @@ size_t create_random_model(const std::string& out_dir, const Qwen2Config& config
     Rng rng(options.seed);
     io::NamedTensors tensors;
     size_t total = 0;
+    size_t expected = 0;
+    for (const WeightSlot& slot : slots)
+        expected += static_cast<size_t>(shape_numel(slot.shape)) * dtype_size(config.dtype);
     for (const WeightSlot& slot : slots) {
         tensors.emplace_back(slot.name, random_tensor(slot, config, rng));
         total += tensors.back().second.nbytes();
+        if (options.progress) options.progress(total, expected);
     }
 
     const std::map<std::string, std::string> meta = {{"format", "pt"}};

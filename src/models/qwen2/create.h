@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "models/qwen2/config.h"
@@ -14,6 +15,8 @@ struct CreateOptions {
     int shards = 1;                     // >1 writes model-0000N-of-0000M + index
     bool transformers5_layout = false;  // config.json layout
     bool overwrite = false;             // allow a non-empty output folder
+    // Called after each tensor is drawn with (bytes drawn so far, total bytes).
+    std::function<void(size_t, size_t)> progress;
 };
 
 // Writes the folder; every file goes through a temp file + rename. Returns the bytes of weights.
