@@ -1,7 +1,8 @@
-// Tokenizer::from_file and from_json_text: reads a Hugging Face tokenizer.json into a BpeConfig
-// and dispatches on model.type. A SAX pass streams model.vocab / model.merges into vectors (a
-// full nlohmann DOM of Qwen's 7 MB file takes a second); the rest is a small DOM. A malformed or
-// missing field is one Parse error naming the file and JSON path; unknown types are Unsupported.
+// Tokenizer::from_file and from_json_text: reads a Hugging Face tokenizer.json into a BpeConfig or
+// WordPieceConfig by model.type (a folder with only vocab.txt loads as WordPiece). A SAX pass
+// streams model.vocab / model.merges into vectors (a full nlohmann DOM of Qwen's 7 MB file takes
+// a second); the rest is a small DOM. A malformed or missing field is one Parse error naming the
+// file and JSON path; unknown types are Unsupported.
 #include "tokenizers/tokenizer_json.h"
 
 #include <cstdint>
@@ -15,6 +16,7 @@
 
 #include "ferris/error.h"
 #include "tokenizers/bpe.h"
+#include "tokenizers/wordpiece.h"
 
 namespace ferris {
 namespace {
@@ -404,27 +406,30 @@ void read_bpe_model(const Reader& r, Sax& sax, const json& model, BpeModelConfig
     out.ignore_merges = r.boolean(model, "ignore_merges", "model", false);
 }
 
+void read_added_tokens(const Reader& r, const json& root, std::vector<AddedToken>& out) {
+    const json& added = r.optional(root, "added_tokens");
+    if (added.is_null()) return;
+    r.array(added, "added_tokens");
+    for (size_t i = 0; i < added.size(); ++i) {
+        std::string path = "added_tokens[" + std::to_string(i) + "]";
+        AddedToken t;
+        t.id = r.id(r.member(added[i], "id", path), path + ".id");
+        t.content = r.string(r.member(added[i], "content", path), path + ".content");
+        t.special = r.boolean(added[i], "special", path, false);
+        t.single_word = r.boolean(added[i], "single_word", path, false);
+        t.lstrip = r.boolean(added[i], "lstrip", path, false);
+        t.rstrip = r.boolean(added[i], "rstrip", path, false);
+        t.normalized = r.boolean(added[i], "normalized", path, !t.special);
+        out.push_back(std::move(t));
+    }
+}
+
 std::unique_ptr<Tokenizer> build_bpe(const Reader& r, Sax& sax, const json& model) {
     const json& root = sax.root;
     BpeConfig config;
     config.name = r.name();
     read_bpe_model(r, sax, model, config.model);
-    const json& added = r.optional(root, "added_tokens");
-    if (!added.is_null()) {
-        r.array(added, "added_tokens");
-        for (size_t i = 0; i < added.size(); ++i) {
-            std::string path = "added_tokens[" + std::to_string(i) + "]";
-            AddedToken t;
-            t.id = r.id(r.member(added[i], "id", path), path + ".id");
-            t.content = r.string(r.member(added[i], "content", path), path + ".content");
-            t.special = r.boolean(added[i], "special", path, false);
-            t.single_word = r.boolean(added[i], "single_word", path, false);
-            t.lstrip = r.boolean(added[i], "lstrip", path, false);
-            t.rstrip = r.boolean(added[i], "rstrip", path, false);
-            t.normalized = r.boolean(added[i], "normalized", path, !t.special);
-            config.added_tokens.push_back(std::move(t));
-        }
-    }
+    read_added_tokens(r, root, config.added_tokens);
     read_normalizer(r, r.optional(root, "normalizer"), "normalizer", config.normalizers);
     read_pre_tokenizer(r, r.optional(root, "pre_tokenizer"), "pre_tokenizer",
                        config.pre_tokenizers);
@@ -433,6 +438,87 @@ std::unique_ptr<Tokenizer> build_bpe(const Reader& r, Sax& sax, const json& mode
     if (!(single.size() == 1 && single[0] == kSequenceSlot)) config.single_template = single;
     config.decoder_byte_level = read_decoder(r, r.optional(root, "decoder"), "decoder");
     return std::make_unique<BpeTokenizer>(std::move(config));
+}
+
+int64_t integer(const Reader& r, const json& object, const char* key, const std::string& path,
+                int64_t fallback) {
+    const json& value = r.optional(object, key);
+    if (value.is_null()) return fallback;
+    if (!value.is_number_integer())
+        r.bad(path + "." + key, "expected an integer, got ", value.type_name());
+    return value.get<int64_t>();
+}
+
+void read_wordpiece_normalizer(const Reader& r, const json& node, const std::string& path,
+                               std::vector<WordPieceNormalizer>& out) {
+    if (node.is_null()) return;
+    std::string type = r.type(node, path);
+    WordPieceNormalizer step;
+    if (type == "BertNormalizer") {
+        step.bert.clean_text = r.boolean(node, "clean_text", path, true);
+        step.bert.handle_chinese_chars = r.boolean(node, "handle_chinese_chars", path, true);
+        if (!r.optional(node, "strip_accents").is_null())
+            step.bert.strip_accents = r.boolean(node, "strip_accents", path, false);
+        step.bert.lowercase = r.boolean(node, "lowercase", path, true);
+        out.push_back(step);
+    } else if (type == "StripAccents") {
+        step.kind = WordPieceNormalizer::Kind::StripAccents;
+        out.push_back(step);
+    } else if (type == "Sequence") {
+        const json& list = r.array(r.member(node, "normalizers", path), path + ".normalizers");
+        for (size_t i = 0; i < list.size(); ++i)
+            read_wordpiece_normalizer(r, list[i], path + ".normalizers[" + std::to_string(i) + "]",
+                                      out);
+    } else {
+        std::vector<NormalizerKind> kinds;
+        read_normalizer(r, node, path, kinds);
+        step.kind = WordPieceNormalizer::Kind::Unicode;
+        for (NormalizerKind kind : kinds) {
+            step.unicode = kind;
+            out.push_back(step);
+        }
+    }
+}
+
+std::unique_ptr<Tokenizer> build_wordpiece(const Reader& r, Sax& sax, const json& model) {
+    const json& root = sax.root;
+    if (!sax.has_vocab) {
+        const json& vocab = r.member(model, "vocab", "model");
+        r.bad("model.vocab", "expected an object, got ", vocab.type_name());
+    }
+    WordPieceConfig config;
+    config.name = r.name();
+    config.vocab = std::move(sax.vocab);
+    if (auto unk = r.string_or_null(model, "unk_token", "model")) config.unk_token = *unk;
+    if (auto prefix = r.string_or_null(model, "continuing_subword_prefix", "model"))
+        config.continuing_subword_prefix = *prefix;
+    config.max_input_chars_per_word = integer(r, model, "max_input_chars_per_word", "model", 100);
+    read_added_tokens(r, root, config.added_tokens);
+    read_wordpiece_normalizer(r, r.optional(root, "normalizer"), "normalizer", config.normalizers);
+    const json& pre = r.optional(root, "pre_tokenizer");
+    config.bert_pre_tokenizer = !pre.is_null();
+    if (!pre.is_null() && r.type(pre, "pre_tokenizer") != "BertPreTokenizer")
+        unsupported(r, "pre_tokenizer: pre-tokenizer type '", r.type(pre, "pre_tokenizer"),
+                    "' is not supported with a WordPiece model");
+    std::vector<int32_t> single =
+        read_post_processor(r, r.optional(root, "post_processor"), "post_processor");
+    if (!(single.size() == 1 && single[0] == kSequenceSlot)) config.single_template = single;
+    const json& decoder = r.optional(root, "decoder");
+    config.decoder_wordpiece = !decoder.is_null();
+    if (!decoder.is_null()) {
+        std::string type = r.type(decoder, "decoder");
+        if (type != "WordPiece")
+            unsupported(r, "decoder: decoder type '", type,
+                        "' is not supported with a WordPiece model");
+        config.decoder_prefix = r.string_or_null(decoder, "prefix", "decoder").value_or("##");
+        config.decoder_cleanup = r.boolean(decoder, "cleanup", "decoder", true);
+    }
+    const json& truncation = r.optional(root, "truncation");
+    if (!truncation.is_null()) {
+        int64_t max_length = integer(r, truncation, "max_length", "truncation", 0);
+        if (max_length > 0) config.max_length = max_length;
+    }
+    return std::make_unique<WordPieceTokenizer>(std::move(config));
 }
 
 }  // namespace
@@ -458,6 +544,7 @@ std::unique_ptr<Tokenizer> from_json_text(std::string_view text,
         else
             type = r.type(model, "model");
         if (type == "BPE") return build_bpe(r, sax, model);
+        if (type == "WordPiece") return build_wordpiece(r, sax, model);
         fail(ErrorCode::Unsupported, name_for_errors, ": tokenizer model type '", type,
              "' is not supported");
     } catch (const json::exception& e) {  // a field of an unexpected type that slipped through
@@ -469,7 +556,14 @@ std::unique_ptr<Tokenizer> Tokenizer::from_file(const std::string& path) {
     namespace fs = std::filesystem;
     std::error_code ec;
     std::string file = path;
-    if (fs::is_directory(path, ec)) file = (fs::path(path) / "tokenizer.json").string();
+    if (fs::is_directory(path, ec)) {
+        file = (fs::path(path) / "tokenizer.json").string();
+        std::string vocab = (fs::path(path) / "vocab.txt").string();
+        if (!fs::exists(file, ec) && fs::exists(vocab, ec))  // a BERT folder without the fast file
+            return WordPieceTokenizer::from_vocab_txt(vocab);
+    } else if (fs::path(path).extension() == ".txt") {
+        return WordPieceTokenizer::from_vocab_txt(path);
+    }
     std::ifstream in(file, std::ios::binary | std::ios::ate);
     if (!in) {
         if (!fs::exists(file, ec)) fail(ErrorCode::Io, file, ": no such file");

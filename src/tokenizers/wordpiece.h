@@ -126,16 +126,20 @@ private:
 bool bert_normalize(const BertNormalizerOptions& options, std::string_view text, std::string& out);
 // StripAccents (also BertNormalizer's strip_accents): NFD, then drop nonspacing marks.
 bool strip_accents(std::string_view text, std::string& out);
+// Lowercase (also BertNormalizer's lowercase): Rust's char::to_lowercase, character by character.
+bool lowercase(std::string_view text, std::string& out);
 // BertPreTokenizer: split on whitespace (removed) and punctuation (each its own piece).
 void bert_pre_tokenize(std::string_view text, std::vector<std::string_view>& out);
 
 // Character classes of `tokenizers`' BERT stages (wordpiece_unicode.cpp). Rust's std tables
 // (whitespace) are current; the `unicode_categories` crate's (control, punctuation, nonspacing
 // mark) are Unicode 8.0, so they are tables here rather than utf8proc lookups.
-bool bert_is_whitespace(uint32_t cp);    // char::is_whitespace
-bool bert_is_control(uint32_t cp);       // BertNormalizer's is_control: Cc Cf Co, not \t \n \r
-bool bert_is_punctuation(uint32_t cp);   // is_ascii_punctuation || is_punctuation (P*)
-bool bert_is_chinese_char(uint32_t cp);  // BertNormalizer's is_chinese_char
+bool bert_is_whitespace(uint32_t cp);       // char::is_whitespace
+bool bert_is_control(uint32_t cp);          // BertNormalizer's is_control: Cc Cf Co, not \t \n \r
+bool bert_is_punctuation(uint32_t cp);      // is_ascii_punctuation || is_punctuation (P*)
+bool bert_is_chinese_char(uint32_t cp);     // BertNormalizer's is_chinese_char
 bool bert_is_nonspacing_mark(uint32_t cp);  // Mn
+// char::to_lowercase for every code point but U+0130 (whose lowercase is two characters).
+uint32_t bert_to_lower(uint32_t cp);
 
 }  // namespace ferris
