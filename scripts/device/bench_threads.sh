@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU machine: how Ferris's and llama.cpp's CPU prefill scale with threads (pp512, bf16,
-# Qwen2.5-0.5B shape), with and without pinning Ferris's threads (FERRIS_PIN_THREADS=1).
+# Qwen2.5-0.5B shape) at 4, 8 and 16 threads.
 set -uo pipefail
 (lscpu | grep -E "Model name|^CPU\(s\)|Thread\(s\) per core|Core\(s\) per socket|L2 cache|L3 cache") || true
 source scripts/device/env.sh
@@ -18,5 +18,4 @@ for t in 4 8 16; do
   echo "== $t threads"
   /tmp/lb/bin/llama-bench -m /tmp/q05-bf16.gguf -t $t -p 512 -n 0 -r 3 -o md 2>&1 | grep pp512
   /tmp/fb/bench/bench_generate --model /tmp/q05 --threads $t --prefill 512 --decode 0 --repeat 3 --kv-dtype f16 | grep pp
-  FERRIS_PIN_THREADS=1 /tmp/fb/bench/bench_generate --model /tmp/q05 --threads $t --prefill 512 --decode 0 --repeat 3 --kv-dtype f16 | sed 's/^/pinned /' | grep pp
 done
