@@ -1,5 +1,5 @@
-// Tokenizers loaded from Hugging Face tokenizer.json. Tokenizer is the interface; the byte-level
-// BPE (Qwen2) implementation lives in src/tokenizers/bpe.*; WordPiece (BERT) will join it.
+// Tokenizers loaded from Hugging Face tokenizer.json. Tokenizer is the interface; byte-level BPE
+// (Qwen2) lives in src/tokenizers/bpe.*, WordPiece (BERT, MPNet) in src/tokenizers/wordpiece.*.
 // encode() matches `tokenizers` Tokenizer.encode(text, add_special_tokens=...) id for id.
 #pragma once
 

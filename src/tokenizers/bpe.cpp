@@ -193,55 +193,24 @@ const BpeTokenizer::MergeSlot* BpeTokenizer::find_merge(int32_t left, int32_t ri
 }
 
 std::vector<int32_t> BpeTokenizer::encode(std::string_view text, bool add_special) const {
-    size_t bad = first_invalid_utf8(text);
-    if (bad != std::string_view::npos)
-        fail(ErrorCode::InvalidArgument, "[tokenizer] ", name_,
-             ": input is not valid UTF-8 (byte offset ", bad, ")");
-    std::vector<int32_t> ids;
-    ids.reserve(text.size() / 3 + 4);
-    std::vector<AddedSplit> splits;
-    raw_added_.split(text, splits);
-    for (const AddedSplit& split : splits) {
-        if (split.id >= 0)
-            ids.push_back(split.id);
-        else
-            encode_segment(split.text, ids);
-    }
-    if (!add_special || single_template_.empty()) return ids;
-    std::vector<int32_t> out;  // post-processor: the "single" template around the ids
-    out.reserve(ids.size() + single_template_.size());
-    for (int32_t id : single_template_) {
-        if (id == kSequenceSlot)
-            out.insert(out.end(), ids.begin(), ids.end());
-        else
-            out.push_back(id);
-    }
-    return out;
+    return encode_with_added_tokens(
+        text, add_special, name_, raw_added_, normalized_added_, single_template_,
+        [this](std::string_view in, std::string& out) { return normalize(in, out); },
+        [this](std::string_view in, std::vector<int32_t>& ids) { encode_normalized(in, ids); });
 }
 
-// AddedVocabulary::extract_and_normalize, second half: normalize a piece between raw added
-// tokens, then split out the added tokens that are matched after normalization.
-void BpeTokenizer::encode_segment(std::string_view segment, std::vector<int32_t>& ids) const {
-    std::string normalized, scratch_text;
-    std::string_view view = segment;
+bool BpeTokenizer::normalize(std::string_view text, std::string& out) const {
+    std::string scratch;
+    std::string_view view = text;
+    bool changed = false;
     for (NormalizerKind kind : normalizers_) {
-        if (apply_normalizer(kind, view, scratch_text)) {
-            normalized.swap(scratch_text);
-            view = normalized;
+        if (apply_normalizer(kind, view, scratch)) {
+            out.swap(scratch);
+            view = out;
+            changed = true;
         }
     }
-    if (normalized_added_.empty()) {
-        encode_normalized(view, ids);
-        return;
-    }
-    std::vector<AddedSplit> splits;
-    normalized_added_.split(view, splits);
-    for (const AddedSplit& split : splits) {
-        if (split.id >= 0)
-            ids.push_back(split.id);
-        else
-            encode_normalized(split.text, ids);
-    }
+    return changed;
 }
 
 void BpeTokenizer::encode_normalized(std::string_view text, std::vector<int32_t>& ids) const {

@@ -30,8 +30,6 @@ struct BpeModelConfig {
     bool ignore_merges = false;
 };
 
-inline constexpr int32_t kSequenceSlot = -1;
-
 struct BpeConfig {
     std::string name;  // file name used in error messages
     BpeModelConfig model;
@@ -70,7 +68,7 @@ private:
     };
 
     // Pipeline stages, in the order encode() runs them.
-    void encode_segment(std::string_view segment, std::vector<int32_t>& ids) const;
+    bool normalize(std::string_view text, std::string& out) const;  // false: unchanged
     void encode_normalized(std::string_view text, std::vector<int32_t>& ids) const;
     void pre_tokenize(std::string_view text, std::vector<std::string_view>& pieces,
                       std::deque<std::string>& arena) const;

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ferris/error.h"
+
 namespace ferris {
 
 // One entry of tokenizer.json "added_tokens" (defaults as in `tokenizers`' AddedToken).
@@ -106,5 +108,60 @@ private:
     std::vector<Node> nodes_{1};
     std::vector<const AddedToken*> tokens_;
 };
+
+// Where the encoded text goes in a post-processor template ("single" of TemplateProcessing).
+inline constexpr int32_t kSequenceSlot = -1;
+
+// The skeleton `tokenizers` runs for every model: reject invalid UTF-8, split out added tokens
+// matched in the raw text, normalize each remaining segment and split out the added tokens
+// matched after normalization, run the model on the rest, then (add_special) wrap the ids in
+// the single template. `normalize(in, out)` returns false when the text is unchanged;
+// `model(text, ids)` appends the ids of normalized text.
+template <typename Normalize, typename Model>
+std::vector<int32_t> encode_with_added_tokens(std::string_view text, bool add_special,
+                                              const std::string& name, const AddedMatcher& raw,
+                                              const AddedMatcher& normalized,
+                                              const std::vector<int32_t>& single_template,
+                                              Normalize&& normalize, Model&& model) {
+    const size_t bad = first_invalid_utf8(text);
+    if (bad != std::string_view::npos)
+        fail(ErrorCode::InvalidArgument, "[tokenizer] ", name,
+             ": input is not valid UTF-8 (byte offset ", bad, ")");
+    std::vector<int32_t> ids;
+    ids.reserve(text.size() / 3 + 4);
+    std::vector<AddedSplit> splits, inner;
+    std::string scratch;
+    raw.split(text, splits);
+    for (const AddedSplit& split : splits) {
+        if (split.id >= 0) {
+            ids.push_back(split.id);
+            continue;
+        }
+        const std::string_view view =
+            normalize(split.text, scratch) ? std::string_view(scratch) : split.text;
+        if (normalized.empty()) {
+            model(view, ids);
+            continue;
+        }
+        inner.clear();
+        normalized.split(view, inner);
+        for (const AddedSplit& piece : inner) {
+            if (piece.id >= 0)
+                ids.push_back(piece.id);
+            else
+                model(piece.text, ids);
+        }
+    }
+    if (!add_special || single_template.empty()) return ids;
+    std::vector<int32_t> out;
+    out.reserve(ids.size() + single_template.size());
+    for (int32_t id : single_template) {
+        if (id == kSequenceSlot)
+            out.insert(out.end(), ids.begin(), ids.end());
+        else
+            out.push_back(id);
+    }
+    return out;
+}
 
 }  // namespace ferris

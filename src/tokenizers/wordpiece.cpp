@@ -326,50 +326,10 @@ bool WordPieceTokenizer::normalize(std::string_view text, std::string& out) cons
 }
 
 std::vector<int32_t> WordPieceTokenizer::encode(std::string_view text, bool add_special) const {
-    size_t bad = first_invalid_utf8(text);
-    if (bad != std::string_view::npos)
-        fail(ErrorCode::InvalidArgument, "[tokenizer] ", name_,
-             ": input is not valid UTF-8 (byte offset ", bad, ")");
-    std::vector<int32_t> ids;
-    ids.reserve(text.size() / 4 + 4);
-    std::vector<AddedSplit> splits;
-    raw_added_.split(text, splits);
-    for (const AddedSplit& split : splits) {
-        if (split.id >= 0)
-            ids.push_back(split.id);
-        else
-            encode_segment(split.text, ids);
-    }
-    if (!add_special || single_template_.empty()) return ids;
-    std::vector<int32_t> out;  // post-processor: the "single" template around the ids
-    out.reserve(ids.size() + single_template_.size());
-    for (int32_t id : single_template_) {
-        if (id == kSequenceSlot)
-            out.insert(out.end(), ids.begin(), ids.end());
-        else
-            out.push_back(id);
-    }
-    return out;
-}
-
-// AddedVocabulary::extract_and_normalize, second half: normalize a piece between raw added
-// tokens, then split out the added tokens matched after normalization.
-void WordPieceTokenizer::encode_segment(std::string_view segment, std::vector<int32_t>& ids) const {
-    std::string normalized;
-    std::string_view view = segment;
-    if (normalize(segment, normalized)) view = normalized;
-    if (normalized_added_.empty()) {
-        encode_normalized(view, ids);
-        return;
-    }
-    std::vector<AddedSplit> splits;
-    normalized_added_.split(view, splits);
-    for (const AddedSplit& split : splits) {
-        if (split.id >= 0)
-            ids.push_back(split.id);
-        else
-            encode_normalized(split.text, ids);
-    }
+    return encode_with_added_tokens(
+        text, add_special, name_, raw_added_, normalized_added_, single_template_,
+        [this](std::string_view in, std::string& out) { return normalize(in, out); },
+        [this](std::string_view in, std::vector<int32_t>& ids) { encode_normalized(in, ids); });
 }
 
 void WordPieceTokenizer::encode_normalized(std::string_view text, std::vector<int32_t>& ids) const {

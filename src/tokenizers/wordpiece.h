@@ -43,7 +43,8 @@ struct WordPieceConfig {
     std::vector<AddedToken> added_tokens;
     std::vector<WordPieceNormalizer> normalizers;  // applied in order
     bool bert_pre_tokenizer = true;                // false: each text segment is one word
-    // Post-processor for add_special=true: ids around kSequenceSlot (bpe.h); empty adds nothing.
+    // Post-processor for add_special=true: ids around kSequenceSlot (pipeline.h); empty adds
+    // nothing.
     std::vector<int32_t> single_template;
     bool decoder_wordpiece = true;  // false: no decoder, tokens are joined with " "
     std::string decoder_prefix = "##";
@@ -90,7 +91,6 @@ private:
         void grow();
     };
 
-    void encode_segment(std::string_view segment, std::vector<int32_t>& ids) const;
     void encode_normalized(std::string_view text, std::vector<int32_t>& ids) const;
     void word_piece(std::string_view word, std::vector<int32_t>& ids) const;
     int32_t unk_id() const;  // throws when the unk token is not in the vocabulary
