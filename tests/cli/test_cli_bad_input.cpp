@@ -327,6 +327,11 @@ TEST(CliModel, ConfigContradictsWeights) {
                            "model.embed_tokens.weight has shape (151936, 64), config implies "
                            "(151936, 128)"},
                           false);
+    // inspect still describes the folder, and lists what does not fit.
+    const json j = json_output(run_cli({"inspect", "--model", dir.string(), "--json"}));
+    ASSERT_TRUE(j.is_object());
+    ASSERT_FALSE(j["problems"].empty());
+    EXPECT_NE(j["problems"][0].get<std::string>().find("config implies"), std::string::npos);
 }
 
 TEST(CliModel, ConfigNotJson) {
@@ -643,6 +648,7 @@ TEST(CliHappyPath, InspectJsonCountsParameters) {
     EXPECT_EQ(j["tensors"].size(), ckpt.names().size());
     EXPECT_EQ(j["hidden_size"], 64);
     EXPECT_EQ(j["files"], 1);
+    EXPECT_TRUE(j["problems"].empty());
 }
 
 }  // namespace

@@ -59,6 +59,8 @@ Command add_inspect_command(CLI::App& app) {
                 {"files", ckpt.files().size()},
                 {"kv_cache_bytes_per_token_f16", kv_per_token_f16},
             };
+            const std::vector<std::string> problems = models::qwen2::check_weights(c, ckpt);
+            j["problems"] = problems;
             if (o->tensors) j["tensors"] = tensors;
             if (o->json) {
                 std::printf("%s\n", j.dump().c_str());
@@ -79,6 +81,15 @@ Command add_inspect_command(CLI::App& app) {
                 std::printf(" [%s %.1f MB]", k.c_str(), v / 1e6);
             std::printf("\nKV cache (f16) %.1f KB per token, %.1f MB at 2,048 tokens\n",
                         kv_per_token_f16 / 1e3, kv_per_token_f16 * 2048 / 1e6);
+            if (problems.empty()) {
+                std::printf("weights match the config\n");
+            } else {
+                std::printf(
+                    "%zu problem(s) with the weights (generate and perplexity refuse this "
+                    "folder):\n",
+                    problems.size());
+                for (const std::string& p : problems) std::printf("  %s\n", p.c_str());
+            }
             if (o->tensors)
                 for (const auto& t : tensors)
                     std::printf("  %-60s %-5s %s\n", t["name"].get<std::string>().c_str(),

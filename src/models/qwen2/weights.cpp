@@ -59,13 +59,11 @@ std::vector<WeightSlot> weight_slots(const Qwen2Config& c, Qwen2Weights& w) {
     return s;
 }
 
-Qwen2Weights load_weights(const Qwen2Config& config, const io::Checkpoint& ckpt, DType dtype,
-                          Device device) {
+std::vector<std::string> check_weights(const Qwen2Config& config, const io::Checkpoint& ckpt) {
     Qwen2Weights w;
-    std::vector<WeightSlot> slots = weight_slots(config, w);
     std::vector<std::string> problems;
     std::set<std::string> expected;
-    for (const WeightSlot& slot : slots) {
+    for (const WeightSlot& slot : weight_slots(config, w)) {
         expected.insert(slot.name);
         if (!ckpt.has(slot.name)) {
             problems.push_back("missing " + slot.name);
@@ -84,6 +82,14 @@ Qwen2Weights load_weights(const Qwen2Config& config, const io::Checkpoint& ckpt,
         if (name.find("rotary_emb.inv_freq") != std::string::npos) continue;
         problems.push_back("unexpected " + name);
     }
+    return problems;
+}
+
+Qwen2Weights load_weights(const Qwen2Config& config, const io::Checkpoint& ckpt, DType dtype,
+                          Device device) {
+    Qwen2Weights w;
+    std::vector<WeightSlot> slots = weight_slots(config, w);
+    const std::vector<std::string> problems = check_weights(config, ckpt);
     if (!problems.empty()) {
         std::ostringstream os;
         const std::string where = ckpt.files().empty() ? "checkpoint" : ckpt.files()[0]->path();
