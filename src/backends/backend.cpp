@@ -11,6 +11,10 @@ const char* op_name(OpKind op) {
             return "embedding";
         case OpKind::RmsNorm:
             return "rms_norm";
+        case OpKind::LayerNorm:
+            return "layer_norm";
+        case OpKind::Gelu:
+            return "gelu";
         case OpKind::Linear:
             return "linear";
         case OpKind::Add:

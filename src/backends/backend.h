@@ -14,6 +14,8 @@ enum class OpKind {
     Copy,
     Embedding,
     RmsNorm,
+    LayerNorm,
+    Gelu,
     Linear,
     Add,
     SiluMul,
@@ -42,6 +44,12 @@ public:
     virtual void embedding(Tensor& out, const Tensor& table, const Tensor& ids) = 0;
     // out = x / sqrt(mean(x^2) + eps) * weight, over the last dim; x, out (N, C); weight (C)
     virtual void rms_norm(Tensor& out, const Tensor& x, const Tensor& weight, float eps) = 0;
+    // out = (x - mean) / sqrt(var + eps) * weight + bias over the last dim (biased variance, as
+    // torch.nn.LayerNorm); x, out (N, C); weight, bias (C)
+    virtual void layer_norm(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                            float eps) = 0;
+    // out = x * 0.5 * (1 + erf(x / sqrt(2))): the exact GELU of BERT/MPNet ("gelu")
+    virtual void gelu(Tensor& out, const Tensor& x) = 0;
     // out (N, O) = x (N, I) @ weight (O, I)^T + bias (O); bias may be undefined
     virtual void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias) = 0;
     // out = a + alpha * b (same shapes; out may alias a)

@@ -1,4 +1,4 @@
-// add / add_ / silu_mul front-ends (f32, same shapes, contiguous).
+// add / add_ / silu_mul / gelu front-ends (f32, same shapes, contiguous).
 #include "ops/check.h"
 #include "ops/ops.h"
 
@@ -35,6 +35,16 @@ Tensor silu_mul(const Tensor& gate, const Tensor& up) {
     Backend& be = backend_checked(OpKind::SiluMul, gate);
     Tensor out = be.empty(gate.shape(), DType::F32);
     be.silu_mul(out, gate, up);
+    return out;
+}
+
+Tensor gelu(const Tensor& x) {
+    check_defined("gelu", "x", x);
+    check_dtype("gelu", "x", x, DType::F32);
+    check_contiguous("gelu", "x", x);
+    Backend& be = backend_checked(OpKind::Gelu, x);
+    Tensor out = be.empty(x.shape(), DType::F32);
+    be.gelu(out, x);
     return out;
 }
 

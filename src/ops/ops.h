@@ -12,6 +12,8 @@ Tensor to_device(const Tensor& src, Device device);  // contiguous copy (or src 
 
 Tensor embedding(const Tensor& table, const Tensor& ids);  // (V, C), (N) i32 -> (N, C) f32
 Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps);
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps);
+Tensor gelu(const Tensor& x);  // exact (erf) GELU
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
 Tensor add(const Tensor& a, const Tensor& b, float alpha = 1.0f);
 void add_(Tensor& a, const Tensor& b, float alpha = 1.0f);    // a += alpha * b

@@ -80,6 +80,55 @@ TEST(CpuOps, RmsNormEdgeSizes) {
     }
 }
 
+TEST(CpuOps, LayerNormEdgeSizes) {
+    for (int64_t c : edge_sizes()) {
+        Rng rng(c + 3);
+        const int64_t n = 3;
+        // An offset mean tests the centring, not just the scaling.
+        Tensor x = random_tensor({n, c}, DType::F32, rng, 2, 6);
+        Tensor w = random_tensor({c}, DType::BF16, rng, 0.5, 1.5);
+        Tensor b = random_tensor({c}, DType::F32, rng, -0.5, 0.5);
+        Guarded y({n, c}, DType::F32);
+        cpu().layer_norm(y.view, x, w, b, 1e-12f);
+        EXPECT_TRUE(y.guards_intact());
+        std::vector<float> xv = x.to_floats(), wv = w.to_floats(), bv = b.to_floats();
+        std::vector<double> ref(xv.size());
+        for (int64_t r = 0; r < n; ++r) {
+            double mean = 0, var = 0;
+            for (int64_t i = 0; i < c; ++i) mean += xv[r * c + i];
+            mean /= c;
+            for (int64_t i = 0; i < c; ++i) var += (xv[r * c + i] - mean) * (xv[r * c + i] - mean);
+            const double inv = 1.0 / std::sqrt(var / c + 1e-12);
+            for (int64_t i = 0; i < c; ++i)
+                ref[r * c + i] = (xv[r * c + i] - mean) * inv * wv[i] + bv[i];
+        }
+        // c == 1: the row is its own mean, every output is the bias.
+        EXPECT_LT(relative_error(y.view.to_floats(), ref), 2e-5) << c;
+    }
+    Tensor x = Tensor::zeros({2, 8}, DType::F32);
+    EXPECT_THROW(
+        ops::layer_norm(x, Tensor::zeros({8}, DType::F32), Tensor::zeros({7}, DType::F32), 1e-5f),
+        Error);
+}
+
+TEST(CpuOps, GeluIsExactErfForm) {
+    for (int64_t c : edge_sizes()) {
+        Rng rng(c + 5);
+        Tensor x = random_tensor({2, c}, DType::F32, rng, -6, 6);
+        Guarded y({2, c}, DType::F32);
+        cpu().gelu(y.view, x);
+        EXPECT_TRUE(y.guards_intact());
+        std::vector<float> xv = x.to_floats();
+        std::vector<double> ref(xv.size());
+        for (size_t i = 0; i < xv.size(); ++i)
+            ref[i] = 0.5 * xv[i] * (1.0 + std::erf(xv[i] / std::sqrt(2.0)));
+        EXPECT_LT(relative_error(y.view.to_floats(), ref), 1e-6) << c;
+    }
+    // Not the tanh approximation: they differ by ~1e-4 near x = 1.
+    Tensor one = Tensor::from_floats({1}, {1.0f});
+    EXPECT_NEAR(ops::gelu(one).to_floats()[0], 0.8413447460685429, 1e-7);
+}
+
 TEST(CpuOps, AddAndSiluMul) {
     for (int64_t c : edge_sizes()) {
         Rng rng(c + 7);

@@ -19,6 +19,9 @@ public:
 
     void embedding(Tensor& out, const Tensor& table, const Tensor& ids) override;
     void rms_norm(Tensor& out, const Tensor& x, const Tensor& weight, float eps) override;
+    void layer_norm(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                    float eps) override;
+    void gelu(Tensor& out, const Tensor& x) override;
     void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias) override;
     void add(Tensor& out, const Tensor& a, const Tensor& b, float alpha) override;
     void silu_mul(Tensor& out, const Tensor& gate, const Tensor& up) override;

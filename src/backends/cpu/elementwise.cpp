@@ -1,4 +1,4 @@
-// CPU elementwise ops: add (with scale) and the fused SwiGLU product silu(gate) * up.
+// CPU elementwise ops: add (with scale), the fused SwiGLU product silu(gate) * up, exact GELU.
 #include <cmath>
 
 #include "backends/cpu/cpu_backend.h"
@@ -33,6 +33,15 @@ void CpuBackend::silu_mul(Tensor& out, const Tensor& gate, const Tensor& up) {
         vstore(o + i, vmul(vdiv(gv, vadd(vset1(1.0f), e)), vload(u + i)));
     }
     for (int64_t i = vec_end; i < n; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+void CpuBackend::gelu(Tensor& out, const Tensor& x) {
+    const int64_t n = x.numel();
+    const float* xp = x.data<float>();
+    float* o = out.data<float>();
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i)
+        o[i] = 0.5f * xp[i] * (1.0f + std::erf(xp[i] * 0.70710678118654752f));
 }
 
 }  // namespace ferris::cpu

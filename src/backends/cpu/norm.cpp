@@ -1,4 +1,4 @@
-// CPU RMSNorm in f32 (the sum of squares accumulates in double, as precise as HF's f32 mean).
+// CPU RMSNorm and LayerNorm in f32 (sums accumulate in double, as precise as torch's f32).
 #include <cmath>
 
 #include "backends/cpu/cpu_backend.h"
@@ -20,6 +20,30 @@ void CpuBackend::rms_norm(Tensor& out, const Tensor& x, const Tensor& weight, fl
         const float inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(c) + eps));
         float* orow = op + r * c;
         for (int64_t i = 0; i < c; ++i) orow[i] = load_float(wp, wd, i) * (xr[i] * inv);
+    }
+}
+
+void CpuBackend::layer_norm(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                            float eps) {
+    const int64_t c = x.size(-1), n = x.numel() / c;
+    const float* xp = x.data<float>();
+    float* op = out.data<float>();
+    const DType wd = weight.dtype(), bd = bias.dtype();
+    const void* wp = weight.raw();
+    const void* bp = bias.raw();
+#pragma omp parallel for schedule(static) if (n * c > 65536)
+    for (int64_t r = 0; r < n; ++r) {
+        const float* xr = xp + r * c;
+        double sum = 0;
+        for (int64_t i = 0; i < c; ++i) sum += xr[i];
+        const double mean = sum / static_cast<double>(c);
+        double var = 0;
+        for (int64_t i = 0; i < c; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+        const float inv = static_cast<float>(1.0 / std::sqrt(var / static_cast<double>(c) + eps));
+        const float m = static_cast<float>(mean);
+        float* orow = op + r * c;
+        for (int64_t i = 0; i < c; ++i)
+            orow[i] = (xr[i] - m) * inv * load_float(wp, wd, i) + load_float(bp, bd, i);
     }
 }
 
