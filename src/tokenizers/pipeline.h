@@ -112,6 +112,20 @@ private:
 // Where the encoded text goes in a post-processor template ("single" of TemplateProcessing).
 inline constexpr int32_t kSequenceSlot = -1;
 
+// The template's ids with its sequence slot replaced by `ids` (also: two post-processors in a row).
+inline std::vector<int32_t> apply_template(const std::vector<int32_t>& tmpl,
+                                           const std::vector<int32_t>& ids) {
+    std::vector<int32_t> out;
+    out.reserve(ids.size() + tmpl.size());
+    for (int32_t id : tmpl) {
+        if (id == kSequenceSlot)
+            out.insert(out.end(), ids.begin(), ids.end());
+        else
+            out.push_back(id);
+    }
+    return out;
+}
+
 // The skeleton `tokenizers` runs for every model: reject invalid UTF-8, split out added tokens
 // matched in the raw text, normalize each remaining segment and split out the added tokens
 // matched after normalization, run the model on the rest, then (add_special) wrap the ids in
@@ -153,15 +167,7 @@ std::vector<int32_t> encode_with_added_tokens(std::string_view text, bool add_sp
         }
     }
     if (!add_special || single_template.empty()) return ids;
-    std::vector<int32_t> out;
-    out.reserve(ids.size() + single_template.size());
-    for (int32_t id : single_template) {
-        if (id == kSequenceSlot)
-            out.insert(out.end(), ids.begin(), ids.end());
-        else
-            out.push_back(id);
-    }
-    return out;
+    return apply_template(single_template, ids);
 }
 
 }  // namespace ferris

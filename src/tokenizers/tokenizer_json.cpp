@@ -311,18 +311,6 @@ void read_pre_tokenizer(const Reader& r, const json& node, const std::string& pa
     }
 }
 
-// Replaces the sequence slot of `outer` by `inner`: running two post-processors in a row.
-std::vector<int32_t> compose(const std::vector<int32_t>& outer, const std::vector<int32_t>& inner) {
-    std::vector<int32_t> out;
-    for (int32_t id : outer) {
-        if (id == kSequenceSlot)
-            out.insert(out.end(), inner.begin(), inner.end());
-        else
-            out.push_back(id);
-    }
-    return out;
-}
-
 // The post-processor's effect on a single sequence, as ids around kSequenceSlot.
 std::vector<int32_t> read_post_processor(const Reader& r, const json& node,
                                          const std::string& path) {
@@ -363,7 +351,7 @@ std::vector<int32_t> read_post_processor(const Reader& r, const json& node,
     if (type == "Sequence") {
         const json& list = r.array(r.member(node, "processors", path), path + ".processors");
         for (size_t i = 0; i < list.size(); ++i)
-            single = compose(
+            single = apply_template(
                 read_post_processor(r, list[i], path + ".processors[" + std::to_string(i) + "]"),
                 single);
         return single;
