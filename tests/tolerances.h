@@ -9,4 +9,11 @@ constexpr double kF32LogitsRel = 1e-4;
 constexpr double kBf16Abs = 5e-2;
 constexpr double kBf16Rel = 2e-2;
 
+// Sentence embeddings (f32, CPU) vs sentence-transformers in float32: cosine of each vector to
+// the reference (the bar), and the largest element difference relative to its norm.
+constexpr double kEmbeddingCosine = 0.99999;
+constexpr double kEmbeddingRel = 1e-4;
+// The same text embedded alone or in any batch: only summation order may differ.
+constexpr double kBatchInvariance = 1e-6;
+
 }  // namespace ferris::tolerances

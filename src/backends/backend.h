@@ -25,6 +25,18 @@ enum class OpKind {
 };
 const char* op_name(OpKind op);
 
+// Which keys each query sees, and what is added to its scores. Causal: query t (at position
+// q_offset + t) sees keys 0 .. q_offset + t; otherwise every key. key_lengths (B) i32, optional:
+// keys at or past key_lengths[b] are padding and never seen (right-padded batches). relative_bias
+// (NH, T + S - 1) f32, optional: bias[h, s - t + T - 1] is added to the scaled score of query t
+// and key s (MPNet's bucketed relative positions, expanded by the caller; needs q_offset 0).
+struct AttentionMask {
+    bool causal = true;
+    int64_t q_offset = 0;
+    Tensor key_lengths;
+    Tensor relative_bias;
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -58,11 +70,11 @@ public:
     virtual void silu_mul(Tensor& out, const Tensor& gate, const Tensor& up) = 0;
     // In place rotary embedding, HF "rotate_half" layout: x (N, H, HS); positions (N) i32
     virtual void rope(Tensor& x, const Tensor& positions, float theta) = 0;
-    // Causal grouped-query attention. q (B, T, NH, HS); k, v (B, S, NKV, HS) in any float dtype
-    // (a KV cache view, last two dims contiguous); query t sits at position q_offset + t and sees
-    // keys 0 .. q_offset + t. out (B, T, NH, HS).
+    // Grouped-query attention: softmax(scale * q k^T + bias, masked) v. q (B, T, NH, HS) f32;
+    // k, v (B, S, NKV, HS) in any float dtype (a KV cache view, last two dims contiguous);
+    // out (B, T, NH, HS). A query that sees no key gets zeros.
     virtual void attention(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v,
-                           int64_t q_offset, float scale) = 0;
+                           const AttentionMask& mask, float scale) = 0;
     // out (N) f32 = logsumexp(logits[n]) - logits[n, targets[n]]; logits (N, V); targets (N) i32
     virtual void cross_entropy(Tensor& out, const Tensor& logits, const Tensor& targets) = 0;
 };

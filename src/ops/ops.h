@@ -2,6 +2,7 @@
 // outputs on the inputs' device, and dispatch to that device's backend. Models call only these.
 #pragma once
 
+#include "backends/backend.h"
 #include "ferris/tensor.h"
 
 namespace ferris::ops {
@@ -22,6 +23,9 @@ void rope_(Tensor& x, const Tensor& positions, float theta);  // x (N, H, HS) in
 // q (B, T, NH, HS); k, v (B, S, NKV, HS); causal with queries at q_offset + t.
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     int64_t q_offset, float scale);
+// The general form: causal or not, right padding, relative-position bias (see AttentionMask).
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& mask,
+                 float scale);
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets);  // per-row NLL (N) f32
 
 }  // namespace ferris::ops

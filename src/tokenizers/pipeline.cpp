@@ -201,6 +201,48 @@ size_t first_invalid_utf8(std::string_view s) {
     return std::string_view::npos;
 }
 
+std::string replace_invalid_utf8(std::string_view s, size_t* replaced) {
+    size_t count = 0;
+    std::string out;
+    out.reserve(s.size());
+    const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+    const size_t n = s.size();
+    size_t i = 0;
+    while (i < n) {
+        const size_t bad = first_invalid_utf8(s.substr(i));
+        if (bad == std::string_view::npos) {
+            out.append(s.substr(i));
+            break;
+        }
+        out.append(s.substr(i, bad));
+        i += bad;
+        // The maximal prefix of a valid sequence becomes one U+FFFD (as Python and WHATWG do).
+        const uint8_t c = p[i];
+        size_t len = 1, want = 0;
+        uint8_t lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) {
+            want = 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            want = 3;
+            lo = c == 0xE0 ? 0xA0 : 0x80;
+            hi = c == 0xED ? 0x9F : 0xBF;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            want = 4;
+            lo = c == 0xF0 ? 0x90 : 0x80;
+            hi = c == 0xF4 ? 0x8F : 0xBF;
+        }
+        if (want && i + 1 < n && p[i + 1] >= lo && p[i + 1] <= hi) {
+            len = 2;
+            while (len < want && i + len < n && (p[i + len] & 0xC0) == 0x80) ++len;
+        }
+        out.append("\xEF\xBF\xBD");
+        ++count;
+        i += len;
+    }
+    if (replaced) *replaced = count;
+    return out;
+}
+
 bool apply_normalizer(NormalizerKind kind, std::string_view text, std::string& out) {
     auto below = [&](uint8_t limit) {
         return std::all_of(text.begin(), text.end(),

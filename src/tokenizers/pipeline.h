@@ -45,6 +45,9 @@ size_t utf8_len(char lead);
 uint32_t utf8_decode(std::string_view s, size_t i, size_t& len);  // code point at s[i]
 void utf8_append(std::string& out, uint32_t cp);
 size_t first_invalid_utf8(std::string_view s);  // byte offset, or npos when valid
+// Each maximal invalid subsequence replaced by U+FFFD (Python's errors="replace"); `replaced`
+// counts them.
+std::string replace_invalid_utf8(std::string_view s, size_t* replaced = nullptr);
 
 // Applies one normalizer to valid UTF-8. Returns false, leaving `out` alone, when the text is
 // already normalized (the common, ASCII case).

@@ -584,4 +584,14 @@ std::unique_ptr<WordPieceTokenizer> WordPieceTokenizer::from_vocab_txt(const std
     return std::make_unique<WordPieceTokenizer>(std::move(config));
 }
 
+int64_t WordPieceTokenizer::num_special_tokens() const {
+    int64_t n = 0;
+    for (int32_t id : single_template_) n += id != kSequenceSlot;
+    return n;
+}
+
+std::vector<int32_t> WordPieceTokenizer::add_special_tokens(const std::vector<int32_t>& ids) const {
+    return single_template_.empty() ? ids : apply_template(single_template_, ids);
+}
+
 }  // namespace ferris

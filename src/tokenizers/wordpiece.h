@@ -75,6 +75,10 @@ public:
     // The maximum sequence length the files declare (truncation.max_length or
     // model_max_length), for the model to truncate at; nullopt when none is given.
     std::optional<int64_t> max_length() const { return max_length_; }
+    // The post-processor on its own, for callers that truncate between encode(text, false) and
+    // it: how many ids it adds, and the wrapped sequence ("[CLS] ids [SEP]").
+    int64_t num_special_tokens() const;
+    std::vector<int32_t> add_special_tokens(const std::vector<int32_t>& ids) const;
 
 private:
     // A string → id table; lookups by string_view do not allocate.

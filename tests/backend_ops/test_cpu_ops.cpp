@@ -187,14 +187,19 @@ TEST(CpuOps, RopeRotatesHalves) {
     for (int64_t i = 0; i < h * hs; ++i) EXPECT_EQ(after[i], before[i]);  // position 0: identity
 }
 
+// Double-precision attention. lens: keys per batch row (empty = all S); bias: (NH, T + S - 1).
 std::vector<double> ref_attention(const std::vector<float>& q, const std::vector<float>& k,
                                   const std::vector<float>& v, int64_t B, int64_t T, int64_t NH,
-                                  int64_t S, int64_t NKV, int64_t HS, int64_t off, double scale) {
+                                  int64_t S, int64_t NKV, int64_t HS, int64_t off, double scale,
+                                  bool causal = true, const std::vector<int32_t>& lens = {},
+                                  const std::vector<float>& bias = {}) {
     std::vector<double> out(q.size());
     for (int64_t b = 0; b < B; ++b)
         for (int64_t t = 0; t < T; ++t)
             for (int64_t h = 0; h < NH; ++h) {
-                const int64_t kh = h / (NH / NKV), vis = std::min(S, off + t + 1);
+                const int64_t keys = lens.empty() ? S : lens[b];
+                const int64_t kh = h / (NH / NKV),
+                              vis = causal ? std::min(keys, off + t + 1) : keys;
                 std::vector<double> p(vis);
                 double mx = -1e300, sum = 0;
                 for (int64_t s = 0; s < vis; ++s) {
@@ -202,7 +207,7 @@ std::vector<double> ref_attention(const std::vector<float>& q, const std::vector
                     for (int64_t i = 0; i < HS; ++i)
                         d += double(q[((b * T + t) * NH + h) * HS + i]) *
                              k[((b * S + s) * NKV + kh) * HS + i];
-                    p[s] = d * scale;
+                    p[s] = d * scale + (bias.empty() ? 0.0 : bias[h * (T + S - 1) + s - t + T - 1]);
                     mx = std::max(mx, p[s]);
                 }
                 for (auto& x : p) sum += (x = std::exp(x - mx));
@@ -210,7 +215,7 @@ std::vector<double> ref_attention(const std::vector<float>& q, const std::vector
                     double acc = 0;
                     for (int64_t s = 0; s < vis; ++s)
                         acc += p[s] * v[((b * S + s) * NKV + kh) * HS + i];
-                    out[((b * T + t) * NH + h) * HS + i] = acc / sum;
+                    out[((b * T + t) * NH + h) * HS + i] = vis > 0 ? acc / sum : 0.0;
                 }
             }
     return out;
@@ -234,13 +239,47 @@ TEST(CpuOps, AttentionCausalGqaAllCacheDtypes) {
             Tensor q = random_tensor({c.B, c.T, c.NH, c.HS}, DType::F32, rng, -2, 2);
             Guarded out({c.B, c.T, c.NH, c.HS}, DType::F32);
             const float scale = 1.0f / std::sqrt(float(c.HS));
-            cpu().attention(out.view, q, k, v, c.offset, scale);
+            AttentionMask mask;
+            mask.q_offset = c.offset;
+            cpu().attention(out.view, q, k, v, mask, scale);
             EXPECT_TRUE(out.guards_intact());
             auto ref =
                 ref_attention(q.to_floats(), k.contiguous().to_floats(), v.contiguous().to_floats(),
                               c.B, c.T, c.NH, S, c.NKV, c.HS, c.offset, scale);
             EXPECT_LT(relative_error(out.view.to_floats(), ref), 1e-5)
                 << dtype_name(kd) << " T=" << c.T << " off=" << c.offset;
+        }
+}
+
+// The encoders' form: bidirectional, right-padded rows (one all padding), relative bias.
+TEST(CpuOps, AttentionBidirectionalPaddedWithRelativeBias) {
+    struct Case {
+        int64_t B, T, NH, HS;
+    };
+    for (bool with_bias : {false, true})
+        for (Case c : {Case{3, 1, 2, 16}, Case{3, 7, 4, 32}, Case{3, 33, 2, 64}, Case{3, 130, 3, 32}}) {
+            Rng rng(c.T * 13 + c.HS + with_bias);
+            Tensor q = random_tensor({c.B, c.T, c.NH, c.HS}, DType::F32, rng, -2, 2);
+            Tensor k = random_tensor({c.B, c.T, c.NH, c.HS}, DType::F32, rng, -2, 2);
+            Tensor v = random_tensor({c.B, c.T, c.NH, c.HS}, DType::F32, rng, -2, 2);
+            std::vector<int32_t> lens = {int32_t(c.T), int32_t((c.T + 1) / 2), 0};
+            AttentionMask mask;
+            mask.causal = false;
+            mask.key_lengths = Tensor::from_ints({c.B}, lens);
+            std::vector<float> bias;
+            if (with_bias) {
+                mask.relative_bias =
+                    random_tensor({c.NH, 2 * c.T - 1}, DType::F32, rng, -3, 3);
+                bias = mask.relative_bias.to_floats();
+            }
+            Guarded out({c.B, c.T, c.NH, c.HS}, DType::F32);
+            const float scale = 1.0f / std::sqrt(float(c.HS));
+            cpu().attention(out.view, q, k, v, mask, scale);
+            EXPECT_TRUE(out.guards_intact());
+            auto ref = ref_attention(q.to_floats(), k.to_floats(), v.to_floats(), c.B, c.T, c.NH,
+                                     c.T, c.NH, c.HS, 0, scale, false, lens, bias);
+            EXPECT_LT(relative_error(out.view.to_floats(), ref), 1e-5)
+                << "T=" << c.T << " bias=" << with_bias;
         }
 }
 

@@ -53,5 +53,7 @@ Command add_tokenize_command(CLI::App& app);
 Command add_generate_command(CLI::App& app);
 Command add_perplexity_command(CLI::App& app);
 Command add_demo_command(CLI::App& app);
+Command add_embed_command(CLI::App& app);
+Command add_search_command(CLI::App& app);
 
 }  // namespace ferris::cli

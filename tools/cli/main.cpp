@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
         ferris::cli::add_demo_command(app),     ferris::cli::add_create_model_command(app),
         ferris::cli::add_inspect_command(app),  ferris::cli::add_tokenize_command(app),
         ferris::cli::add_generate_command(app), ferris::cli::add_perplexity_command(app),
+        ferris::cli::add_embed_command(app),    ferris::cli::add_search_command(app),
     };
     try {
         app.parse(argc, argv);

@@ -1,4 +1,5 @@
-// CPU causal grouped-query attention. K/V may be f32, f16 or bf16 (the KV cache dtype).
+// CPU grouped-query attention (causal or bidirectional, right padding, optional relative-position
+// bias). K/V may be f32, f16 or bf16 (the KV cache dtype).
 // Decode (few queries): one task per (batch, head, query) — scores against the visible keys, a
 // max-subtracted softmax in f32, then the weighted sum of values.
 // Prefill (many queries): tasks of 64 queries x one kv head (x some of its query heads when
@@ -6,6 +7,9 @@
 // as two sgemm calls (Q K^T, then P V) around
 // a masked softmax, so the work goes through BLAS instead of one dot product per key.
 #include <omp.h>
+
+// GCC 12 false positive: the AVX-512 conversion intrinsics start from _mm512_undefined_*().
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include <algorithm>
 #include <cmath>
@@ -21,10 +25,28 @@ namespace {
 
 constexpr int64_t kQueryBlock = 64;
 
+// The keys query t of batch row b sees are 0 .. seen(b, t) - 1.
+struct Visibility {
+    bool causal;
+    int64_t q_offset, s_n;
+    const int32_t* key_lengths;  // (B) or null
+    int64_t keys(int64_t b) const { return key_lengths ? key_lengths[b] : s_n; }
+    int64_t seen(int64_t b, int64_t t) const {
+        return causal ? std::min(keys(b), q_offset + t + 1) : keys(b);
+    }
+};
+
+// Adds bias[h, s - t + T - 1] to row[s] for s < seen (relative_bias is (NH, T + S - 1)).
+inline void add_relative_bias(float* row, const float* bias, int64_t h, int64_t t, int64_t t_n,
+                              int64_t s_n, int64_t seen) {
+    const float* b = bias + h * (t_n + s_n - 1) + (t_n - 1 - t);
+    for (int64_t s = 0; s < seen; ++s) row[s] += b[s];
+}
+
 void attention_prefill(float* op, const float* qp, const char* kp, const char* vp, DType kd,
                        DType vd, int64_t b_n, int64_t t_n, int64_t nh, int64_t hs, int64_t s_n,
                        int64_t nkv, int64_t kb, int64_t ks, int64_t vb, int64_t vs,
-                       int64_t q_offset, float scale) {
+                       const Visibility& vis, const float* bias, float scale) {
     const int64_t group = nh / nkv, qblocks = (t_n + kQueryBlock - 1) / kQueryBlock;
     // Few (batch, kv head, query block) tasks for many threads: split the group's query heads
     // over tasks too (each task then converts its keys/values itself: 1/(2*64) extra work).
@@ -43,7 +65,15 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
             const int64_t qb = rev / per_block, hc = inner % hchunks, kvh = (inner / hchunks) % nkv,
                           b = inner / (hchunks * nkv);
             const int64_t t0 = qb * kQueryBlock, tq = std::min(kQueryBlock, t_n - t0);
-            const int64_t visible = std::min(s_n, q_offset + t0 + tq);
+            const int64_t visible = vis.seen(b, t0 + tq - 1);
+            const int64_t h_begin = kvh * group + hc * per_group;
+            const int64_t h_end = std::min(kvh * group + group, h_begin + per_group);
+            if (visible == 0) {  // only padding: zeros, as a query that sees no key
+                for (int64_t h = h_begin; h < h_end; ++h)
+                    for (int64_t i = 0; i < tq; ++i)
+                        std::fill_n(op + ((b * t_n + t0 + i) * nh + h) * hs, hs, 0.0f);
+                continue;
+            }
             kf.resize(static_cast<size_t>(visible * hs));
             vf.resize(static_cast<size_t>(visible * hs));
             scores.resize(static_cast<size_t>(tq * visible));
@@ -53,8 +83,6 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
                 convert_floats(vp + ((b * vb + s * vs) + kvh * hs) * static_cast<int64_t>(ve), vd,
                                vf.data() + s * hs, DType::F32, static_cast<size_t>(hs));
             }
-            const int64_t h_begin = kvh * group + hc * per_group;
-            const int64_t h_end = std::min(kvh * group + group, h_begin + per_group);
             for (int64_t h = h_begin; h < h_end; ++h) {
                 const float* q = qp + ((b * t_n + t0) * nh + h) * hs;
                 sgemm(true, static_cast<int>(tq), static_cast<int>(visible), static_cast<int>(hs),
@@ -62,7 +90,8 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
                       scores.data(), static_cast<int>(visible));
                 for (int64_t i = 0; i < tq; ++i) {
                     float* row = scores.data() + i * visible;
-                    const int64_t seen = std::min(visible, q_offset + t0 + i + 1);
+                    const int64_t seen = vis.seen(b, t0 + i);
+                    if (bias) add_relative_bias(row, bias, h, t0 + i, t_n, s_n, seen);
                     float mx = -INFINITY;
                     for (int64_t s = 0; s < seen; ++s) mx = std::max(mx, row[s]);
                     float sum = 0;
@@ -76,7 +105,7 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
                     }
                     sum = vsum(vsum_acc);
                     for (; s < seen; ++s) sum += (row[s] = std::exp(row[s] - mx));
-                    const float inv = 1.0f / sum;
+                    const float inv = seen > 0 ? 1.0f / sum : 0.0f;
                     for (s = 0; s < seen; ++s) row[s] *= inv;
                     for (; s < visible; ++s) row[s] = 0.0f;
                 }
@@ -92,7 +121,7 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
 }  // namespace
 
 void CpuBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v,
-                           int64_t q_offset, float scale) {
+                           const AttentionMask& mask, float scale) {
     const int64_t b_n = q.size(0), t_n = q.size(1), nh = q.size(2), hs = q.size(3);
     const int64_t s_n = k.size(1), nkv = k.size(2), group = nh / nkv;
     const DType kd = k.dtype(), vd = v.dtype();
@@ -103,9 +132,13 @@ void CpuBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const 
                   vs = v.strides()[1];
     const float* qp = q.data<float>();
     float* op = out.data<float>();
+    const Visibility vis{mask.causal, mask.q_offset, s_n,
+                         mask.key_lengths.defined() ? mask.key_lengths.data<int32_t>() : nullptr};
+    const float* bias =
+        mask.relative_bias.defined() ? mask.relative_bias.data<float>() : nullptr;
     if (t_n >= 16) {
-        attention_prefill(op, qp, kp, vp, kd, vd, b_n, t_n, nh, hs, s_n, nkv, kb, ks, vb, vs,
-                          q_offset, scale);
+        attention_prefill(op, qp, kp, vp, kd, vd, b_n, t_n, nh, hs, s_n, nkv, kb, ks, vb, vs, vis,
+                          bias, scale);
         return;
     }
     const int64_t tasks = b_n * nh * t_n;
@@ -117,14 +150,15 @@ void CpuBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const 
         for (int64_t task = 0; task < tasks; ++task) {
             const int64_t t = task % t_n, h = (task / t_n) % nh, b = task / (t_n * nh);
             const int64_t kvh = h / group;
-            const int64_t visible = std::min(s_n, q_offset + t + 1);
+            const int64_t visible = vis.seen(b, t);
             const float* qr = qp + ((b * t_n + t) * nh + h) * hs;
-            float mx = -INFINITY;
             for (int64_t s = 0; s < visible; ++s) {
                 const void* kr = kp + ((b * kb + s * ks) + kvh * hs) * static_cast<int64_t>(ke);
                 p[s] = dot_f32(qr, kr, kd, hs) * scale;
-                mx = p[s] > mx ? p[s] : mx;
             }
+            if (bias) add_relative_bias(p.data(), bias, h, t, t_n, s_n, visible);
+            float mx = -INFINITY;
+            for (int64_t s = 0; s < visible; ++s) mx = p[s] > mx ? p[s] : mx;
             float sum = 0;
             for (int64_t s = 0; s < visible; ++s) {
                 p[s] = std::exp(p[s] - mx);

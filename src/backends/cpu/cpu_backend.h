@@ -26,8 +26,8 @@ public:
     void add(Tensor& out, const Tensor& a, const Tensor& b, float alpha) override;
     void silu_mul(Tensor& out, const Tensor& gate, const Tensor& up) override;
     void rope(Tensor& x, const Tensor& positions, float theta) override;
-    void attention(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, int64_t q_offset,
-                   float scale) override;
+    void attention(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v,
+                   const AttentionMask& mask, float scale) override;
     void cross_entropy(Tensor& out, const Tensor& logits, const Tensor& targets) override;
 };
 

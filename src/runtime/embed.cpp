@@ -1,0 +1,266 @@
+// EmbeddingModel: tokenizer + encoder + pooling. Texts are tokenized on all threads, sorted by
+// length (longest first) and cut into batches of at most `batch_tokens` padded tokens; each
+// batch runs one encoder forward, then pooling and L2 normalization per row.
+#include <omp.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <numeric>
+
+#include "ferris/embedding_model.h"
+#include "io/files.h"
+#include "models/encoder/model.h"
+#include "ops/ops.h"
+#include "runtime/sentence_config.h"
+#include "tokenizers/wordpiece.h"
+
+namespace ferris {
+
+namespace {
+
+using models::encoder::Arch;
+using models::encoder::EncoderModel;
+
+struct TypeDefaults {
+    Arch arch;
+    int64_t hidden;
+    int64_t max_length;
+    const char* query_prefix;
+    const char* passage_prefix;
+};
+
+TypeDefaults type_defaults(EmbeddingModelType type) {
+    switch (type) {
+        case EmbeddingModelType::E5SmallV2:
+            return {Arch::Bert, 384, 512, "query: ", "passage: "};
+        case EmbeddingModelType::AllMiniLmL6V2:
+            return {Arch::Bert, 384, 256, "", ""};
+        case EmbeddingModelType::AllMpnetBaseV2:
+            return {Arch::MPNet, 768, 384, "", ""};
+        case EmbeddingModelType::Auto:
+            break;
+    }
+    return {Arch::Bert, 0, 0, "", ""};
+}
+
+// Pools rows 0 .. len-1 of h (T, C) into out (C), then L2-normalizes when asked.
+void pool_row(const float* h, int64_t len, int64_t C, Pooling pooling, bool normalize,
+              float* out) {
+    if (pooling == Pooling::Cls) {
+        std::copy(h, h + C, out);
+    } else if (pooling == Pooling::Max) {
+        std::copy(h, h + C, out);
+        for (int64_t t = 1; t < len; ++t)
+            for (int64_t c = 0; c < C; ++c) out[c] = std::max(out[c], h[t * C + c]);
+    } else {
+        std::fill(out, out + C, 0.0f);
+        for (int64_t t = 0; t < len; ++t)
+            for (int64_t c = 0; c < C; ++c) out[c] += h[t * C + c];
+        const float inv = 1.0f / static_cast<float>(len);
+        for (int64_t c = 0; c < C; ++c) out[c] *= inv;
+    }
+    if (!normalize) return;
+    double ss = 0;
+    for (int64_t c = 0; c < C; ++c) ss += static_cast<double>(out[c]) * out[c];
+    // torch.nn.functional.normalize: x / max(||x||, 1e-12)
+    const float inv = 1.0f / std::max(static_cast<float>(std::sqrt(ss)), 1e-12f);
+    for (int64_t c = 0; c < C; ++c) out[c] *= inv;
+}
+
+}  // namespace
+
+const char* pooling_name(Pooling pooling) {
+    switch (pooling) {
+        case Pooling::Mean:
+            return "mean";
+        case Pooling::Cls:
+            return "cls";
+        case Pooling::Max:
+            return "max";
+    }
+    return "?";
+}
+
+Pooling parse_pooling(const std::string& name) {
+    if (name == "mean") return Pooling::Mean;
+    if (name == "cls") return Pooling::Cls;
+    if (name == "max") return Pooling::Max;
+    fail(ErrorCode::InvalidArgument, "pooling '", name, "' (expected mean, cls or max)");
+}
+
+EmbeddingModelType parse_embedding_model_type(const std::string& name) {
+    std::string n = name;
+    std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (n == "auto") return EmbeddingModelType::Auto;
+    if (n == "e5-small-v2" || n == "e5smallv2") return EmbeddingModelType::E5SmallV2;
+    if (n == "all-minilm-l6-v2" || n == "allminilml6v2") return EmbeddingModelType::AllMiniLmL6V2;
+    if (n == "all-mpnet-base-v2" || n == "allmpnetbasev2")
+        return EmbeddingModelType::AllMpnetBaseV2;
+    fail(ErrorCode::InvalidArgument, "model type '", name,
+         "' (expected auto, e5-small-v2, all-minilm-l6-v2 or all-mpnet-base-v2)");
+}
+
+struct EmbeddingModel::Impl {
+    std::unique_ptr<EncoderModel> encoder;
+    std::unique_ptr<WordPieceTokenizer> tokenizer;
+    Pooling pooling = Pooling::Mean;
+    bool normalize = true;
+    int64_t max_length = 0;
+    int64_t batch_tokens = 0;
+    TypeDefaults defaults{};
+};
+
+EmbeddingModel::EmbeddingModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EmbeddingModel::EmbeddingModel(EmbeddingModel&&) noexcept = default;
+EmbeddingModel& EmbeddingModel::operator=(EmbeddingModel&&) noexcept = default;
+EmbeddingModel::~EmbeddingModel() = default;
+
+EmbeddingModel EmbeddingModel::from_dir(const std::string& dir, Device device,
+                                        EmbeddingModelType type) {
+    EmbeddingOptions options;
+    options.device = device;
+    options.type = type;
+    return from_dir(dir, options);
+}
+
+EmbeddingModel EmbeddingModel::from_dir(const std::string& dir, const EmbeddingOptions& options) {
+    if (options.batch_tokens < 1)
+        fail(ErrorCode::InvalidArgument, "batch_tokens must be positive, got ",
+             options.batch_tokens);
+    auto impl = std::make_unique<Impl>();
+    models::encoder::LoadOptions lo;
+    lo.device = options.device;
+    lo.dtype = options.dtype;
+    impl->encoder = EncoderModel::load(dir, lo);
+    const auto& cfg = impl->encoder->config();
+    impl->defaults = type_defaults(options.type);
+    if (options.type != EmbeddingModelType::Auto &&
+        (cfg.arch != impl->defaults.arch || cfg.hidden_size != impl->defaults.hidden))
+        fail(ErrorCode::InvalidArgument, dir, ": a ", models::encoder::arch_name(cfg.arch),
+             " encoder of width ", cfg.hidden_size, " is not that model type (expected ",
+             models::encoder::arch_name(impl->defaults.arch), ", width ", impl->defaults.hidden,
+             ")");
+
+    const std::string tok_path = io::join_path(dir, "tokenizer.json");
+    std::unique_ptr<Tokenizer> tok;
+    if (io::path_exists(tok_path)) {
+        tok = Tokenizer::from_file(tok_path);
+    } else if (io::path_exists(io::join_path(dir, "vocab.txt"))) {
+        tok = WordPieceTokenizer::from_vocab_txt(io::join_path(dir, "vocab.txt"));
+    } else {
+        fail(ErrorCode::Io, dir, ": no tokenizer.json or vocab.txt");
+    }
+    impl->tokenizer.reset(dynamic_cast<WordPieceTokenizer*>(tok.get()));
+    if (!impl->tokenizer) fail(ErrorCode::Unsupported, tok_path, ": not a WordPiece tokenizer");
+    tok.release();
+    if (impl->tokenizer->vocab_size() > cfg.vocab_size)
+        fail(ErrorCode::ShapeMismatch, tok_path, ": ", impl->tokenizer->vocab_size(),
+             " tokens, but the model has only ", cfg.vocab_size, " embeddings");
+
+    const runtime::SentenceConfig sc = runtime::read_sentence_config(dir);
+    impl->pooling = options.pooling.value_or(sc.pooling.value_or(Pooling::Mean));
+    impl->normalize = options.normalize.value_or(sc.normalize.value_or(true));
+    // sentence-transformers: max_seq_length, else min(max_position_embeddings, model_max_length).
+    int64_t max_len = cfg.max_tokens();
+    if (impl->tokenizer->max_length()) max_len = std::min(max_len, *impl->tokenizer->max_length());
+    if (options.type != EmbeddingModelType::Auto) max_len = impl->defaults.max_length;
+    if (sc.max_seq_length) max_len = *sc.max_seq_length;
+    if (options.max_length) max_len = *options.max_length;
+    if (max_len > cfg.max_tokens())
+        fail(ErrorCode::InvalidArgument, dir, ": max length ", max_len, " exceeds the model's ",
+             cfg.max_tokens(), " positions");
+    if (max_len <= impl->tokenizer->num_special_tokens())
+        fail(ErrorCode::InvalidArgument, "max length ", max_len,
+             " leaves no room for text after the special tokens");
+    impl->max_length = max_len;
+    impl->batch_tokens = options.batch_tokens;
+    return EmbeddingModel(std::move(impl));
+}
+
+std::vector<int32_t> EmbeddingModel::tokenize(const std::string& text, bool* truncated) const {
+    std::vector<int32_t> ids = impl_->tokenizer->encode(text, false);
+    const size_t room =
+        static_cast<size_t>(impl_->max_length - impl_->tokenizer->num_special_tokens());
+    const bool cut = ids.size() > room;
+    if (cut) ids.resize(room);  // tokenizers truncates from the right
+    if (truncated) *truncated = cut;
+    return impl_->tokenizer->add_special_tokens(ids);
+}
+
+Tensor EmbeddingModel::encode(const std::vector<std::string>& texts, const std::string& prefix,
+                              EmbedStats* stats,
+                              const std::function<void(int64_t, int64_t)>& progress) const {
+    const int64_t N = static_cast<int64_t>(texts.size()), C = dim();
+    Tensor out = Tensor::empty({N, C}, DType::F32);
+    if (N == 0) return out;
+
+    std::vector<std::vector<int32_t>> ids(static_cast<size_t>(N));
+    std::vector<uint8_t> cut(static_cast<size_t>(N));
+    bool failed = false;
+    Error first_error(ErrorCode::Internal, "");
+#pragma omp parallel for schedule(dynamic, 16)
+    for (int64_t i = 0; i < N; ++i) {
+        try {
+            bool t = false;
+            ids[i] = tokenize(prefix + texts[static_cast<size_t>(i)], &t);
+            cut[i] = t;
+        } catch (const Error& e) {
+#pragma omp critical
+            if (!failed) {
+                failed = true;
+                first_error = e;
+            }
+        }
+    }
+    if (failed) throw first_error;
+
+    std::vector<int64_t> order(static_cast<size_t>(N));
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t a, int64_t b) { return ids[a].size() > ids[b].size(); });
+    EmbedStats st;
+    st.texts = N;
+    for (int64_t i = 0; i < N; ++i) {
+        st.tokens += static_cast<int64_t>(ids[i].size());
+        st.truncated += cut[i];
+    }
+    int64_t done = 0;
+    for (size_t begin = 0; begin < order.size();) {
+        // The first text of a batch is its longest: the batch is as wide as it.
+        const int64_t width = static_cast<int64_t>(ids[order[begin]].size());
+        const size_t rows = static_cast<size_t>(std::max<int64_t>(1, impl_->batch_tokens / width));
+        const size_t end = std::min(order.size(), begin + rows);
+        std::vector<std::vector<int32_t>> batch;
+        for (size_t i = begin; i < end; ++i) batch.push_back(std::move(ids[order[i]]));
+        Tensor h = impl_->encoder->forward(batch);  // (B, T, C)
+        if (!h.device().is_cpu()) h = ops::to_device(h, Device::cpu());
+        const int64_t T = h.size(1);
+        const float* hp = h.data<float>();
+#pragma omp parallel for
+        for (int64_t b = 0; b < static_cast<int64_t>(batch.size()); ++b)
+            pool_row(hp + b * T * C, static_cast<int64_t>(batch[b].size()), C, impl_->pooling,
+                     impl_->normalize, out.data<float>() + order[begin + b] * C);
+        st.padded_tokens += static_cast<int64_t>(batch.size()) * T;
+        st.batches += 1;
+        done += static_cast<int64_t>(batch.size());
+        if (progress) progress(done, N);
+        begin = end;
+    }
+    if (stats) *stats = st;
+    return out;
+}
+
+int64_t EmbeddingModel::dim() const { return impl_->encoder->config().hidden_size; }
+Pooling EmbeddingModel::pooling() const { return impl_->pooling; }
+bool EmbeddingModel::normalize() const { return impl_->normalize; }
+int64_t EmbeddingModel::max_length() const { return impl_->max_length; }
+Device EmbeddingModel::device() const { return impl_->encoder->device(); }
+std::string EmbeddingModel::architecture() const {
+    return models::encoder::arch_name(impl_->encoder->config().arch);
+}
+const Tokenizer& EmbeddingModel::tokenizer() const { return *impl_->tokenizer; }
+std::string EmbeddingModel::query_prefix() const { return impl_->defaults.query_prefix; }
+std::string EmbeddingModel::passage_prefix() const { return impl_->defaults.passage_prefix; }
+
+}  // namespace ferris
