@@ -1,0 +1,252 @@
+// The real ferris binary for `embed`, `search` and `create-model --arch bert|mpnet`: outputs
+// checked by value (unit norms, .npy bytes equal to --json, search ranking), and bad input (empty
+// files, blank lines, invalid UTF-8, over-long texts, folders that are not encoders, unsupported
+// sentence-transformers modules) answered by one error line or a notice, never a crash.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cli_assertions.h"
+#include "cli_runner.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using ferris::test::CliResult;
+using ferris::test::run_cli;
+using namespace ferris::test::assertions;
+
+std::string read_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream os;
+    os << in.rdbuf();
+    return os.str();
+}
+
+void write_file(const fs::path& path, const std::string& bytes) {
+    std::ofstream(path, std::ios::binary) << bytes;
+}
+
+// One scratch folder per process with a tiny BERT and a tiny MPNet made by create-model.
+class Scratch {
+public:
+    static Scratch& get() {
+        static Scratch s;
+        return s;
+    }
+    const fs::path& root() const { return root_; }
+    fs::path bert() { return model("bert", {"--arch", "bert", "--preset", "tiny", "--seed", "3",
+                                            "--max-seq-length", "16"}); }
+    fs::path mpnet() { return model("mpnet", {"--arch", "mpnet", "--preset", "tiny", "--seed", "4"}); }
+
+private:
+    fs::path model(const std::string& name, std::vector<std::string> args) {
+        const fs::path dir = root_ / name;
+        if (!fs::exists(dir / "config.json")) {
+            args.insert(args.begin(), "create-model");
+            args.push_back("--out");
+            args.push_back(dir.string());
+            const CliResult r = run_cli(args);
+            EXPECT_EQ(r.exit_code, 0) << r.describe();
+        }
+        return dir;
+    }
+    Scratch() {
+        const char* tmp = std::getenv("TMPDIR");
+        std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/ferris-embed-XXXXXX";
+        if (!::mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
+        root_ = templ;
+    }
+    ~Scratch() {
+        std::error_code ec;
+        fs::remove_all(root_, ec);
+    }
+    fs::path root_;
+};
+
+std::vector<std::string> embed(const fs::path& model, std::vector<std::string> more) {
+    std::vector<std::string> args = {"embed", "--model", model.string(), "--device", "cpu"};
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+}
+
+double norm(const json& v) {
+    double s = 0;
+    for (const auto& x : v) s += x.get<double>() * x.get<double>();
+    return std::sqrt(s);
+}
+
+TEST(CliEmbed, JsonGivesUnitVectorsDeterministically) {
+    for (const fs::path& m : {Scratch::get().bert(), Scratch::get().mpnet()}) {
+        const auto args = embed(m, {"--text", "hello world", "--text", "fn main() {}", "--json"});
+        const json a = json_output(run_cli(args));
+        ASSERT_EQ(a["dim"], 32);
+        ASSERT_EQ(a["embeddings"].size(), 2u);
+        for (const auto& v : a["embeddings"]) EXPECT_NEAR(norm(v), 1.0, 1e-5);
+        EXPECT_NE(a["embeddings"][0], a["embeddings"][1]);
+        EXPECT_EQ(json_output(run_cli(args)), a);
+    }
+}
+
+TEST(CliEmbed, NpyAndJsonlHoldTheSameNumbersAsJson) {
+    const fs::path dir = Scratch::get().root() / "outputs";
+    fs::create_directories(dir);
+    write_file(dir / "in.txt", "first passage\n\nsecond one, longer than the first\n");
+    const fs::path m = Scratch::get().bert();
+    const json j = json_output(run_cli(embed(m, {"--input", (dir / "in.txt").string(), "--json"})));
+    ASSERT_EQ(j["embeddings"].size(), 2u);  // the blank line is skipped
+
+    const CliResult npy =
+        run_cli(embed(m, {"--input", (dir / "in.txt").string(), "--output", (dir / "v.npy").string()}));
+    ASSERT_EQ(npy.exit_code, 0) << npy.describe();
+    EXPECT_TRUE(contains(npy.err, "skipped 1 blank line"));
+    const std::string bytes = read_file(dir / "v.npy");
+    ASSERT_EQ(bytes.substr(0, 8), std::string("\x93NUMPY\x01\x00", 8));
+    const size_t header = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
+    EXPECT_EQ((10 + header) % 64, 0u);
+    EXPECT_TRUE(contains(bytes.substr(10, header), "'shape': (2, 32)"));
+    ASSERT_EQ(bytes.size(), 10 + header + 2 * 32 * 4);
+    for (int i = 0; i < 2; ++i)
+        for (int k = 0; k < 32; ++k) {
+            float f;
+            std::memcpy(&f, bytes.data() + 10 + header + (i * 32 + k) * 4, 4);
+            EXPECT_EQ(f, j["embeddings"][i][k].get<float>());
+        }
+
+    const CliResult jl = run_cli(
+        embed(m, {"--input", (dir / "in.txt").string(), "--output", (dir / "v.jsonl").string()}));
+    ASSERT_EQ(jl.exit_code, 0) << jl.describe();
+    std::istringstream lines(read_file(dir / "v.jsonl"));
+    std::string line;
+    std::vector<json> rows;
+    while (std::getline(lines, line)) rows.push_back(json::parse(line));
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[1]["text"], "second one, longer than the first");
+    EXPECT_EQ(rows[1]["embedding"], j["embeddings"][1]);
+}
+
+TEST(CliEmbed, InvalidUtf8IsReplacedWithAWarningNamingTheLine) {
+    const fs::path f = Scratch::get().root() / "bad_utf8.txt";
+    write_file(f, "fine line\nbroken \xff\xfe bytes\n\xe2\x82 cut\n");
+    const json j = json_output(run_cli(embed(Scratch::get().bert(), {"--input", f.string(), "--json"})));
+    EXPECT_EQ(j["embeddings"].size(), 3u);
+    const CliResult r = run_cli(embed(Scratch::get().bert(), {"--input", f.string(), "--json"}));
+    EXPECT_TRUE(contains(r.err, f.string() + ":2: 2 invalid UTF-8")) << r.err;
+    EXPECT_TRUE(contains(r.err, f.string() + ":3: 1 invalid UTF-8")) << r.err;
+}
+
+TEST(CliEmbed, LongTextIsTruncatedWithANotice) {
+    std::string longer;
+    for (int i = 0; i < 40; ++i) longer += "word" + std::to_string(i) + " ";
+    const CliResult r = run_cli(embed(Scratch::get().bert(), {"--text", longer, "--json"}));
+    EXPECT_EQ(r.exit_code, 0) << r.describe();
+    EXPECT_TRUE(contains(r.err, "1 text(s) longer than 16 tokens were truncated")) << r.err;
+}
+
+TEST(CliEmbed, EmptyInputFileIsAnError) {
+    const fs::path f = Scratch::get().root() / "empty.txt";
+    write_file(f, "\n  \n");
+    EXPECT_TRUE(fails_with(run_cli(embed(Scratch::get().bert(), {"--input", f.string()})),
+                           {f.string(), "no text to embed"}));
+}
+
+TEST(CliEmbed, MissingInputFileIsAnError) {
+    const fs::path f = Scratch::get().root() / "nope.txt";
+    EXPECT_TRUE(fails_with(run_cli(embed(Scratch::get().bert(), {"--input", f.string()})),
+                           {f.string()}));
+}
+
+TEST(CliEmbed, TextAndInputTogetherOrNeither) {
+    EXPECT_TRUE(fails_with(run_cli(embed(Scratch::get().bert(), {})), {"--text or --input"}));
+    const fs::path f = Scratch::get().root() / "one.txt";
+    write_file(f, "x\n");
+    EXPECT_TRUE(fails_with(
+        run_cli(embed(Scratch::get().bert(), {"--text", "a", "--input", f.string()})),
+        {"--text or --input"}));
+}
+
+TEST(CliEmbed, OutputNameMustSayItsFormat) {
+    const fs::path out = Scratch::get().root() / "vectors.txt";
+    EXPECT_TRUE(fails_with(
+        run_cli(embed(Scratch::get().bert(), {"--text", "a", "--output", out.string()})),
+        {".jsonl or .npy"}));
+    EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(CliEmbed, UnwritableOutputLeavesNothingBehind) {
+    const fs::path out = Scratch::get().root() / "no_such_dir" / "v.npy";
+    const CliResult r = run_cli(embed(Scratch::get().bert(), {"--text", "a", "--output", out.string()}));
+    EXPECT_TRUE(fails_with(r, {"no_such_dir"}));
+    EXPECT_FALSE(fs::exists(out.parent_path()));
+}
+
+TEST(CliEmbed, DecoderFolderIsNotAnEncoder) {
+    const fs::path q = Scratch::get().root() / "qwen";
+    ASSERT_EQ(run_cli({"create-model", "--arch", "qwen2", "--preset", "tiny", "--out", q.string()})
+                  .exit_code,
+              0);
+    EXPECT_TRUE(fails_with(run_cli(embed(q, {"--text", "a"})),
+                           {"config.json", "qwen2", "not a supported sentence encoder"}));
+}
+
+TEST(CliEmbed, UnsupportedSentenceTransformersModuleIsNamed) {
+    const fs::path m = Scratch::get().root() / "dense";
+    fs::copy(Scratch::get().bert(), m, fs::copy_options::recursive);
+    json modules = json::parse(read_file(m / "modules.json"));
+    modules.push_back({{"idx", 3}, {"name", "3"}, {"path", "3_Dense"},
+                       {"type", "sentence_transformers.models.Dense"}});
+    write_file(m / "modules.json", modules.dump());
+    EXPECT_TRUE(fails_with(run_cli(embed(m, {"--text", "a"})),
+                           {"modules.json", "sentence_transformers.models.Dense", "not implemented"}));
+}
+
+TEST(CliEmbed, ModelTypeMustFitTheFolder) {
+    EXPECT_TRUE(fails_with(
+        run_cli(embed(Scratch::get().bert(), {"--text", "a", "--model-type", "e5-small-v2"})),
+        {"not that model type"}));
+    EXPECT_TRUE(usage_error(run_cli(embed(Scratch::get().bert(), {"--text", "a", "--batch-tokens", "0"})),
+                            {"--batch-tokens"}));
+}
+
+TEST(CliEmbed, MissingTensorIsNamed) {
+    const fs::path m = Scratch::get().root() / "broken";
+    fs::copy(Scratch::get().mpnet(), m, fs::copy_options::recursive);
+    json cfg = json::parse(read_file(m / "config.json"));
+    cfg["num_hidden_layers"] = 3;
+    write_file(m / "config.json", cfg.dump());
+    EXPECT_TRUE(fails_with(run_cli(embed(m, {"--text", "a"})),
+                           {"model.safetensors", "missing encoder.layer.2.attention.attn.q.weight"}));
+}
+
+TEST(CliSearch, FindsTheIdenticalPassageFirst) {
+    const fs::path corpus = Scratch::get().root() / "corpus.txt";
+    write_file(corpus,
+               "rust ownership and borrowing\nhow to bake sourdough bread\n"
+               "low-rank adapters for fine-tuning\nthe capital of france is paris\n");
+    for (const fs::path& m : {Scratch::get().bert(), Scratch::get().mpnet()}) {
+        const json j = json_output(run_cli({"search", "--model", m.string(), "--device", "cpu",
+                                            "--corpus", corpus.string(), "--query",
+                                            "low-rank adapters for fine-tuning", "--top-k", "3",
+                                            "--json"}));
+        ASSERT_EQ(j["results"].size(), 3u);
+        EXPECT_EQ(j["results"][0]["line"], 3);
+        EXPECT_NEAR(j["results"][0]["score"].get<double>(), 1.0, 1e-5);
+        EXPECT_GE(j["results"][0]["score"], j["results"][1]["score"]);
+        EXPECT_GE(j["results"][1]["score"], j["results"][2]["score"]);
+    }
+}
+
+TEST(CliSearch, EmptyCorpusIsAnError) {
+    const fs::path corpus = Scratch::get().root() / "empty_corpus.txt";
+    write_file(corpus, "");
+    EXPECT_TRUE(fails_with(run_cli({"search", "--model", Scratch::get().bert().string(), "--corpus",
+                                    corpus.string(), "--query", "x"}),
+                           {corpus.string(), "no passages"}));
+}
+
+}  // namespace
