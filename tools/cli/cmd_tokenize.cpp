@@ -4,6 +4,7 @@
 
 #include "common.h"
 #include "io/files.h"
+#include "tokenizers/wordpiece.h"
 
 namespace ferris::cli {
 
@@ -26,6 +27,13 @@ Command add_tokenize_command(CLI::App& app) {
                 const std::string text = read_text_argument(o->text, o->file, "--text", "--file");
                 auto tok = Tokenizer::from_file(o->model);
                 const std::vector<int32_t> ids = tok->encode(text, o->add_special);
+                // Encoders truncate at their maximum length; say so rather than cut silently.
+                if (auto* wp = dynamic_cast<const WordPieceTokenizer*>(tok.get());
+                    wp && wp->max_length() && static_cast<int64_t>(ids.size()) > *wp->max_length())
+                    std::fprintf(stderr,
+                                 "[ferris] notice: %zu tokens exceed the tokenizer's maximum "
+                                 "length of %lld; `ferris embed` truncates to it\n",
+                                 ids.size(), static_cast<long long>(*wp->max_length()));
                 if (o->json) {
                     std::printf("%s\n", nlohmann::json({{"ids", ids}}).dump().c_str());
                     return 0;
