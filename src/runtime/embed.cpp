@@ -1,6 +1,6 @@
 // EmbeddingModel: tokenizer + encoder + pooling. Texts are tokenized on all threads, sorted by
-// length (longest first) and cut into batches of at most `batch_tokens` padded tokens; each
-// batch runs one encoder forward, then pooling and L2 normalization per row.
+// length (longest first) and cut into batches of at most `batch_tokens` padded tokens and similar
+// lengths; each batch runs one encoder forward, then pooling and L2 normalization per row.
 #include <omp.h>
 
 #include <algorithm>
@@ -228,9 +228,14 @@ Tensor EmbeddingModel::encode(const std::vector<std::string>& texts, const std::
     int64_t done = 0;
     for (size_t begin = 0; begin < order.size();) {
         // The first text of a batch is its longest: the batch is as wide as it.
+        // A batch ends at the token budget, or where texts get shorter than 3/4 of its width:
+        // padding then costs at most a third of the real work, whatever the length spread.
         const int64_t width = static_cast<int64_t>(ids[order[begin]].size());
         const size_t rows = static_cast<size_t>(std::max<int64_t>(1, impl_->batch_tokens / width));
-        const size_t end = std::min(order.size(), begin + rows);
+        size_t end = begin + 1;
+        while (end < order.size() && end - begin < rows &&
+               4 * static_cast<int64_t>(ids[order[end]].size()) >= 3 * width)
+            ++end;
         std::vector<std::vector<int32_t>> batch;
         for (size_t i = begin; i < end; ++i) batch.push_back(std::move(ids[order[i]]));
         Tensor h = impl_->encoder->forward(batch);  // (B, T, C)
