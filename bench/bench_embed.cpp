@@ -84,15 +84,14 @@ int main(int argc, char** argv) {
             const double median = ms[ms.size() / 2];
             results.push_back({{"texts", n}, {"median_ms", median}, {"min_ms", ms.front()},
                                {"texts_per_s", 1000.0 * static_cast<double>(n) / median},
-                               {"tokens", stats.tokens}, {"padded_tokens", stats.padded_tokens},
+                               {"tokens", stats.tokens},
                                {"batches", stats.batches}});
             if (!json_output)
                 std::printf("%-40s %-6s n=%-5zu median %9.2f ms  min %9.2f ms  %9.1f texts/s  "
-                            "(%lld tokens, %lld padded, %lld batches)\n",
+                            "(%lld tokens, %lld batches)\n",
                             model_dir.c_str(), eo.device.str().c_str(), n, median, ms.front(),
                             1000.0 * static_cast<double>(n) / median,
                             static_cast<long long>(stats.tokens),
-                            static_cast<long long>(stats.padded_tokens),
                             static_cast<long long>(stats.batches));
         }
         if (json_output)

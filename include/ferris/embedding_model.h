@@ -1,7 +1,7 @@
 // EmbeddingModel: sentence embeddings from a Hugging Face / sentence-transformers folder (BERT:
 // E5, MiniLM; MPNet), text in, pooled and normalized vectors out, exactly as
-// sentence-transformers computes them. Texts are sorted by length and batched by a token budget,
-// so a text's vector does not depend on what it is batched with.
+// sentence-transformers computes them. Texts are sorted by length and packed into batches by a
+// token budget without padding; a text's vector does not depend on what it is batched with.
 #pragma once
 
 #include <cstdint>
@@ -37,13 +37,12 @@ struct EmbeddingOptions {
     std::optional<Pooling> pooling;
     std::optional<bool> normalize;
     std::optional<int64_t> max_length;  // tokens, special tokens included
-    int64_t batch_tokens = 16384;       // padded tokens per forward batch
+    int64_t batch_tokens = 16384;       // tokens per forward batch (packed: no padding)
 };
 
 struct EmbedStats {
     int64_t texts = 0;
     int64_t tokens = 0;         // real tokens, special tokens included
-    int64_t padded_tokens = 0;  // tokens computed, padding included
     int64_t truncated = 0;      // texts cut at max_length
     int64_t batches = 0;
 };

@@ -25,15 +25,21 @@ enum class OpKind {
 };
 const char* op_name(OpKind op);
 
-// Which keys each query sees, and what is added to its scores. Causal: query t (at position
-// q_offset + t) sees keys 0 .. q_offset + t; otherwise every key. key_lengths (B) i32, optional:
-// keys at or past key_lengths[b] are padding and never seen (right-padded batches). relative_bias
-// (NH, T + S - 1) f32, optional: bias[h, s - t + T - 1] is added to the scaled score of query t
-// and key s (MPNet's bucketed relative positions, expanded by the caller; needs q_offset 0).
+// Which keys each query sees, and what is added to its scores.
+// - causal: query t (at position q_offset + t) sees keys 0 .. q_offset + t; else every key.
+// - key_lengths (B) i32, optional: keys at or past key_lengths[b] are padding and never seen
+//   (right-padded batches).
+// - segments (NS + 1) i32, optional: packed sequences without padding. Needs B == 1, T == S,
+//   q_offset 0; rows segments[i] .. segments[i+1] - 1 are sequence i, which sees only itself
+//   (and, if causal, only its past). segments[0] == 0, segments[NS] == T.
+// - relative_bias (NH, 2W - 1) f32, optional: bias[h, s - t + W - 1] is added to the scaled score
+//   of query t and key s (MPNet's bucketed relative positions, expanded by the caller); W must
+//   cover every visible distance (W >= the longest sequence); needs q_offset 0.
 struct AttentionMask {
     bool causal = true;
     int64_t q_offset = 0;
     Tensor key_lengths;
+    Tensor segments;
     Tensor relative_bias;
 };
 

@@ -1,5 +1,7 @@
 // attention front-ends: grouped-query attention, causal over a (possibly cached) key/value range,
 // or bidirectional with right padding and a relative-position bias (the encoders).
+#include <algorithm>
+
 #include "ops/check.h"
 #include "ops/ops.h"
 
@@ -44,13 +46,41 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
                     fail(ErrorCode::InvalidArgument, "[", op, "] key_lengths[", b, "] = ",
                          kl.data<int32_t>()[b], " outside 0..", s_n);
     }
+    // The longest distance a query can see: the longest sequence (segments) or the key range.
+    int64_t longest = std::max(t_n, s_n);
+    if (mask.segments.defined()) {
+        const Tensor& sg = mask.segments;
+        check_dtype(op, "segments", sg, DType::I32);
+        check_same_device(op, q, sg);
+        if (sg.dim() != 1 || sg.size(0) < 2 || !sg.is_contiguous())
+            fail(ErrorCode::ShapeMismatch, "[", op, "] segments ", shape_str(sg.shape()),
+                 " must be (NS + 1) offsets with NS >= 1");
+        if (b_n != 1 || t_n != s_n || mask.q_offset != 0 || mask.key_lengths.defined())
+            fail(ErrorCode::InvalidArgument, "[", op,
+                 "] packed segments need B == 1, T == S, q_offset 0 and no key_lengths");
+        if (sg.device().is_cpu()) {
+            const int32_t* g = sg.data<int32_t>();
+            const int64_t n = sg.size(0);
+            if (g[0] != 0 || g[n - 1] != t_n)
+                fail(ErrorCode::InvalidArgument, "[", op, "] segments run ", g[0], "..", g[n - 1],
+                     ", expected 0..", t_n);
+            longest = 0;
+            for (int64_t i = 1; i < n; ++i) {
+                if (g[i] <= g[i - 1])
+                    fail(ErrorCode::InvalidArgument, "[", op,
+                         "] segments must increase strictly (segment ", i - 1, " is empty)");
+                longest = std::max<int64_t>(longest, g[i] - g[i - 1]);
+            }
+        }
+    }
     if (mask.relative_bias.defined()) {
         const Tensor& rb = mask.relative_bias;
         check_dtype(op, "relative_bias", rb, DType::F32);
         check_contiguous(op, "relative_bias", rb);
-        if (rb.dim() != 2 || rb.size(0) != q.size(2) || rb.size(1) != t_n + s_n - 1)
+        if (rb.dim() != 2 || rb.size(0) != q.size(2) || rb.size(1) % 2 == 0 ||
+            rb.size(1) < 2 * longest - 1)
             fail(ErrorCode::ShapeMismatch, "[", op, "] relative_bias ", shape_str(rb.shape()),
-                 " != (", q.size(2), ", ", t_n + s_n - 1, ")");
+                 " must be (", q.size(2), ", 2W - 1) with W >= ", longest);
         if (mask.q_offset != 0)
             fail(ErrorCode::InvalidArgument, "[", op, "] relative_bias needs q_offset 0");
         check_same_device(op, q, rb);

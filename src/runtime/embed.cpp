@@ -1,6 +1,6 @@
 // EmbeddingModel: tokenizer + encoder + pooling. Texts are tokenized on all threads, sorted by
-// length (longest first) and cut into batches of at most `batch_tokens` padded tokens and similar
-// lengths; each batch runs one encoder forward, then pooling and L2 normalization per row.
+// length (longest first) and cut into batches of at most `batch_tokens` tokens, packed without
+// padding; each batch runs one encoder forward, then pooling and L2 normalization per text.
 #include <omp.h>
 
 #include <algorithm>
@@ -228,25 +228,25 @@ Tensor EmbeddingModel::encode(const std::vector<std::string>& texts, const std::
     int64_t done = 0;
     for (size_t begin = 0; begin < order.size();) {
         // The first text of a batch is its longest: the batch is as wide as it.
-        // A batch ends at the token budget, or where texts get shorter than 3/4 of its width:
-        // padding then costs at most a third of the real work, whatever the length spread.
-        const int64_t width = static_cast<int64_t>(ids[order[begin]].size());
-        const size_t rows = static_cast<size_t>(std::max<int64_t>(1, impl_->batch_tokens / width));
-        size_t end = begin + 1;
-        while (end < order.size() && end - begin < rows &&
-               4 * static_cast<int64_t>(ids[order[end]].size()) >= 3 * width)
+        // Sequences are packed without padding: a batch is texts until the token budget.
+        size_t end = begin;
+        int64_t budget = impl_->batch_tokens;
+        do {
+            budget -= static_cast<int64_t>(ids[order[end]].size());
             ++end;
+        } while (end < order.size() && budget >= static_cast<int64_t>(ids[order[end]].size()));
         std::vector<std::vector<int32_t>> batch;
         for (size_t i = begin; i < end; ++i) batch.push_back(std::move(ids[order[i]]));
-        Tensor h = impl_->encoder->forward(batch);  // (B, T, C)
+        Tensor h = impl_->encoder->forward(batch);  // (N, C), packed
         if (!h.device().is_cpu()) h = ops::to_device(h, Device::cpu());
-        const int64_t T = h.size(1);
+        std::vector<int64_t> row0(batch.size() + 1, 0);
+        for (size_t b = 0; b < batch.size(); ++b)
+            row0[b + 1] = row0[b] + static_cast<int64_t>(batch[b].size());
         const float* hp = h.data<float>();
 #pragma omp parallel for
         for (int64_t b = 0; b < static_cast<int64_t>(batch.size()); ++b)
-            pool_row(hp + b * T * C, static_cast<int64_t>(batch[b].size()), C, impl_->pooling,
+            pool_row(hp + row0[b] * C, static_cast<int64_t>(batch[b].size()), C, impl_->pooling,
                      impl_->normalize, out.data<float>() + order[begin + b] * C);
-        st.padded_tokens += static_cast<int64_t>(batch.size()) * T;
         st.batches += 1;
         done += static_cast<int64_t>(batch.size());
         if (progress) progress(done, N);

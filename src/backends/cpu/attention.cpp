@@ -1,5 +1,5 @@
-// CPU grouped-query attention (causal or bidirectional, right padding, optional relative-position
-// bias). K/V may be f32, f16 or bf16 (the KV cache dtype).
+// CPU grouped-query attention (causal or bidirectional, right padding or packed sequences,
+// optional relative-position bias). K/V may be f32, f16 or bf16 (the KV cache dtype).
 // Decode (few queries): one task per (batch, head, query) — scores against the visible keys, a
 // max-subtracted softmax in f32, then the weighted sum of values.
 // Prefill (many queries): tasks of 64 queries x one kv head (x some of its query heads when
@@ -7,9 +7,6 @@
 // as two sgemm calls (Q K^T, then P V) around
 // a masked softmax, so the work goes through BLAS instead of one dot product per key.
 #include <omp.h>
-
-// GCC 12 false positive: the AVX-512 conversion intrinsics start from _mm512_undefined_*().
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include <algorithm>
 #include <cmath>
@@ -25,29 +22,54 @@ namespace {
 
 constexpr int64_t kQueryBlock = 64;
 
-// The keys query t of batch row b sees are 0 .. seen(b, t) - 1.
+// The keys query t of batch row b sees: [begin(t), end(b, t)). With segments (packed sequences,
+// B == 1, T == S) a query sees its own sequence only.
 struct Visibility {
     bool causal;
     int64_t q_offset, s_n;
-    const int32_t* key_lengths;  // (B) or null
-    int64_t keys(int64_t b) const { return key_lengths ? key_lengths[b] : s_n; }
-    int64_t seen(int64_t b, int64_t t) const {
-        return causal ? std::min(keys(b), q_offset + t + 1) : keys(b);
+    const int32_t* key_lengths;        // (B) or null
+    const int32_t* seg_starts;         // (NS + 1) or null
+    std::vector<int32_t> seg_of;       // segment of each query, when segmented
+    int64_t begin(int64_t t) const { return seg_starts ? seg_starts[seg_of[t]] : 0; }
+    int64_t end(int64_t b, int64_t t) const {
+        if (seg_starts) return causal ? t + 1 : seg_starts[seg_of[t] + 1];
+        const int64_t keys = key_lengths ? key_lengths[b] : s_n;
+        return causal ? std::min(keys, q_offset + t + 1) : keys;
     }
 };
 
-// Adds bias[h, s - t + T - 1] to row[s] for s < seen (relative_bias is (NH, T + S - 1)).
-inline void add_relative_bias(float* row, const float* bias, int64_t h, int64_t t, int64_t t_n,
-                              int64_t s_n, int64_t seen) {
-    const float* b = bias + h * (t_n + s_n - 1) + (t_n - 1 - t);
-    for (int64_t s = 0; s < seen; ++s) row[s] += b[s];
+// Adds bias[h, s - t + W - 1] to row[s - first] for keys s in [first, last) (bias (NH, 2W - 1)).
+inline void add_relative_bias(float* row, const float* bias, int64_t bias_width, int64_t h,
+                              int64_t t, int64_t first, int64_t last) {
+    const int64_t w = (bias_width + 1) / 2;
+    const float* b = bias + h * bias_width + (w - 1 - t);
+    for (int64_t s = first; s < last; ++s) row[s - first] += b[s];
+}
+
+// Query blocks of at most kQueryBlock rows that never cross a segment boundary.
+struct QueryBlock {
+    int64_t t0, tq;
+};
+std::vector<QueryBlock> query_blocks(const Visibility& vis, int64_t t_n, int64_t n_segments) {
+    std::vector<QueryBlock> blocks;
+    auto cut = [&](int64_t from, int64_t to) {
+        for (int64_t t0 = from; t0 < to; t0 += kQueryBlock)
+            blocks.push_back({t0, std::min(kQueryBlock, to - t0)});
+    };
+    if (!vis.seg_starts) {
+        cut(0, t_n);
+    } else {
+        for (int64_t g = 0; g < n_segments; ++g) cut(vis.seg_starts[g], vis.seg_starts[g + 1]);
+    }
+    return blocks;
 }
 
 void attention_prefill(float* op, const float* qp, const char* kp, const char* vp, DType kd,
-                       DType vd, int64_t b_n, int64_t t_n, int64_t nh, int64_t hs, int64_t s_n,
+                       DType vd, int64_t b_n, int64_t t_n, int64_t nh, int64_t hs,
                        int64_t nkv, int64_t kb, int64_t ks, int64_t vb, int64_t vs,
-                       const Visibility& vis, const float* bias, float scale) {
-    const int64_t group = nh / nkv, qblocks = (t_n + kQueryBlock - 1) / kQueryBlock;
+                       const Visibility& vis, const std::vector<QueryBlock>& blocks,
+                       const float* bias, int64_t bias_width, float scale) {
+    const int64_t group = nh / nkv, qblocks = static_cast<int64_t>(blocks.size());
     // Few (batch, kv head, query block) tasks for many threads: split the group's query heads
     // over tasks too (each task then converts its keys/values itself: 1/(2*64) extra work).
     const int64_t per_group = b_n * nkv * qblocks >= 4 * omp_get_max_threads() ? group : 1;
@@ -64,8 +86,10 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
             const int64_t per_block = b_n * nkv * hchunks, inner = rev % per_block;
             const int64_t qb = rev / per_block, hc = inner % hchunks, kvh = (inner / hchunks) % nkv,
                           b = inner / (hchunks * nkv);
-            const int64_t t0 = qb * kQueryBlock, tq = std::min(kQueryBlock, t_n - t0);
-            const int64_t visible = vis.seen(b, t0 + tq - 1);
+            const int64_t t0 = blocks[qb].t0, tq = blocks[qb].tq;
+            // Every row of a block starts at the same key; the last row sees the most.
+            const int64_t first = vis.begin(t0);
+            const int64_t visible = std::max<int64_t>(0, vis.end(b, t0 + tq - 1) - first);
             const int64_t h_begin = kvh * group + hc * per_group;
             const int64_t h_end = std::min(kvh * group + group, h_begin + per_group);
             if (visible == 0) {  // only padding: zeros, as a query that sees no key
@@ -78,10 +102,11 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
             vf.resize(static_cast<size_t>(visible * hs));
             scores.resize(static_cast<size_t>(tq * visible));
             for (int64_t s = 0; s < visible; ++s) {
-                convert_floats(kp + ((b * kb + s * ks) + kvh * hs) * static_cast<int64_t>(ke), kd,
-                               kf.data() + s * hs, DType::F32, static_cast<size_t>(hs));
-                convert_floats(vp + ((b * vb + s * vs) + kvh * hs) * static_cast<int64_t>(ve), vd,
-                               vf.data() + s * hs, DType::F32, static_cast<size_t>(hs));
+                const int64_t key = first + s;
+                convert_floats(kp + ((b * kb + key * ks) + kvh * hs) * static_cast<int64_t>(ke),
+                               kd, kf.data() + s * hs, DType::F32, static_cast<size_t>(hs));
+                convert_floats(vp + ((b * vb + key * vs) + kvh * hs) * static_cast<int64_t>(ve),
+                               vd, vf.data() + s * hs, DType::F32, static_cast<size_t>(hs));
             }
             for (int64_t h = h_begin; h < h_end; ++h) {
                 const float* q = qp + ((b * t_n + t0) * nh + h) * hs;
@@ -90,8 +115,8 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
                       scores.data(), static_cast<int>(visible));
                 for (int64_t i = 0; i < tq; ++i) {
                     float* row = scores.data() + i * visible;
-                    const int64_t seen = vis.seen(b, t0 + i);
-                    if (bias) add_relative_bias(row, bias, h, t0 + i, t_n, s_n, seen);
+                    const int64_t seen = std::max<int64_t>(0, vis.end(b, t0 + i) - first);
+                    if (bias) add_relative_bias(row, bias, bias_width, h, t0 + i, first, first + seen);
                     float mx = -INFINITY;
                     for (int64_t s = 0; s < seen; ++s) mx = std::max(mx, row[s]);
                     float sum = 0;
@@ -132,13 +157,23 @@ void CpuBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const 
                   vs = v.strides()[1];
     const float* qp = q.data<float>();
     float* op = out.data<float>();
-    const Visibility vis{mask.causal, mask.q_offset, s_n,
-                         mask.key_lengths.defined() ? mask.key_lengths.data<int32_t>() : nullptr};
+    Visibility vis{mask.causal, mask.q_offset, s_n,
+                   mask.key_lengths.defined() ? mask.key_lengths.data<int32_t>() : nullptr,
+                   mask.segments.defined() ? mask.segments.data<int32_t>() : nullptr,
+                   {}};
+    const int64_t n_segments = mask.segments.defined() ? mask.segments.size(0) - 1 : 0;
+    if (vis.seg_starts) {
+        vis.seg_of.resize(static_cast<size_t>(t_n));
+        for (int64_t g = 0; g < n_segments; ++g)
+            for (int64_t t = vis.seg_starts[g]; t < vis.seg_starts[g + 1]; ++t)
+                vis.seg_of[t] = static_cast<int32_t>(g);
+    }
     const float* bias =
         mask.relative_bias.defined() ? mask.relative_bias.data<float>() : nullptr;
+    const int64_t bias_width = bias ? mask.relative_bias.size(1) : 0;
     if (t_n >= 16) {
-        attention_prefill(op, qp, kp, vp, kd, vd, b_n, t_n, nh, hs, s_n, nkv, kb, ks, vb, vs, vis,
-                          bias, scale);
+        attention_prefill(op, qp, kp, vp, kd, vd, b_n, t_n, nh, hs, nkv, kb, ks, vb, vs, vis,
+                          query_blocks(vis, t_n, n_segments), bias, bias_width, scale);
         return;
     }
     const int64_t tasks = b_n * nh * t_n;
@@ -150,13 +185,15 @@ void CpuBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const 
         for (int64_t task = 0; task < tasks; ++task) {
             const int64_t t = task % t_n, h = (task / t_n) % nh, b = task / (t_n * nh);
             const int64_t kvh = h / group;
-            const int64_t visible = vis.seen(b, t);
+            const int64_t first = vis.begin(t);
+            const int64_t visible = std::max<int64_t>(0, vis.end(b, t) - first);
             const float* qr = qp + ((b * t_n + t) * nh + h) * hs;
             for (int64_t s = 0; s < visible; ++s) {
-                const void* kr = kp + ((b * kb + s * ks) + kvh * hs) * static_cast<int64_t>(ke);
+                const void* kr =
+                    kp + ((b * kb + (first + s) * ks) + kvh * hs) * static_cast<int64_t>(ke);
                 p[s] = dot_f32(qr, kr, kd, hs) * scale;
             }
-            if (bias) add_relative_bias(p.data(), bias, h, t, t_n, s_n, visible);
+            if (bias) add_relative_bias(p.data(), bias, bias_width, h, t, first, first + visible);
             float mx = -INFINITY;
             for (int64_t s = 0; s < visible; ++s) mx = p[s] > mx ? p[s] : mx;
             float sum = 0;
@@ -166,7 +203,8 @@ void CpuBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const 
             }
             std::fill(acc.begin(), acc.end(), 0.0f);
             for (int64_t s = 0; s < visible; ++s) {
-                const char* vr = vp + ((b * vb + s * vs) + kvh * hs) * static_cast<int64_t>(ve);
+                const char* vr =
+                    vp + ((b * vb + (first + s) * vs) + kvh * hs) * static_cast<int64_t>(ve);
                 const VecF w = vset1(p[s]);
                 int64_t i = 0;
                 if (vd == DType::F32) {

@@ -26,9 +26,9 @@ public:
     Device device() const { return device_; }
     DType weight_dtype() const { return weights_.word_embeddings.dtype(); }
 
-    // Last hidden states (B, T, C) f32 on the model's device for B token sequences (each 1 ..
-    // config().max_tokens() ids), right-padded to the longest, T. Padding never changes the
-    // states of real tokens; the states at padded positions are unspecified.
+    // Last hidden states (N, C) f32 on the model's device for B token sequences (each 1 ..
+    // config().max_tokens() ids), packed back to back: sequence b is rows
+    // sum(len[0..b)) .. + len[b]. Nothing is padded and sequences never see each other.
     Tensor forward(const std::vector<std::vector<int32_t>>& batch) const;
 
     // MPNet's bucket of a relative position (key - query), as transformers computes it.
@@ -36,7 +36,7 @@ public:
                                             int64_t max_distance = 128);
 
 private:
-    // (NH, 2T - 1) f32 on the model's device: the bias of each relative position for T tokens.
+    // (NH, 2T - 1) f32 on the model's device: the bias of each relative position, -(T-1)..T-1.
     Tensor relative_bias(int64_t T) const;
 
     EncoderConfig config_;
