@@ -223,6 +223,18 @@ TEST(CliEmbed, MissingTensorIsNamed) {
                            {"model.safetensors", "missing encoder.layer.2.attention.attn.q.weight"}));
 }
 
+TEST(CliInspect, EncoderFolderShowsPoolingAndParameters) {
+    const json j = json_output(run_cli({"inspect", "--model", Scratch::get().mpnet().string(), "--json"}));
+    EXPECT_EQ(j["model_type"], "mpnet");
+    EXPECT_EQ(j["pooling"], "mean");
+    EXPECT_EQ(j["normalize"], true);
+    EXPECT_EQ(j["max_tokens"], 512);
+    EXPECT_EQ(j["problems"].size(), 0u);
+    // tiny MPNet: embeddings (30527 + 514) x 32 + LN 64, bias table 32 x 4, two layers of
+    // 4 (32x32 + 32) + 2 x 32 x 64 + 64 + 32 + 4 x 32.
+    EXPECT_EQ(j["parameters"], (30527 + 514) * 32 + 64 + 32 * 4 + 2 * (4 * (32 * 32 + 32) + 2 * 32 * 64 + 64 + 32 + 4 * 32));
+}
+
 TEST(CliSearch, FindsTheIdenticalPassageFirst) {
     const fs::path corpus = Scratch::get().root() / "corpus.txt";
     write_file(corpus,
