@@ -3,7 +3,9 @@ add_library(ferris_options INTERFACE)
 target_compile_options(ferris_options INTERFACE
   $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wshadow -Wno-missing-field-initializers>
   # No code reads errno after math calls; this lets loops over exp() use vector math (libmvec).
-  $<$<COMPILE_LANGUAGE:CXX>:-fno-math-errno>)
+  $<$<COMPILE_LANGUAGE:CXX>:-fno-math-errno>
+  # CUDA (FERRIS_CUDA): host-compiler warnings for .cu files; no fast math (parity with the CPU).
+  $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra,-Wshadow>)
 if(FERRIS_NATIVE)
   target_compile_options(ferris_options INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-march=native>)
 else()
@@ -11,7 +13,9 @@ else()
   target_compile_options(ferris_options INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-mavx2 -mfma -mf16c>)
 endif()
 if(FERRIS_SANITIZE)
-  target_compile_options(ferris_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer
-                         -fno-sanitize-recover=undefined)
+  # Host code only: nvcc does not take -fsanitize (CUDA kernels are not instrumented).
+  target_compile_options(ferris_options INTERFACE
+    $<$<NOT:$<COMPILE_LANGUAGE:CUDA>>:-fsanitize=address,undefined -fno-omit-frame-pointer
+                                      -fno-sanitize-recover=undefined>)
   target_link_options(ferris_options INTERFACE -fsanitize=address,undefined)
 endif()

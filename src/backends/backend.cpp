@@ -27,6 +27,12 @@ const char* op_name(OpKind op) {
             return "scaled_dot_product_attention";
         case OpKind::CrossEntropy:
             return "cross_entropy";
+        case OpKind::Pool:
+            return "pool";
+        case OpKind::WriteRows:
+            return "write_rows";
+        case OpKind::Argmax:
+            return "argmax";
     }
     return "?";
 }

@@ -4,6 +4,8 @@
 // Adding an op here breaks every backend's build until it implements (or rejects) it.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "ferris/tensor.h"
@@ -22,6 +24,9 @@ enum class OpKind {
     Rope,
     Attention,
     CrossEntropy,
+    Pool,
+    WriteRows,
+    Argmax,
 };
 const char* op_name(OpKind op);
 
@@ -43,6 +48,18 @@ struct AttentionMask {
     Tensor relative_bias;
 };
 
+// Sentence pooling over the rows of each packed sequence (see Backend::pool).
+enum class PoolMode { Mean, Cls, Max };
+
+// A recorded piece of work that runs again on replay(): a CUDA graph on the GPU (launch overhead
+// paid once), a plain re-run of the function on the CPU. Tensors the body assigned to variables
+// outside it hold the latest replay's results; the body must not move data to or from the host.
+class RecordedStep {
+public:
+    virtual ~RecordedStep() = default;
+    virtual void replay() = 0;
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -55,6 +72,8 @@ public:
     virtual Tensor empty(const Shape& shape, DType dtype) = 0;
     virtual void copy(Tensor& dst, const Tensor& src) = 0;
     virtual void synchronize() = 0;
+    // Records `body` (its ops on this backend) without running it; replay() runs it.
+    virtual std::unique_ptr<RecordedStep> record(const std::function<void()>& body) = 0;
 
     // Ops. Shapes use the letters of docs/ARCHITECTURE.md; N = rows (B*T). Activations are f32
     // unless stated; weights may be f32, f16 or bf16 and are read in their stored dtype.
@@ -83,6 +102,17 @@ public:
                            const AttentionMask& mask, float scale) = 0;
     // out (N) f32 = logsumexp(logits[n]) - logits[n, targets[n]]; logits (N, V); targets (N) i32
     virtual void cross_entropy(Tensor& out, const Tensor& logits, const Tensor& targets) = 0;
+    // out (NS, C) f32: per packed sequence of x (N, C) f32 — rows segments[i] .. segments[i+1]-1,
+    // segments (NS + 1) i32 — the mean, the first row (CLS) or the max of its rows; then, when
+    // `normalize`, x / max(||x||, 1e-12) per row (torch.nn.functional.normalize).
+    virtual void pool(Tensor& out, const Tensor& x, const Tensor& segments, PoolMode mode,
+                      bool normalize) = 0;
+    // dst[b, rows[t]] = src[b, t] (converted to dst's float dtype): src (B, T, ...) f32
+    // contiguous; dst (B, S, ...) whose rows (dims 2..) are contiguous; rows (T) i32 — the KV
+    // cache write whose positions live on the device.
+    virtual void write_rows(Tensor& dst, const Tensor& src, const Tensor& rows) = 0;
+    // out (N) i32 = index of the largest value of each row of x (N, V) f32 (the first on ties).
+    virtual void argmax(Tensor& out, const Tensor& x) = 0;
 };
 
 }  // namespace ferris

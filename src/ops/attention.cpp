@@ -46,7 +46,8 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
                     fail(ErrorCode::InvalidArgument, "[", op, "] key_lengths[", b, "] = ",
                          kl.data<int32_t>()[b], " outside 0..", s_n);
     }
-    // The longest distance a query can see: the longest sequence (segments) or the key range.
+    // The longest distance a query can see: the longest sequence (segments) or the key range;
+    // unknown (0: not checked) when the segments live on a device.
     int64_t longest = std::max(t_n, s_n);
     if (mask.segments.defined()) {
         const Tensor& sg = mask.segments;
@@ -58,13 +59,13 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
         if (b_n != 1 || t_n != s_n || mask.q_offset != 0 || mask.key_lengths.defined())
             fail(ErrorCode::InvalidArgument, "[", op,
                  "] packed segments need B == 1, T == S, q_offset 0 and no key_lengths");
+        longest = 0;
         if (sg.device().is_cpu()) {
             const int32_t* g = sg.data<int32_t>();
             const int64_t n = sg.size(0);
             if (g[0] != 0 || g[n - 1] != t_n)
                 fail(ErrorCode::InvalidArgument, "[", op, "] segments run ", g[0], "..", g[n - 1],
                      ", expected 0..", t_n);
-            longest = 0;
             for (int64_t i = 1; i < n; ++i) {
                 if (g[i] <= g[i - 1])
                     fail(ErrorCode::InvalidArgument, "[", op,

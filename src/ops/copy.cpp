@@ -27,4 +27,8 @@ Tensor to_device(const Tensor& src, Device device) {
     return dst;
 }
 
+std::vector<float> to_host_floats(const Tensor& src) {
+    return src.device().is_cpu() ? src.to_floats() : to_device(src, Device::cpu()).to_floats();
+}
+
 }  // namespace ferris::ops

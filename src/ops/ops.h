@@ -2,6 +2,8 @@
 // outputs on the inputs' device, and dispatch to that device's backend. Models call only these.
 #pragma once
 
+#include <vector>
+
 #include "backends/backend.h"
 #include "ferris/tensor.h"
 
@@ -10,6 +12,7 @@ namespace ferris::ops {
 Tensor empty(const Shape& shape, DType dtype, Device device);
 void copy_(Tensor& dst, const Tensor& src);          // same shape; converts dtype/device
 Tensor to_device(const Tensor& src, Device device);  // contiguous copy (or src itself)
+std::vector<float> to_host_floats(const Tensor& src);  // any float dtype, any device
 
 Tensor embedding(const Tensor& table, const Tensor& ids);  // (V, C), (N) i32 -> (N, C) f32
 Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps);
@@ -27,5 +30,14 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& mask,
                  float scale);
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets);  // per-row NLL (N) f32
+// (NS, C): each packed sequence of x (N, C) pooled (segments (NS + 1) i32), optionally L2-normed.
+Tensor pool(const Tensor& x, const Tensor& segments, PoolMode mode, bool normalize);
+// dst[b, rows[t]] = src[b, t]: src (B, T, ...) f32; dst (B, S, ...) float, rows contiguous;
+// rows (T) i32 on dst's device (the KV-cache write at positions held on the device).
+void write_rows_(Tensor& dst, const Tensor& src, const Tensor& rows);
+Tensor argmax(const Tensor& x);                 // (N, V) f32 -> (N) i32, first index on ties
+void argmax_(Tensor& out, const Tensor& x);     // into an existing (N) i32 tensor
+// Records `body`, run on `device`'s backend, for replay (see RecordedStep in backend.h).
+std::unique_ptr<RecordedStep> record(Device device, const std::function<void()>& body);
 
 }  // namespace ferris::ops

@@ -283,6 +283,74 @@ TEST(CpuOps, AttentionBidirectionalPaddedWithRelativeBias) {
         }
 }
 
+// Sentence pooling over packed sequences (lengths 1, 3, 17), every mode, with and without the
+// L2 normalization, on the edge widths.
+TEST(CpuOps, PoolMeanClsMaxOverSegments) {
+    const std::vector<int32_t> seg = {0, 1, 4, 21};
+    for (int64_t c : edge_sizes())
+        for (PoolMode mode : {PoolMode::Mean, PoolMode::Cls, PoolMode::Max})
+            for (bool normalize : {false, true}) {
+                Rng rng(c * 3 + static_cast<int>(mode));
+                Tensor x = random_tensor({21, c}, DType::F32, rng, -3, 3);
+                Guarded out({3, c}, DType::F32);
+                cpu().pool(out.view, x, Tensor::from_ints({4}, seg), mode, normalize);
+                EXPECT_TRUE(out.guards_intact());
+                const std::vector<float> xv = x.to_floats();
+                std::vector<double> ref(static_cast<size_t>(3 * c));
+                for (int64_t i = 0; i < 3; ++i) {
+                    double squares = 0;
+                    for (int64_t k = 0; k < c; ++k) {
+                        double v = mode == PoolMode::Max ? -1e300 : 0.0;
+                        for (int64_t r = seg[i]; r < (mode == PoolMode::Cls ? seg[i] + 1 : seg[i + 1]); ++r)
+                            v = mode == PoolMode::Max ? std::max(v, double(xv[r * c + k]))
+                                                      : v + xv[r * c + k];
+                        if (mode == PoolMode::Mean) v /= seg[i + 1] - seg[i];
+                        ref[i * c + k] = v;
+                        squares += v * v;
+                    }
+                    if (normalize)
+                        for (int64_t k = 0; k < c; ++k) ref[i * c + k] /= std::sqrt(squares);
+                }
+                EXPECT_LT(relative_error(out.view.to_floats(), ref), 1e-6)
+                    << "C=" << c << " mode " << static_cast<int>(mode) << " norm " << normalize;
+            }
+}
+
+TEST(CpuOps, WriteRowsScattersAndConverts) {
+    for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
+        Rng rng(5);
+        Tensor cache = Tensor::zeros({2, 9, 3, 4}, dt);
+        Tensor src = random_tensor({2, 2, 3, 4}, DType::F32, rng, -2, 2);
+        cpu().write_rows(cache, src, Tensor::from_ints({2}, {7, 2}));
+        const std::vector<float> c = cache.to_floats(), s = src.to_floats();
+        for (int64_t b = 0; b < 2; ++b)
+            for (int64_t p = 0; p < 9; ++p)
+                for (int64_t i = 0; i < 12; ++i) {
+                    const int64_t t = p == 7 ? 0 : p == 2 ? 1 : -1;
+                    const float want = t < 0 ? 0.0f : s[(b * 2 + t) * 12 + i];
+                    EXPECT_NEAR(c[(b * 9 + p) * 12 + i], want, dt == DType::F32 ? 0 : 1e-2)
+                        << dtype_name(dt);
+                }
+    }
+}
+
+TEST(CpuOps, ArgmaxTakesTheFirstMaximum) {
+    for (int64_t v : edge_sizes()) {
+        Rng rng(v);
+        Tensor x = random_tensor({3, v}, DType::F32, rng, -5, 5);
+        float* p = x.data<float>();
+        p[v - 1] = 9.0f;                 // row 0: the last element
+        p[v + v / 2] = 9.0f;             // row 1: a tie, first wins
+        p[v + v - 1] = 9.0f;
+        p[2 * v] = 9.0f;                 // row 2: the first element
+        Tensor out = Tensor::empty({3}, DType::I32);
+        cpu().argmax(out, x);
+        EXPECT_EQ(out.data<int32_t>()[0], v - 1);
+        EXPECT_EQ(out.data<int32_t>()[1], v / 2);
+        EXPECT_EQ(out.data<int32_t>()[2], 0);
+    }
+}
+
 TEST(CpuOps, CrossEntropyMatchesLogSoftmax) {
     for (int64_t vsz : edge_sizes()) {
         Rng rng(vsz);

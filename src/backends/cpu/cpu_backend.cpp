@@ -19,6 +19,7 @@ bool CpuBackend::supports(OpKind op, DType dtype) const {
         case OpKind::Embedding:
         case OpKind::Linear:
         case OpKind::Attention:
+        case OpKind::WriteRows:
             return is_float(dtype);
         default:
             return dtype == DType::F32;

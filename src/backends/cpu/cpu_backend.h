@@ -16,6 +16,7 @@ public:
     Tensor empty(const Shape& shape, DType dtype) override;
     void copy(Tensor& dst, const Tensor& src) override;
     void synchronize() override {}
+    std::unique_ptr<RecordedStep> record(const std::function<void()>& body) override;
 
     void embedding(Tensor& out, const Tensor& table, const Tensor& ids) override;
     void rms_norm(Tensor& out, const Tensor& x, const Tensor& weight, float eps) override;
@@ -29,6 +30,10 @@ public:
     void attention(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v,
                    const AttentionMask& mask, float scale) override;
     void cross_entropy(Tensor& out, const Tensor& logits, const Tensor& targets) override;
+    void pool(Tensor& out, const Tensor& x, const Tensor& segments, PoolMode mode,
+              bool normalize) override;
+    void write_rows(Tensor& dst, const Tensor& src, const Tensor& rows) override;
+    void argmax(Tensor& out, const Tensor& x) override;
 };
 
 CpuBackend& cpu_backend();

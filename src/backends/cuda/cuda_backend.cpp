@@ -1,0 +1,449 @@
+// CudaBackend: the device entry points of cuda_api.h (count, name, one backend per index), memory,
+// copies (host <-> device through pinned staging, conversions and strides on the device), and the
+// op methods, which unpack tensors into the launchers of each op family's .cuh.
+#include "backends/cuda/cuda_backend.h"
+
+#include <cuda_runtime_api.h>
+
+#include <atomic>
+#include <cmath>
+#include <mutex>
+#include <vector>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cuda/attention.cuh"
+#include "backends/cuda/check.h"
+#include "backends/cuda/copy.cuh"
+#include "backends/cuda/elementwise.cuh"
+#include "backends/cuda/embedding.cuh"
+#include "backends/cuda/linear.cuh"
+#include "backends/cuda/loss.cuh"
+#include "backends/cuda/norm.cuh"
+#include "backends/cuda/pool.cuh"
+#include "backends/cuda/rope.cuh"
+#include "backends/cuda/rows.cuh"
+#include "backends/cuda/transfer.h"
+#include "backends/cuda_api.h"
+
+namespace ferris::cuda {
+
+namespace {
+
+constexpr size_t kGemmWorkspace = size_t(32) << 20;  // cuBLASLt's recommendation for Hopper
+constexpr int kMaxDevices = 64;
+
+// Dims of a copy with size-1 dims dropped and neighbours merged where both sides allow it.
+CopyLayout copy_layout(const Tensor& dst, const Tensor& src) {
+    CopyLayout l;
+    for (int64_t d = 0; d < src.dim(); ++d) {
+        const int64_t n = src.shape()[d];
+        if (n == 1) continue;
+        const int64_t ss = src.strides()[d], ds = dst.strides()[d];
+        const int last = l.dims - 1;
+        if (l.dims > 0 && l.src_stride[last] == ss * n && l.dst_stride[last] == ds * n) {
+            l.shape[last] *= n;
+            l.src_stride[last] = ss;
+            l.dst_stride[last] = ds;
+            continue;
+        }
+        if (l.dims == kMaxCopyDims)
+            fail(ErrorCode::Unsupported, "[copy] cuda: more than ", kMaxCopyDims,
+                 " non-mergeable dims in ", shape_str(src.shape()));
+        l.shape[l.dims] = n;
+        l.src_stride[l.dims] = ss;
+        l.dst_stride[l.dims] = ds;
+        ++l.dims;
+    }
+    if (l.dims == 0) {  // a single element
+        l.dims = 1;
+        l.shape[0] = 1;
+        l.src_stride[0] = l.dst_stride[0] = 1;
+    }
+    return l;
+}
+
+bool is_flat(const CopyLayout& l) {
+    return l.dims == 1 && l.src_stride[0] == 1 && l.dst_stride[0] == 1;
+}
+
+}  // namespace
+
+// ---- Device entry points (cuda_api.h) ----
+
+int device_count(std::string* reason) {
+    int n = 0;
+    const cudaError_t status = cudaGetDeviceCount(&n);
+    if (status != cudaSuccess) {
+        (void)cudaGetLastError();
+        if (reason) *reason = std::string("no usable CUDA device: ") + cudaGetErrorString(status);
+        return 0;
+    }
+    if (n == 0 && reason) *reason = "no CUDA device found";
+    return n;
+}
+
+std::string device_name(int index) {
+    cudaDeviceProp prop{};
+    if (cudaGetDeviceProperties(&prop, index) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return "unknown";
+    }
+    return prop.name;
+}
+
+Backend& cuda_backend(int index) {
+    static std::atomic<CudaBackend*> backends[kMaxDevices] = {};
+    static std::mutex mutex;
+    if (index >= 0 && index < kMaxDevices) {
+        if (CudaBackend* b = backends[index].load(std::memory_order_acquire)) return *b;
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    std::string reason;
+    const int n = device_count(&reason);
+    if (n == 0) fail(ErrorCode::Unsupported, "cuda:", index, ": ", reason);
+    if (index < 0 || index >= n || index >= kMaxDevices)
+        fail(ErrorCode::InvalidArgument, "cuda:", index, ": only ", n, " CUDA device(s) present");
+    CudaBackend* b = backends[index].load(std::memory_order_acquire);
+    if (!b) {
+        b = new CudaBackend(index);  // never deleted: see cuda_backend.h
+        backends[index].store(b, std::memory_order_release);
+    }
+    return *b;
+}
+
+// ---- Lifetime, memory, copies ----
+
+CudaBackend::CudaBackend(int index)
+    : index_(index), allocator_(index), gemm_(nullptr, destroy_gemm_context) {
+    FERRIS_CUDA_CHECK(cudaSetDevice(index));
+    cudaStream_t stream = nullptr;
+    FERRIS_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    stream_ = stream;
+    FERRIS_CUDA_CHECK(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, index));
+    gemm_.reset(create_gemm_context(stream, kGemmWorkspace));
+    staging_ = std::make_unique<PinnedStaging>();
+}
+
+CudaBackend::~CudaBackend() {
+    if (stream_) {
+        (void)cudaStreamSynchronize(stream_);
+        inv_freq_.clear();
+        staging_.reset();
+        gemm_.reset();
+        (void)cudaStreamDestroy(stream_);
+    }
+}
+
+std::string CudaBackend::name() const { return "cuda:" + std::to_string(index_); }
+
+void CudaBackend::activate() const {
+    int current = -1;
+    FERRIS_CUDA_CHECK(cudaGetDevice(&current));
+    if (current != index_) FERRIS_CUDA_CHECK(cudaSetDevice(index_));
+}
+
+bool CudaBackend::supports(OpKind op, DType dtype) const {
+    switch (op) {
+        case OpKind::Copy:
+            return true;
+        case OpKind::Embedding:
+        case OpKind::Linear:
+        case OpKind::Attention:
+        case OpKind::WriteRows:
+            return is_float(dtype);
+        default:
+            return dtype == DType::F32;
+    }
+}
+
+Tensor CudaBackend::empty(const Shape& shape, DType dtype) {
+    for (int64_t d : shape)
+        if (d < 0)
+            fail(ErrorCode::InvalidArgument, "negative dimension in shape ", shape_str(shape));
+    activate();
+    const size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+    return Tensor(allocator_.allocate(bytes), 0, shape, contiguous_strides(shape), dtype);
+}
+
+void CudaBackend::synchronize() {
+    activate();
+    FERRIS_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackend::copy(Tensor& dst, const Tensor& src) {
+    if (src.numel() == 0) return;
+    const bool src_dev = !src.device().is_cpu(), dst_dev = !dst.device().is_cpu();
+    if ((src_dev && src.device().index != index_) || (dst_dev && dst.device().index != index_)) {
+        // Another card on one side: go through the host (each side's backend moves its half).
+        Tensor host = Tensor::empty(src.shape(), src.dtype());
+        if (src_dev) {
+            cuda_backend(src.device().index).copy(host, src);
+        } else {
+            cpu::cpu_backend().copy(host, src);
+        }
+        if (dst_dev) {
+            cuda_backend(dst.device().index).copy(dst, host);
+        } else {
+            cpu::cpu_backend().copy(dst, host);
+        }
+        return;
+    }
+    activate();
+    if (src_dev && dst_dev) {
+        copy_device(dst, src);
+    } else if (dst_dev) {
+        upload(dst, src);
+    } else if (src_dev) {
+        download(dst, src);
+    } else {
+        cpu::cpu_backend().copy(dst, src);
+    }
+}
+
+void CudaBackend::copy_device(Tensor& dst, const Tensor& src) {
+    const CopyLayout layout = copy_layout(dst, src);
+    if (is_flat(layout)) {
+        if (dst.dtype() == src.dtype()) {
+            FERRIS_CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(),
+                                              cudaMemcpyDeviceToDevice, stream_));
+        } else {
+            convert_contiguous(dst.raw(), dst.dtype(), src.raw(), src.dtype(), src.numel(),
+                               stream_);
+        }
+        return;
+    }
+    copy_strided(dst.raw(), dst.dtype(), src.raw(), src.dtype(), layout, src.numel(), stream_);
+}
+
+void CudaBackend::upload(Tensor& dst, const Tensor& src) {
+    if (src.is_contiguous() && dst.is_contiguous() && src.dtype() == dst.dtype()) {
+        staging_->upload(dst.raw(), src.raw(), src.nbytes(), stream_);
+        return;
+    }
+    // Bytes as they are, then strides and conversion on the device.
+    const Tensor packed = src.is_contiguous() ? src : src.contiguous();
+    Tensor tmp = empty(src.shape(), src.dtype());
+    staging_->upload(tmp.raw(), packed.raw(), packed.nbytes(), stream_);
+    copy_device(dst, tmp);
+}
+
+void CudaBackend::download(Tensor& dst, const Tensor& src) {
+    if (src.is_contiguous() && dst.is_contiguous() && src.dtype() == dst.dtype()) {
+        staging_->download(dst.raw(), src.raw(), src.nbytes(), stream_);
+        return;
+    }
+    // Strides and conversion on the device into dst's dtype, then the bytes.
+    Tensor tmp = empty(src.shape(), dst.dtype());
+    copy_device(tmp, src);
+    if (dst.is_contiguous()) {
+        staging_->download(dst.raw(), tmp.raw(), tmp.nbytes(), stream_);
+        return;
+    }
+    Tensor host = Tensor::empty(src.shape(), dst.dtype());
+    staging_->download(host.raw(), tmp.raw(), tmp.nbytes(), stream_);
+    cpu::cpu_backend().copy(dst, host);
+}
+
+// ---- Ops ----
+
+void CudaBackend::embedding(Tensor& out, const Tensor& table, const Tensor& ids) {
+    activate();
+    cuda::embedding(out.data<float>(), table.raw(), table.dtype(), ids.data<int32_t>(), ids.numel(),
+                    table.size(1), stream_);
+}
+
+void CudaBackend::rms_norm(Tensor& out, const Tensor& x, const Tensor& weight, float eps) {
+    activate();
+    const int64_t c = x.size(-1);
+    cuda::rms_norm(out.data<float>(), x.data<float>(), weight.raw(), weight.dtype(),
+                   c ? x.numel() / c : 0, c, eps, stream_);
+}
+
+void CudaBackend::layer_norm(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                             float eps) {
+    activate();
+    const int64_t c = x.size(-1);
+    cuda::layer_norm(out.data<float>(), x.data<float>(), weight.raw(), weight.dtype(), bias.raw(),
+                     bias.dtype(), c ? x.numel() / c : 0, c, eps, stream_);
+}
+
+void CudaBackend::gelu(Tensor& out, const Tensor& x) {
+    activate();
+    cuda::gelu(out.data<float>(), x.data<float>(), x.numel(), stream_);
+}
+
+void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    activate();
+    const int64_t in = x.size(-1), outs = weight.size(0);
+    const int64_t rows = in ? x.numel() / in : out.numel() / (outs ? outs : 1);
+    Tensor x_scratch, bias_f32;
+    if (weight.dtype() != DType::F32) x_scratch = empty({rows * in}, weight.dtype());
+    if (bias.defined()) {
+        bias_f32 = bias;
+        if (bias.dtype() != DType::F32 || !bias.is_contiguous()) {
+            bias_f32 = empty(bias.shape(), DType::F32);
+            copy_device(bias_f32, bias);
+        }
+    }
+    cuda::linear(*gemm_, out.data<float>(), x.data<float>(), weight.raw(), weight.dtype(),
+                 bias.defined() ? bias_f32.data<float>() : nullptr, rows, in, outs,
+                 x_scratch.defined() ? x_scratch.raw() : nullptr, stream_);
+}
+
+void CudaBackend::add(Tensor& out, const Tensor& a, const Tensor& b, float alpha) {
+    activate();
+    cuda::add(out.data<float>(), a.data<float>(), b.data<float>(), alpha, a.numel(), stream_);
+}
+
+void CudaBackend::silu_mul(Tensor& out, const Tensor& gate, const Tensor& up) {
+    activate();
+    cuda::silu_mul(out.data<float>(), gate.data<float>(), up.data<float>(), gate.numel(), stream_);
+}
+
+const Tensor& CudaBackend::inv_freq(float theta, int64_t hs) {
+    auto it = inv_freq_.find({theta, hs});
+    if (it != inv_freq_.end()) return it->second;
+    // Exactly the CPU backend's f32 expression (src/backends/cpu/rope.cpp).
+    const int64_t half = hs / 2;
+    std::vector<float> f(static_cast<size_t>(half));
+    for (int64_t i = 0; i < half; ++i)
+        f[i] = 1.0f / std::pow(theta, static_cast<float>(2 * i) / static_cast<float>(hs));
+    Tensor host = Tensor::from_floats({half}, f);
+    Tensor dev = empty({half}, DType::F32);
+    upload(dev, host);
+    return inv_freq_.emplace(std::make_pair(theta, hs), dev).first->second;
+}
+
+void CudaBackend::rope(Tensor& x, const Tensor& positions, float theta) {
+    activate();
+    const int64_t hs = x.size(2);
+    const Tensor& freq = inv_freq(theta, hs);
+    cuda::rope(x.data<float>(), positions.data<int32_t>(), freq.data<float>(), x.size(0), x.size(1),
+               hs, stream_);
+}
+
+void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v,
+                            const AttentionMask& mask, float scale) {
+    activate();
+    Tensor kk = k, vv = v;
+    if (k.dtype() != v.dtype()) {  // the kernels read one K/V dtype: meet in f32
+        kk = empty(k.shape(), DType::F32);
+        vv = empty(v.shape(), DType::F32);
+        copy_device(kk, k);
+        copy_device(vv, v);
+    }
+    AttentionArgs a{};
+    a.out = out.data<float>();
+    a.q = q.data<float>();
+    a.k = kk.raw();
+    a.v = vv.raw();
+    a.kv_dtype = kk.dtype();
+    a.b_n = q.size(0);
+    a.t_n = q.size(1);
+    a.nh = q.size(2);
+    a.hs = q.size(3);
+    a.s_n = kk.size(1);
+    a.nkv = kk.size(2);
+    a.k_batch = kk.strides()[0];
+    a.k_seq = kk.strides()[1];
+    a.v_batch = vv.strides()[0];
+    a.v_seq = vv.strides()[1];
+    a.causal = mask.causal;
+    a.q_offset = mask.q_offset;
+    a.key_lengths = mask.key_lengths.defined() ? mask.key_lengths.data<int32_t>() : nullptr;
+    a.segments = mask.segments.defined() ? mask.segments.data<int32_t>() : nullptr;
+    a.n_segments = mask.segments.defined() ? mask.segments.size(0) - 1 : 0;
+    a.bias = mask.relative_bias.defined() ? mask.relative_bias.data<float>() : nullptr;
+    a.bias_width = mask.relative_bias.defined() ? mask.relative_bias.size(1) : 0;
+    a.scale = scale;
+    if (a.hs > kMaxAttentionHeadSize)
+        fail(ErrorCode::Unsupported, "[attention] cuda: head size ", a.hs, " > ",
+             kMaxAttentionHeadSize);
+    const size_t floats = attention_scratch_floats(a, sms_);
+    Tensor scratch;
+    if (floats) scratch = empty({static_cast<int64_t>(floats)}, DType::F32);
+    cuda::attention(a, sms_, floats ? scratch.data<float>() : nullptr, stream_);
+}
+
+void CudaBackend::cross_entropy(Tensor& out, const Tensor& logits, const Tensor& targets) {
+    activate();
+    cuda::cross_entropy(out.data<float>(), logits.data<float>(), targets.data<int32_t>(),
+                        logits.size(0), logits.size(1), stream_);
+}
+
+void CudaBackend::write_rows(Tensor& dst, const Tensor& src, const Tensor& rows) {
+    activate();
+    const int64_t b_n = src.size(0), t_n = src.size(1);
+    cuda::write_rows(dst.raw(), dst.dtype(), dst.strides()[0], dst.strides()[1], src.data<float>(),
+                     rows.data<int32_t>(), b_n, t_n, t_n ? src.numel() / (b_n * t_n) : 0,
+                     stream_);
+}
+
+void CudaBackend::argmax(Tensor& out, const Tensor& x) {
+    activate();
+    cuda::argmax(out.data<int32_t>(), x.data<float>(), x.size(0), x.size(1), stream_);
+}
+
+namespace {
+
+// A captured CUDA graph and the allocator blocks its replays write into.
+class CudaGraphStep final : public RecordedStep {
+public:
+    CudaGraphStep(cudaGraphExec_t exec, cudaStream_t stream, CachingAllocator& allocator,
+                  std::vector<std::pair<size_t, void*>> blocks)
+        : exec_(exec), stream_(stream), allocator_(allocator), blocks_(std::move(blocks)) {}
+    ~CudaGraphStep() override {
+        (void)cudaStreamSynchronize(stream_);
+        (void)cudaGraphExecDestroy(exec_);
+        allocator_.release_reserved(blocks_);
+    }
+    void replay() override { FERRIS_CUDA_CHECK(cudaGraphLaunch(exec_, stream_)); }
+
+private:
+    cudaGraphExec_t exec_;
+    cudaStream_t stream_;
+    CachingAllocator& allocator_;
+    std::vector<std::pair<size_t, void*>> blocks_;
+};
+
+}  // namespace
+
+std::unique_ptr<RecordedStep> CudaBackend::record(const std::function<void()>& body) {
+    activate();
+    allocator_.begin_private_pool();
+    cudaGraph_t graph = nullptr;
+    // Relaxed: the body may cudaMalloc (a cache miss) while capturing.
+    FERRIS_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed));
+    try {
+        body();
+    } catch (...) {
+        (void)cudaStreamEndCapture(stream_, &graph);
+        if (graph) (void)cudaGraphDestroy(graph);
+        (void)cudaGetLastError();
+        allocator_.release_reserved(allocator_.end_private_pool());
+        throw;
+    }
+    const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
+    std::vector<std::pair<size_t, void*>> blocks = allocator_.end_private_pool();
+    if (ended != cudaSuccess) {
+        allocator_.release_reserved(blocks);
+        check_cuda(ended, "cudaStreamEndCapture", __FILE__, __LINE__);
+    }
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
+    (void)cudaGraphDestroy(graph);
+    if (made != cudaSuccess) {
+        allocator_.release_reserved(blocks);
+        check_cuda(made, "cudaGraphInstantiate", __FILE__, __LINE__);
+    }
+    return std::make_unique<CudaGraphStep>(exec, stream_, allocator_, std::move(blocks));
+}
+
+void CudaBackend::pool(Tensor& out, const Tensor& x, const Tensor& segments, PoolMode mode,
+                       bool normalize) {
+    activate();
+    cuda::pool(out.data<float>(), x.data<float>(), segments.data<int32_t>(), segments.size(0) - 1,
+               x.size(1), static_cast<int>(mode), normalize, stream_);
+}
+
+}  // namespace ferris::cuda

@@ -1,0 +1,74 @@
+// The CUDA backend: one CudaBackend per device index, created on first use and kept for the life
+// of the process (never destroyed: tensors freed during static destruction still find it). Each
+// owns a stream (all its work is ordered on it), a caching allocator, cuBLASLt/cuBLAS handles with
+// a workspace, and pinned staging buffers. Not safe for concurrent calls from several threads.
+// This header has no CUDA types, so tests and tools can include it without the CUDA headers.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <utility>
+
+#include "backends/backend.h"
+#include "backends/cuda/allocator.h"
+
+struct CUstream_st;
+
+namespace ferris::cuda {
+
+struct GemmContext;
+class PinnedStaging;
+
+class CudaBackend final : public Backend {
+public:
+    explicit CudaBackend(int index);
+    ~CudaBackend() override;
+
+    Device device() const override { return Device::cuda(index_); }
+    std::string name() const override;
+    bool supports(OpKind op, DType dtype) const override;
+
+    Tensor empty(const Shape& shape, DType dtype) override;
+    void copy(Tensor& dst, const Tensor& src) override;
+    void synchronize() override;
+    // Stream capture into a CUDA graph; the blocks the capture allocates stay reserved for it.
+    std::unique_ptr<RecordedStep> record(const std::function<void()>& body) override;
+
+    void embedding(Tensor& out, const Tensor& table, const Tensor& ids) override;
+    void rms_norm(Tensor& out, const Tensor& x, const Tensor& weight, float eps) override;
+    void layer_norm(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                    float eps) override;
+    void gelu(Tensor& out, const Tensor& x) override;
+    void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias) override;
+    void add(Tensor& out, const Tensor& a, const Tensor& b, float alpha) override;
+    void silu_mul(Tensor& out, const Tensor& gate, const Tensor& up) override;
+    void rope(Tensor& x, const Tensor& positions, float theta) override;
+    void attention(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v,
+                   const AttentionMask& mask, float scale) override;
+    void cross_entropy(Tensor& out, const Tensor& logits, const Tensor& targets) override;
+    void pool(Tensor& out, const Tensor& x, const Tensor& segments, PoolMode mode,
+              bool normalize) override;
+    void write_rows(Tensor& dst, const Tensor& src, const Tensor& rows) override;
+    void argmax(Tensor& out, const Tensor& x) override;
+
+    int index() const { return index_; }
+    AllocatorStats allocator_stats() const { return allocator_.stats(); }
+    void empty_cache() { allocator_.empty_cache(); }
+
+private:
+    void activate() const;  // makes this device current for the calling thread
+    void copy_device(Tensor& dst, const Tensor& src);  // both on this device
+    void upload(Tensor& dst, const Tensor& src);       // src on the host
+    void download(Tensor& dst, const Tensor& src);     // dst on the host
+    const Tensor& inv_freq(float theta, int64_t hs);   // rope frequencies, cached
+
+    int index_;
+    int sms_ = 1;
+    CUstream_st* stream_ = nullptr;
+    CachingAllocator allocator_;
+    std::unique_ptr<GemmContext, void (*)(GemmContext*)> gemm_;
+    std::unique_ptr<PinnedStaging> staging_;
+    std::map<std::pair<float, int64_t>, Tensor> inv_freq_;
+};
+
+}  // namespace ferris::cuda

@@ -1,0 +1,86 @@
+// Device helpers shared by the kernels: float loads/stores by element type (f32, f16, bf16; f32 ->
+// bf16/f16 round to nearest even like the CPU), runtime-dtype loads, warp and block reductions,
+// and the launch-size helper. Included only by .cu files.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "ferris/dtype.h"
+
+namespace ferris::cuda {
+
+constexpr unsigned kFullMask = 0xffffffffu;
+
+__device__ __forceinline__ float to_float(float v) { return v; }
+__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
+__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+template <typename T>
+__device__ __forceinline__ T from_float(float v);
+template <>
+__device__ __forceinline__ float from_float<float>(float v) {
+    return v;
+}
+template <>
+__device__ __forceinline__ __half from_float<__half>(float v) {
+    return __float2half_rn(v);
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
+    return __float2bfloat16_rn(v);
+}
+
+// Element i of a float buffer whose dtype is known only at run time (a uniform branch).
+__device__ __forceinline__ float load_any(const void* p, DType dt, int64_t i) {
+    if (dt == DType::F32) return static_cast<const float*>(p)[i];
+    if (dt == DType::F16) return __half2float(static_cast<const __half*>(p)[i]);
+    return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFullMask, v, o);
+    return v;
+}
+__device__ __forceinline__ double warp_sum(double v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFullMask, v, o);
+    return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(kFullMask, v, o));
+    return v;
+}
+
+// Sum (or max) over the whole block; every thread gets the result. blockDim.x is a multiple of
+// 32 and at most 1024; `scratch` holds 32 values.
+template <typename T, bool kMax = false>
+__device__ __forceinline__ T block_reduce(T v, T* scratch) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    if constexpr (kMax) {
+        v = warp_max(v);
+    } else {
+        v = warp_sum(v);
+    }
+    __syncthreads();  // scratch may still be read by a previous reduction
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    T r = lane < warps ? scratch[lane] : (kMax ? T(-INFINITY) : T(0));
+    if constexpr (kMax) {
+        r = warp_max(r);
+    } else {
+        r = warp_sum(r);
+    }
+    return r;
+}
+
+// Blocks for a grid-stride loop over n elements with `threads` per block.
+inline unsigned grid_for(int64_t n, int threads, int64_t max_blocks = 65536) {
+    int64_t b = (n + threads - 1) / threads;
+    if (b < 1) b = 1;
+    if (b > max_blocks) b = max_blocks;
+    return static_cast<unsigned>(b);
+}
+
+}  // namespace ferris::cuda

@@ -1,0 +1,521 @@
+// CUDA backend ops against the CPU backend (the reference), op by op: edge sizes, weight dtypes
+// (f32/bf16/f16), strided inputs, batches, NaN-poisoned outputs between guard words, attention
+// (causal prefill with offsets, decode up to 2100 keys, padding, packed segments, relative bias),
+// copies with conversion and strides, the allocator's reuse and its out-of-memory error.
+// Label `cuda`: every test skips itself when no CUDA device is present.
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "backends/cpu/gemm_bf16.h"
+#include "backends/cuda/cuda_backend.h"
+#include "harness.h"
+#include "ops/ops.h"
+
+namespace ferris::testing {
+namespace {
+
+constexpr int32_t kGuardWord = static_cast<int32_t>(0xA5A5A5A5u);
+constexpr int32_t kNanWord = 0x7fc00000;
+
+Backend& gpu() { return backend_for(Device::cuda(0)); }
+Tensor up(const Tensor& t) { return ops::to_device(t, Device::cuda(0)); }
+Tensor down(const Tensor& t) { return ops::to_device(t, Device::cpu()); }
+
+class CudaOps : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::string reason;
+        if (cuda_device_count(&reason) == 0) GTEST_SKIP() << "no CUDA device: " << reason;
+    }
+};
+
+// A device output (f32 unless said) inside a buffer of guard words, itself poisoned with NaN.
+struct DeviceGuarded {
+    Tensor buffer;  // i32 words on the device
+    Tensor view;
+    int64_t words = 0;
+
+    explicit DeviceGuarded(const Shape& shape, DType dtype = DType::F32) {
+        words = (shape_numel(shape) * static_cast<int64_t>(dtype_size(dtype)) + 3) / 4;
+        std::vector<int32_t> host(static_cast<size_t>(2 * kGuardElems + words), kGuardWord);
+        std::fill_n(host.begin() + kGuardElems, words, kNanWord);
+        buffer = up(Tensor::from_ints({static_cast<int64_t>(host.size())}, host));
+        view = Tensor(buffer.storage(), kGuardElems * 4, shape, contiguous_strides(shape), dtype);
+    }
+    bool guards_intact() const {
+        Tensor h = down(buffer);
+        const int32_t* w = h.data<int32_t>();
+        for (int64_t i = 0; i < kGuardElems; ++i)
+            if (w[i] != kGuardWord || w[kGuardElems + words + i] != kGuardWord) return false;
+        return true;
+    }
+    std::vector<float> values() const { return down(view).to_floats(); }
+};
+
+// max |gpu - cpu| / max |cpu|; any non-finite GPU value fails (unwritten outputs stay NaN).
+double rel(const std::vector<float>& got, const std::vector<float>& want) {
+    return relative_error(got, std::vector<double>(want.begin(), want.end()));
+}
+
+// ---- linear ----
+
+std::vector<double> ref_linear(const std::vector<float>& x, const std::vector<float>& w,
+                               const std::vector<float>& b, int64_t n, int64_t in, int64_t out) {
+    std::vector<double> y(static_cast<size_t>(n * out));
+    for (int64_t r = 0; r < n; ++r)
+        for (int64_t o = 0; o < out; ++o) {
+            double s = b.empty() ? 0.0 : b[o];
+            for (int64_t i = 0; i < in; ++i) s += double(x[r * in + i]) * w[o * in + i];
+            y[r * out + o] = s;
+        }
+    return y;
+}
+
+float round_to(float v, DType dt) {
+    if (dt == DType::BF16) return bf16_to_f32(f32_to_bf16(v));
+    if (dt == DType::F16) return f16_to_f32(f32_to_f16(v));
+    return v;
+}
+
+struct LinearCase {
+    int64_t rows, in, out;
+    DType dtype;
+    bool bias;
+};
+
+class CudaLinear : public ::testing::TestWithParam<LinearCase> {
+protected:
+    void SetUp() override {
+        std::string reason;
+        if (cuda_device_count(&reason) == 0) GTEST_SKIP() << "no CUDA device: " << reason;
+    }
+};
+
+TEST_P(CudaLinear, MatchesCpuAndReference) {
+    const LinearCase c = GetParam();
+    Rng rng(c.rows * 7919 + c.in * 131 + c.out + (c.bias ? 1 : 0));
+    Tensor x = random_tensor({c.rows, c.in}, DType::F32, rng);
+    Tensor w = random_tensor({c.out, c.in}, c.dtype, rng);
+    Tensor b = c.bias ? random_tensor({c.out}, c.dtype, rng) : Tensor();
+    Tensor want = Tensor::empty({c.rows, c.out}, DType::F32);
+    cpu().linear(want, x, w, b);
+    DeviceGuarded got({c.rows, c.out});
+    gpu().linear(got.view, up(x), up(w), c.bias ? up(b) : Tensor());
+    EXPECT_TRUE(got.guards_intact());
+    const std::vector<float> g = got.values();
+    // The GPU rounds x to the weight dtype (bf16/f16 tensor-core GEMM, f32 accumulation): against
+    // a double reference with x rounded the same way only the summation order differs.
+    std::vector<float> xr = x.to_floats();
+    for (float& v : xr) v = round_to(v, c.dtype);
+    const auto ref = ref_linear(xr, w.to_floats(), c.bias ? b.to_floats() : std::vector<float>{},
+                                c.rows, c.in, c.out);
+    const std::string what = std::to_string(c.rows) + "x" + std::to_string(c.in) + " -> " +
+                             std::to_string(c.out) + " " + dtype_name(c.dtype);
+    EXPECT_LT(relative_error(g, ref), 1e-5) << what;
+    // Against the CPU: f32 weights and CPU bf16 GEMMs (AVX512-BF16, x rounded to bf16 too) agree to
+    // f32 rounding. Otherwise the CPU keeps x in f32, and the GPU's rounding of x (unit roundoff
+    // 2^-8 for bf16, 2^-11 for f16, per term) bounds the difference.
+    const bool same_rounding =
+        c.dtype == DType::F32 || (c.dtype == DType::BF16 && cpu::have_bf16_gemm());
+    const double tol = same_rounding ? 1e-5 : c.dtype == DType::BF16 ? 1e-2 : 2e-3;
+    EXPECT_LT(rel(g, want.to_floats()), tol) << what << " vs cpu";
+}
+
+std::vector<LinearCase> linear_cases() {
+    std::vector<LinearCase> cases;
+    const std::vector<int64_t>& e = edge_sizes();
+    for (DType dt : {DType::F32, DType::BF16, DType::F16})
+        for (int64_t rows : {1, 2, 5, 33, 257})
+            for (size_t i = 0; i < e.size(); ++i)
+                cases.push_back({rows, e[i], e[(i + 3) % e.size()], dt, (rows + i) % 2 == 0});
+    cases.push_back({64, 896, 4864, DType::BF16, true});  // a Qwen2-0.5B MLP shape
+    cases.push_back({3, 4096, 512, DType::F32, false});
+    return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Cuda, CudaLinear, ::testing::ValuesIn(linear_cases()));
+
+// ---- norms, elementwise, embedding, rope, loss ----
+
+TEST_F(CudaOps, RmsNormMatchesCpu) {
+    for (DType wd : {DType::F32, DType::BF16, DType::F16})
+        for (int64_t c : edge_sizes()) {
+            Rng rng(c + 17);
+            Tensor x = random_tensor({2, 3, c}, DType::F32, rng, -3, 3);  // batch x rows
+            Tensor w = random_tensor({c}, wd, rng, 0.5, 1.5);
+            Tensor want = Tensor::empty({2, 3, c}, DType::F32);
+            cpu().rms_norm(want, x, w, 1e-6f);
+            DeviceGuarded got({2, 3, c});
+            gpu().rms_norm(got.view, up(x), up(w), 1e-6f);
+            EXPECT_TRUE(got.guards_intact());
+            EXPECT_LT(rel(got.values(), want.to_floats()), 1e-5) << c << dtype_name(wd);
+        }
+}
+
+TEST_F(CudaOps, LayerNormMatchesCpu) {
+    for (DType wd : {DType::F32, DType::BF16, DType::F16})
+        for (int64_t c : edge_sizes()) {
+            Rng rng(c + 19);
+            Tensor x = random_tensor({4, c}, DType::F32, rng, 2, 6);  // offset mean
+            Tensor w = random_tensor({c}, wd, rng, 0.5, 1.5);
+            Tensor b = random_tensor({c}, DType::F32, rng, -0.5, 0.5);
+            Tensor want = Tensor::empty({4, c}, DType::F32);
+            cpu().layer_norm(want, x, w, b, 1e-12f);
+            DeviceGuarded got({4, c});
+            gpu().layer_norm(got.view, up(x), up(w), up(b), 1e-12f);
+            EXPECT_TRUE(got.guards_intact());
+            EXPECT_LT(rel(got.values(), want.to_floats()), 2e-5) << c << dtype_name(wd);
+        }
+}
+
+TEST_F(CudaOps, ElementwiseMatchesCpu) {
+    for (int64_t c : edge_sizes()) {
+        Rng rng(c + 23);
+        Tensor a = random_tensor({3, c}, DType::F32, rng, -8, 8);
+        Tensor b = random_tensor({3, c}, DType::F32, rng, -8, 8);
+        Tensor da = up(a), db = up(b);
+        for (float alpha : {1.0f, 0.5f}) {
+            Tensor want = Tensor::empty({3, c}, DType::F32);
+            cpu().add(want, a, b, alpha);
+            DeviceGuarded got({3, c});
+            gpu().add(got.view, da, db, alpha);
+            EXPECT_TRUE(got.guards_intact());
+            EXPECT_LT(rel(got.values(), want.to_floats()), 1e-6) << c;
+        }
+        Tensor want = Tensor::empty({3, c}, DType::F32);
+        cpu().silu_mul(want, a, b);
+        DeviceGuarded got({3, c});
+        gpu().silu_mul(got.view, da, db);
+        EXPECT_TRUE(got.guards_intact());
+        EXPECT_LT(rel(got.values(), want.to_floats()), 2e-6) << c;
+        cpu().gelu(want, a);
+        DeviceGuarded g2({3, c});
+        gpu().gelu(g2.view, da);
+        EXPECT_TRUE(g2.guards_intact());
+        EXPECT_LT(rel(g2.values(), want.to_floats()), 2e-6) << c;
+        // In place: out aliases a.
+        Tensor in_place = up(a);
+        gpu().add(in_place, in_place, db, 1.0f);
+        cpu().add(want, a, b, 1.0f);
+        EXPECT_LT(rel(down(in_place).to_floats(), want.to_floats()), 1e-6) << c;
+    }
+}
+
+TEST_F(CudaOps, EmbeddingGathersRows) {
+    for (DType dt : {DType::F32, DType::BF16, DType::F16})
+        for (int64_t c : edge_sizes()) {
+            Rng rng(c + 29);
+            Tensor table = random_tensor({257, c}, dt, rng);
+            Tensor ids = Tensor::from_ints({5}, {0, 256, 5, 5, 128});
+            Tensor want = Tensor::empty({5, c}, DType::F32);
+            cpu().embedding(want, table, ids);
+            DeviceGuarded got({5, c});
+            gpu().embedding(got.view, up(table), up(ids));
+            EXPECT_TRUE(got.guards_intact());
+            EXPECT_EQ(got.values(), want.to_floats()) << c << dtype_name(dt);
+        }
+}
+
+TEST_F(CudaOps, RopeMatchesCpu) {
+    for (int64_t hs : {2, 32, 64, 128})
+        for (float theta : {10000.0f, 1000000.0f}) {
+            const std::vector<int32_t> p = {0, 1, 7, 100, 4095, 32767};
+            const int64_t n = static_cast<int64_t>(p.size()), h = 3;
+            Rng rng(hs);
+            Tensor x = random_tensor({n, h, hs}, DType::F32, rng);
+            Tensor pos = Tensor::from_ints({n}, p);
+            Tensor dx = up(x);
+            gpu().rope(dx, up(pos), theta);
+            Tensor want = x.contiguous();
+            cpu().rope(want, pos, theta);
+            // Same f32 angles; only cosf/sinf may differ by an ulp or two.
+            EXPECT_LT(rel(down(dx).to_floats(), want.to_floats()), 1e-5) << hs << " " << theta;
+        }
+}
+
+TEST_F(CudaOps, CrossEntropyMatchesCpu) {
+    std::vector<int64_t> sizes = edge_sizes();
+    sizes.push_back(151936);  // the Qwen2 vocabulary
+    for (int64_t v : sizes) {
+        Rng rng(v + 31);
+        Tensor logits = random_tensor({3, v}, DType::F32, rng, -20, 20);
+        Tensor t = Tensor::from_ints({3}, {0, int32_t(v - 1), int32_t(v / 2)});
+        Tensor want = Tensor::empty({3}, DType::F32);
+        cpu().cross_entropy(want, logits, t);
+        DeviceGuarded got({3});
+        gpu().cross_entropy(got.view, up(logits), up(t));
+        EXPECT_TRUE(got.guards_intact());
+        EXPECT_LT(rel(got.values(), want.to_floats()), 1e-5) << v;
+    }
+}
+
+TEST_F(CudaOps, PoolMatchesCpu) {
+    const std::vector<int32_t> seg = {0, 1, 4, 21, 300};
+    for (int64_t c : edge_sizes())
+        for (PoolMode mode : {PoolMode::Mean, PoolMode::Cls, PoolMode::Max})
+            for (bool normalize : {false, true}) {
+                Rng rng(c + 7 * static_cast<int>(mode));
+                Tensor x = random_tensor({300, c}, DType::F32, rng, -3, 3);
+                Tensor segments = Tensor::from_ints({5}, seg);
+                Tensor want = Tensor::empty({4, c}, DType::F32);
+                cpu().pool(want, x, segments, mode, normalize);
+                DeviceGuarded got({4, c});
+                gpu().pool(got.view, up(x), up(segments), mode, normalize);
+                EXPECT_TRUE(got.guards_intact());
+                EXPECT_LT(rel(got.values(), want.to_floats()), 1e-5)
+                    << "C=" << c << " mode " << static_cast<int>(mode) << " norm " << normalize;
+            }
+}
+
+TEST_F(CudaOps, WriteRowsAndArgmaxMatchCpu) {
+    for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
+        Rng rng(11);
+        Tensor src = random_tensor({1, 3, 2, 64}, DType::F32, rng, -2, 2);
+        Tensor rows = Tensor::from_ints({3}, {5, 0, 9});
+        Tensor want = Tensor::zeros({1, 12, 2, 64}, dt);
+        cpu().write_rows(want, src, rows);
+        Tensor got = up(Tensor::zeros({1, 12, 2, 64}, dt));
+        gpu().write_rows(got, up(src), up(rows));
+        EXPECT_EQ(down(got).to_floats(), want.to_floats()) << dtype_name(dt);
+    }
+    std::vector<int64_t> sizes = edge_sizes();
+    sizes.push_back(151936);
+    for (int64_t v : sizes) {
+        Rng rng(v + 3);
+        Tensor x = random_tensor({2, v}, DType::F32, rng, -5, 5);
+        x.data<float>()[v + v - 1] = 9.0f;  // a tie in row 1: the first one wins
+        x.data<float>()[v + v / 3] = 9.0f;
+        Tensor want = Tensor::empty({2}, DType::I32);
+        cpu().argmax(want, x);
+        Tensor got = up(Tensor::from_ints({2}, {-1, -1}));
+        gpu().argmax(got, up(x));
+        const Tensor g = down(got);
+        EXPECT_EQ(g.data<int32_t>()[0], want.data<int32_t>()[0]) << v;
+        EXPECT_EQ(g.data<int32_t>()[1], want.data<int32_t>()[1]) << v;
+    }
+}
+
+// A recorded step (a CUDA graph) replays with new device-side inputs and reuses no memory that
+// other tensors take afterwards.
+TEST_F(CudaOps, RecordedStepReplaysWithNewInputs) {
+    Tensor a = up(Tensor::from_floats({4}, {1, 2, 3, 4}));
+    Tensor b = up(Tensor::from_floats({4}, {10, 20, 30, 40}));
+    Tensor out;
+    auto step = gpu().record([&] { out = ops::add(a, ops::add(b, b), 0.5f); });
+    step->replay();
+    EXPECT_EQ(down(out).to_floats(), (std::vector<float>{11, 22, 33, 44}));
+    ops::copy_(b, Tensor::from_floats({4}, {2, 4, 6, 8}));
+    Tensor other = up(Tensor::from_floats({4}, {7, 7, 7, 7}));  // must not alias the step's memory
+    step->replay();
+    EXPECT_EQ(down(out).to_floats(), (std::vector<float>{3, 6, 9, 12}));
+    EXPECT_EQ(down(other).to_floats(), (std::vector<float>{7, 7, 7, 7}));
+}
+
+// ---- attention ----
+
+struct AttnCase {
+    int64_t B, T, NH, NKV, HS, S, offset;
+};
+
+// Runs the same attention on both backends; k/v are strided views of a (B, S + 9, NKV, HS) cache.
+double attention_error(const AttnCase& c, DType kd, AttentionMask mask, uint64_t seed,
+                       bool* guards_ok) {
+    Rng rng(seed);
+    Tensor kc = random_tensor({c.B, c.S + 9, c.NKV, c.HS}, kd, rng, -2, 2);
+    Tensor vc = random_tensor({c.B, c.S + 9, c.NKV, c.HS}, kd, rng, -2, 2);
+    Tensor q = random_tensor({c.B, c.T, c.NH, c.HS}, DType::F32, rng, -2, 2);
+    const float scale = 1.0f / std::sqrt(float(c.HS));
+    Tensor want = Tensor::empty({c.B, c.T, c.NH, c.HS}, DType::F32);
+    cpu().attention(want, q, kc.narrow(1, 0, c.S), vc.narrow(1, 0, c.S), mask, scale);
+    AttentionMask dmask = mask;
+    if (mask.key_lengths.defined()) dmask.key_lengths = up(mask.key_lengths);
+    if (mask.segments.defined()) dmask.segments = up(mask.segments);
+    if (mask.relative_bias.defined()) dmask.relative_bias = up(mask.relative_bias);
+    Tensor dk = up(kc), dv = up(vc);
+    DeviceGuarded got({c.B, c.T, c.NH, c.HS});
+    gpu().attention(got.view, up(q), dk.narrow(1, 0, c.S), dv.narrow(1, 0, c.S), dmask, scale);
+    *guards_ok = got.guards_intact();
+    return rel(got.values(), want.to_floats());
+}
+
+TEST_F(CudaOps, AttentionCausalPrefillWithOffset) {
+    for (DType kd : {DType::F32, DType::F16, DType::BF16})
+        for (AttnCase c : {AttnCase{1, 16, 4, 2, 32, 16, 0}, AttnCase{2, 33, 4, 1, 16, 33, 0},
+                           AttnCase{2, 40, 6, 3, 64, 71, 31}, AttnCase{1, 130, 4, 2, 64, 137, 7},
+                           AttnCase{2, 17, 2, 2, 33, 17, 0}, AttnCase{2, 300, 4, 2, 32, 303, 3},
+                           AttnCase{1, 257, 14, 2, 64, 257, 0}, AttnCase{1, 64, 8, 2, 128, 100, 36},
+                           AttnCase{1, 40, 2, 1, 96, 40, 0}, AttnCase{1, 33, 2, 2, 256, 40, 7}}) {
+            AttentionMask mask;
+            mask.q_offset = c.offset;
+            bool guards = false;
+            const double err = attention_error(c, kd, mask, c.T * 7 + c.HS, &guards);
+            EXPECT_TRUE(guards);
+            EXPECT_LT(err, 1e-5) << dtype_name(kd) << " T=" << c.T << " HS=" << c.HS
+                                 << " off=" << c.offset;
+        }
+}
+
+TEST_F(CudaOps, AttentionDecodeUpTo2100Keys) {
+    for (DType kd : {DType::BF16, DType::F32})
+        for (int64_t s : {1, 2, 31, 32, 33, 63, 64, 65, 255, 256, 257, 1000, 2048, 2100})
+            for (int64_t hs : {64, 128}) {
+                const AttnCase c{2, 1, 14, 2, hs, s, s - 1};
+                AttentionMask mask;
+                mask.q_offset = c.offset;
+                bool guards = false;
+                const double err = attention_error(c, kd, mask, s * 3 + hs, &guards);
+                EXPECT_TRUE(guards);
+                EXPECT_LT(err, 1e-5) << dtype_name(kd) << " S=" << s << " HS=" << hs;
+            }
+    // A few queries at once (speculative/chunked decode) and odd head sizes.
+    for (AttnCase c : {AttnCase{1, 4, 4, 2, 64, 900, 896}, AttnCase{3, 15, 4, 4, 16, 15, 0},
+                       AttnCase{1, 1, 2, 1, 33, 500, 499}, AttnCase{1, 2, 2, 2, 256, 70, 68}}) {
+        AttentionMask mask;
+        mask.q_offset = c.offset;
+        bool guards = false;
+        const double err = attention_error(c, DType::F16, mask, c.S, &guards);
+        EXPECT_TRUE(guards);
+        EXPECT_LT(err, 1e-5) << "T=" << c.T << " S=" << c.S << " HS=" << c.HS;
+    }
+}
+
+TEST_F(CudaOps, AttentionBidirectionalPaddedWithRelativeBias) {
+    for (bool with_bias : {false, true})
+        for (int64_t t : {1, 7, 15, 16, 33, 130}) {
+            const AttnCase c{3, t, 3, 3, 32, t, 0};
+            AttentionMask mask;
+            mask.causal = false;
+            mask.key_lengths = Tensor::from_ints({3}, {int32_t(t), int32_t((t + 1) / 2), 0});
+            Rng rng(t + 101);
+            if (with_bias)
+                mask.relative_bias = random_tensor({3, 2 * t - 1}, DType::F32, rng, -3, 3);
+            bool guards = false;
+            const double err = attention_error(c, DType::F32, mask, t * 13 + with_bias, &guards);
+            EXPECT_TRUE(guards);
+            EXPECT_LT(err, 1e-5) << "T=" << t << " bias=" << with_bias;
+        }
+}
+
+TEST_F(CudaOps, AttentionPackedSegments) {
+    const std::vector<int32_t> seg = {0, 5, 40, 41, 90};
+    for (bool causal : {false, true})
+        for (bool with_bias : {false, true}) {
+            const AttnCase c{1, 90, 4, 2, 64, 90, 0};
+            AttentionMask mask;
+            mask.causal = causal;
+            mask.segments = Tensor::from_ints({static_cast<int64_t>(seg.size())}, seg);
+            Rng rng(7 + causal);
+            // W = 60 covers the longest sequence (49): bias (NH, 2W - 1).
+            if (with_bias) mask.relative_bias = random_tensor({4, 119}, DType::F32, rng, -3, 3);
+            bool guards = false;
+            const double err = attention_error(c, DType::BF16, mask, 99 + causal, &guards);
+            EXPECT_TRUE(guards);
+            EXPECT_LT(err, 1e-5) << "causal=" << causal << " bias=" << with_bias;
+        }
+}
+
+// ---- copies and memory ----
+
+TEST_F(CudaOps, CopyRoundTripsConvertAndHandleStrides) {
+    Rng rng(5);
+    Tensor src = random_tensor({4, 6, 8}, DType::F32, rng);
+    // Host f32 -> device bf16 (converted on upload) -> host f32: the CPU's bf16 rounding.
+    Tensor dev = gpu().empty({4, 6, 8}, DType::BF16);
+    ops::copy_(dev, src);
+    Tensor back = Tensor::empty({4, 6, 8}, DType::F32);
+    ops::copy_(back, dev);
+    std::vector<float> s = src.to_floats(), b = back.to_floats();
+    for (size_t i = 0; i < s.size(); ++i) ASSERT_EQ(b[i], bf16_to_f32(f32_to_bf16(s[i])));
+    // Into a strided device view (a KV-cache narrow), converting to f16; the rest is untouched.
+    Tensor cache = up(Tensor::zeros({4, 10, 8}, DType::F16));
+    Tensor slot = cache.narrow(1, 2, 6);
+    ops::copy_(slot, src);
+    Tensor host_cache = down(cache);
+    std::vector<float> hc = host_cache.narrow(1, 2, 6).to_floats();
+    for (size_t i = 0; i < s.size(); ++i) ASSERT_EQ(hc[i], f16_to_f32(f32_to_f16(s[i])));
+    for (int64_t j : {0, 1, 8, 9})
+        for (float v : host_cache.narrow(1, j, 1).to_floats()) ASSERT_EQ(v, 0.0f);
+    // Strided device source -> strided host destination, f16 -> f32.
+    Tensor host_dst_full = Tensor::zeros({4, 7, 8}, DType::F32);
+    Tensor host_dst = host_dst_full.narrow(1, 1, 6);
+    ops::copy_(host_dst, slot);
+    EXPECT_EQ(host_dst.to_floats(), hc);
+    // Device -> device, strided source with a non-contiguous last dim (a transpose), bf16 -> f32.
+    Tensor m = random_tensor({6, 5}, DType::BF16, rng);
+    Tensor dm = up(m);
+    Tensor dt(dm.storage(), 0, {5, 6}, {1, 5}, DType::BF16);
+    Tensor out = gpu().empty({5, 6}, DType::F32);
+    ops::copy_(out, dt);
+    std::vector<float> mv = m.to_floats(), ov = down(out).to_floats();
+    for (int64_t i = 0; i < 5; ++i)
+        for (int64_t j = 0; j < 6; ++j) ASSERT_EQ(ov[i * 6 + j], mv[j * 5 + i]);
+    // Integers travel unchanged.
+    Tensor ids = Tensor::from_ints({3}, {-7, 0, 2147483647});
+    EXPECT_EQ(std::memcmp(down(up(ids)).raw(), ids.raw(), 12), 0);
+}
+
+TEST_F(CudaOps, LargeCopyCrossesStagingChunks) {
+    Rng rng(9);
+    const int64_t n = (int64_t(5) << 20) + 3;  // 20 MiB of f32: three staging chunks
+    std::vector<float> v(static_cast<size_t>(n));
+    for (auto& x : v) x = rng.uniform(-1, 1);
+    Tensor src = Tensor::from_floats({n}, v);
+    Tensor back = down(up(src));
+    EXPECT_EQ(std::memcmp(back.raw(), src.raw(), src.nbytes()), 0);
+    Tensor half = gpu().empty({n}, DType::F16);
+    ops::copy_(half, src);
+    std::vector<float> hv = down(half).to_floats();
+    for (int64_t i = 0; i < n; i += 4099) ASSERT_EQ(hv[i], f16_to_f32(f32_to_f16(v[i])));
+}
+
+TEST_F(CudaOps, AllocatorReusesFreedBlocks) {
+    auto& be = dynamic_cast<cuda::CudaBackend&>(gpu());
+    { Tensor warm = be.empty({1000, 7}, DType::F32); }
+    const cuda::AllocatorStats before = be.allocator_stats();
+    for (int i = 0; i < 10; ++i) Tensor t = be.empty({1000, 7}, DType::F32);
+    const cuda::AllocatorStats after = be.allocator_stats();
+    EXPECT_EQ(after.device_mallocs, before.device_mallocs);
+    EXPECT_GE(after.cache_hits, before.cache_hits + 10);
+    EXPECT_EQ(after.in_use_bytes, before.in_use_bytes);
+    EXPECT_EQ(cuda::CachingAllocator::bucket_size(1), 512u);
+    EXPECT_EQ(cuda::CachingAllocator::bucket_size(size_t(5) << 20), size_t(5) << 20);
+    EXPECT_EQ(cuda::CachingAllocator::bucket_size((size_t(5) << 20) + 1), size_t(6) << 20);
+}
+
+TEST_F(CudaOps, OutOfMemoryIsAClearError) {
+    try {
+        Tensor huge = gpu().empty({int64_t(1) << 48}, DType::F32);  // 1 PiB
+        FAIL() << "allocated 1 PiB";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::OutOfMemory);
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("1125899906842624 bytes"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("MiB free"), std::string::npos) << msg;
+    }
+    // The failure leaves no sticky error behind: the next op works.
+    Tensor a = up(Tensor::from_floats({2}, {1.0f, 2.0f}));
+    Tensor out = gpu().empty({2}, DType::F32);
+    gpu().add(out, a, a, 1.0f);
+    EXPECT_EQ(down(out).to_floats(), (std::vector<float>{2.0f, 4.0f}));
+}
+
+TEST_F(CudaOps, SupportsAndDeviceInfo) {
+    EXPECT_TRUE(gpu().supports(OpKind::Linear, DType::BF16));
+    EXPECT_TRUE(gpu().supports(OpKind::Attention, DType::F16));
+    EXPECT_FALSE(gpu().supports(OpKind::RmsNorm, DType::BF16));
+    EXPECT_EQ(gpu().device(), Device::cuda(0));
+    EXPECT_FALSE(cuda_device_name(0).empty());
+    EXPECT_THROW(backend_for(Device::cuda(1000)), Error);
+    // Front-ends allocate on the device and dispatch there.
+    Rng rng(3);
+    Tensor x = random_tensor({2, 64}, DType::F32, rng);
+    Tensor w = random_tensor({64}, DType::BF16, rng);
+    Tensor y = ops::rms_norm(up(x), up(w), 1e-6f);
+    EXPECT_EQ(y.device(), Device::cuda(0));
+    EXPECT_LT(rel(down(y).to_floats(), ops::rms_norm(x, w, 1e-6f).to_floats()), 1e-5);
+    gpu().synchronize();
+}
+
+}  // namespace
+}  // namespace ferris::testing
