@@ -1,8 +1,9 @@
 // Prefill and decode speed of a Qwen2 model folder, the way llama-bench measures it: pp<N> is
 // one forward pass over N prompt tokens, tg<M> is M single-token decode steps after a short
 // prompt. Warm-up first, then the median of --repeat runs; peak RSS from getrusage.
-// Usage: bench_generate --model DIR [--prefill 512,2048] [--decode 128] [--repeat 5]
-//                       [--threads N] [--kv-dtype f16] [--json]
+// Usage: bench_generate --model DIR [--device cpu|cuda] [--prefill 512,2048] [--decode 128]
+//                       [--repeat 5] [--threads N] [--kv-dtype f16] [--json]
+// Every timed region ends with the logits on the host (the device is synchronized).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -17,6 +18,8 @@
 #include "ferris/rng.h"
 #include "ferris/threads.h"
 #include "models/qwen2/model.h"
+#include "ops/ops.h"
+#include "runtime/greedy_stepper.h"
 
 using namespace ferris;
 using Clock = std::chrono::steady_clock;
@@ -46,7 +49,7 @@ std::vector<int64_t> parse_list(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string dir, kv = "f16";
+    std::string dir, kv = "f16", device = "cpu";
     std::vector<int64_t> prefill = {512, 2048};
     int64_t decode = 128, decode_context = 0;
     int repeat = 5, threads = 0;
@@ -56,6 +59,8 @@ int main(int argc, char** argv) {
         auto next = [&]() { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
         if (a == "--model")
             dir = next();
+        else if (a == "--device")
+            device = next();
         else if (a == "--prefill")
             prefill = parse_list(next());
         else if (a == "--decode")
@@ -83,11 +88,14 @@ int main(int argc, char** argv) {
     try {
         set_num_threads(threads);
         const auto t_load = Clock::now();
-        auto model = models::qwen2::Qwen2Model::load(dir, {});
+        models::qwen2::LoadOptions lo;
+        lo.device = resolve_device(parse_device(device), nullptr);
+        auto model = models::qwen2::Qwen2Model::load(dir, lo);
         const double load_s = std::chrono::duration<double>(Clock::now() - t_load).count();
         const DType kv_dtype = parse_dtype(kv);
         const int64_t V = model->config().vocab_size;
         nlohmann::json out = {{"model", dir},
+                              {"device", lo.device.str()},
                               {"threads", num_threads()},
                               {"kv_dtype", kv},
                               {"load_s", load_s},
@@ -99,7 +107,7 @@ int main(int argc, char** argv) {
             for (int r = 0; r < repeat + 1; ++r) {  // first run is warm-up
                 nn::KvCache cache = model->new_cache(n, kv_dtype);
                 const auto t0 = Clock::now();
-                Tensor logits = model->forward_last(ids, cache);
+                std::vector<float> logits = ops::to_host_floats(model->forward_last(ids, cache));
                 const double s = std::chrono::duration<double>(Clock::now() - t0).count();
                 if (r > 0) times.push_back(s);
             }
@@ -116,15 +124,15 @@ int main(int argc, char** argv) {
             for (int r = 0; r < repeat + 1; ++r) {
                 nn::KvCache cache = model->new_cache(ctx + decode, kv_dtype);
                 const auto t0 = Clock::now();
-                std::vector<float> l = model->forward_last(prompt, cache).to_floats();
+                std::vector<float> l = ops::to_host_floats(model->forward_last(prompt, cache));
                 const double first = std::chrono::duration<double>(Clock::now() - t0).count();
                 int32_t next =
                     static_cast<int32_t>(std::max_element(l.begin(), l.end()) - l.begin());
+                // Greedy steps as `ferris generate` runs them: recorded once, replayed.
+                runtime::GreedyStepper stepper(*model, cache);
                 const auto t1 = Clock::now();
-                for (int64_t i = 0; i < decode; ++i) {
-                    l = model->forward_last({next}, cache).to_floats();
-                    next = static_cast<int32_t>(std::max_element(l.begin(), l.end()) - l.begin());
-                }
+                next = stepper.step(next);
+                for (int64_t i = 1; i < decode; ++i) next = stepper.step();
                 const double s = std::chrono::duration<double>(Clock::now() - t1).count();
                 if (r > 0) {
                     times.push_back(s);

@@ -13,6 +13,8 @@ constexpr double kBf16Rel = 2e-2;
 // the reference (the bar), and the largest element difference relative to its norm.
 constexpr double kEmbeddingCosine = 0.99999;
 constexpr double kEmbeddingRel = 1e-4;
+// bf16 / f16 matrices against the f32 reference (the bar for the GPU path).
+constexpr double kHalfEmbeddingCosine = 0.999;
 // The same text embedded alone or in any batch: only summation order may differ.
 constexpr double kBatchInvariance = 1e-6;
 

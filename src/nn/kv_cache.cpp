@@ -31,6 +31,11 @@ void KvCache::write(int64_t layer, const Tensor& k, const Tensor& v) {
     ops::copy_(vd, v);
 }
 
+void KvCache::write_at(int64_t layer, const Tensor& k, const Tensor& v, const Tensor& positions) {
+    ops::write_rows_(k_[layer], k, positions);
+    ops::write_rows_(v_[layer], v, positions);
+}
+
 Tensor KvCache::keys(int64_t layer, int64_t end) const { return k_[layer].narrow(1, 0, end); }
 Tensor KvCache::values(int64_t layer, int64_t end) const { return v_[layer].narrow(1, 0, end); }
 

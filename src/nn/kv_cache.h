@@ -24,6 +24,12 @@ public:
     // Views of positions [0, end) for `layer`: (B, end, NKV, HS).
     Tensor keys(int64_t layer, int64_t end) const;
     Tensor values(int64_t layer, int64_t end) const;
+    // The same write with the positions (T) i32 held on the cache's device, so a recorded
+    // decode step stays valid as they change; length() is left to advance().
+    void write_at(int64_t layer, const Tensor& k, const Tensor& v, const Tensor& positions);
+    // The whole capacity (B, S_max, NKV, HS), for attention that reads its length on the device.
+    const Tensor& all_keys(int64_t layer) const { return k_[layer]; }
+    const Tensor& all_values(int64_t layer) const { return v_[layer]; }
     // Marks T more positions as filled (after every layer has written them).
     void advance(int64_t t);
     void reset() { length_ = 0; }

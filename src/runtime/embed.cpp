@@ -44,28 +44,16 @@ TypeDefaults type_defaults(EmbeddingModelType type) {
     return {Arch::Bert, 0, 0, "", ""};
 }
 
-// Pools rows 0 .. len-1 of h (T, C) into out (C), then L2-normalizes when asked.
-void pool_row(const float* h, int64_t len, int64_t C, Pooling pooling, bool normalize,
-              float* out) {
-    if (pooling == Pooling::Cls) {
-        std::copy(h, h + C, out);
-    } else if (pooling == Pooling::Max) {
-        std::copy(h, h + C, out);
-        for (int64_t t = 1; t < len; ++t)
-            for (int64_t c = 0; c < C; ++c) out[c] = std::max(out[c], h[t * C + c]);
-    } else {
-        std::fill(out, out + C, 0.0f);
-        for (int64_t t = 0; t < len; ++t)
-            for (int64_t c = 0; c < C; ++c) out[c] += h[t * C + c];
-        const float inv = 1.0f / static_cast<float>(len);
-        for (int64_t c = 0; c < C; ++c) out[c] *= inv;
+PoolMode pool_mode(Pooling pooling) {
+    switch (pooling) {
+        case Pooling::Cls:
+            return PoolMode::Cls;
+        case Pooling::Max:
+            return PoolMode::Max;
+        case Pooling::Mean:
+            break;
     }
-    if (!normalize) return;
-    double ss = 0;
-    for (int64_t c = 0; c < C; ++c) ss += static_cast<double>(out[c]) * out[c];
-    // torch.nn.functional.normalize: x / max(||x||, 1e-12)
-    const float inv = 1.0f / std::max(static_cast<float>(std::sqrt(ss)), 1e-12f);
-    for (int64_t c = 0; c < C; ++c) out[c] *= inv;
+    return PoolMode::Mean;
 }
 
 }  // namespace
@@ -237,16 +225,18 @@ Tensor EmbeddingModel::encode(const std::vector<std::string>& texts, const std::
         } while (end < order.size() && budget >= static_cast<int64_t>(ids[order[end]].size()));
         std::vector<std::vector<int32_t>> batch;
         for (size_t i = begin; i < end; ++i) batch.push_back(std::move(ids[order[i]]));
-        Tensor h = impl_->encoder->forward(batch);  // (N, C), packed
-        if (!h.device().is_cpu()) h = ops::to_device(h, Device::cpu());
-        std::vector<int64_t> row0(batch.size() + 1, 0);
+        // Pooled (and normalized) where the states are; only the vectors come back.
+        std::vector<int32_t> starts(batch.size() + 1, 0);
         for (size_t b = 0; b < batch.size(); ++b)
-            row0[b + 1] = row0[b] + static_cast<int64_t>(batch[b].size());
-        const float* hp = h.data<float>();
-#pragma omp parallel for
-        for (int64_t b = 0; b < static_cast<int64_t>(batch.size()); ++b)
-            pool_row(hp + row0[b] * C, static_cast<int64_t>(batch[b].size()), C, impl_->pooling,
-                     impl_->normalize, out.data<float>() + order[begin + b] * C);
+            starts[b + 1] = starts[b] + static_cast<int32_t>(batch[b].size());
+        const Tensor h = impl_->encoder->forward(batch);  // (N, C), packed
+        const Tensor segments = ops::to_device(
+            Tensor::from_ints({static_cast<int64_t>(starts.size())}, starts), h.device());
+        const Tensor pooled = ops::to_device(
+            ops::pool(h, segments, pool_mode(impl_->pooling), impl_->normalize), Device::cpu());
+        for (size_t b = 0; b < batch.size(); ++b)
+            std::copy_n(pooled.data<float>() + static_cast<int64_t>(b) * C, C,
+                        out.data<float>() + order[begin + b] * C);
         st.batches += 1;
         done += static_cast<int64_t>(batch.size());
         if (progress) progress(done, N);

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "io/files.h"
+#include "ops/ops.h"
+#include "runtime/greedy_stepper.h"
 
 namespace ferris::runtime {
 
@@ -98,10 +100,20 @@ GenerateResult generate(const models::qwen2::Qwen2Model& model, const Tokenizer&
     const auto t0 = Clock::now();
     Clock::time_point t_first = t0;
     std::vector<int32_t> step = prompt_ids;
+    // Plain greedy decoding keeps the whole step on the device (recorded once, replayed).
+    const bool greedy = options.sampling.temperature <= 0.0f &&
+                        options.sampling.repetition_penalty == 1.0f;
+    std::unique_ptr<GreedyStepper> stepper;
     for (int i = 0; i < options.max_tokens; ++i) {
         if (cache.length() + static_cast<int64_t>(step.size()) > capacity) break;  // context full
-        std::vector<float> logits = model.forward_last(step, cache).to_floats();
-        const int32_t next = sampler.sample(logits, history);
+        int32_t next;
+        if (greedy && i > 0) {
+            if (!stepper) stepper = std::make_unique<GreedyStepper>(model, cache);
+            next = stepper->step(step[0]);
+        } else {
+            std::vector<float> logits = ops::to_host_floats(model.forward_last(step, cache));
+            next = sampler.sample(logits, history);
+        }
         if (i == 0) t_first = Clock::now();
         r.ids.push_back(next);
         history.push_back(next);

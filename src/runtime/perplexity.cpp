@@ -34,7 +34,7 @@ PerplexityResult perplexity(const models::qwen2::Qwen2Model& model,
         Tensor logits = model.logits(hidden.narrow(0, r0, rows));
         std::vector<int32_t> targets(ids.begin() + r0 + 1, ids.begin() + r0 + 1 + rows);
         Tensor t = ops::to_device(Tensor::from_ints({rows}, targets), model.device());
-        std::vector<float> nll = ops::cross_entropy(logits, t).to_floats();
+        std::vector<float> nll = ops::to_host_floats(ops::cross_entropy(logits, t));
         for (float v : nll) {
             total += v;
             r.token_nll.push_back(v);

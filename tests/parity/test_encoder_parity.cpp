@@ -14,6 +14,7 @@
 #include "ferris/embedding_model.h"
 #include "models/encoder/create.h"
 #include "models/encoder/model.h"
+#include "backends/registry.h"
 #include "tolerances.h"
 
 namespace ferris {
@@ -21,6 +22,18 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+// The same tests run on the GPU in ferris_cuda_tests (compiled with FERRIS_TEST_CUDA).
+#ifdef FERRIS_TEST_CUDA
+const Device kDevice = Device::cuda(0);
+#else
+const Device kDevice = Device::cpu();
+#endif
+
+// The GPU build of these tests skips where no card is present.
+bool device_missing(std::string* reason) {
+    return !kDevice.is_cpu() && cuda_device_count(reason) == 0;
+}
 
 const json& reference() {
     static const json ref = [] {
@@ -65,6 +78,7 @@ double cosine(const float* a, const std::vector<double>& b) {
 class EncoderParity : public ::testing::TestWithParam<std::string> {
 protected:
     void SetUp() override {
+        if (std::string why; device_missing(&why)) GTEST_SKIP() << "no CUDA device: " << why;
         const json& m = reference()["models"].at(GetParam());
         dir_ = model_for(GetParam(), m["spec"]);
         const json& all = reference()["texts"];
@@ -77,7 +91,7 @@ protected:
 
 TEST_P(EncoderParity, TokenIdsWithTruncationMatch) {
     const json& m = reference()["models"].at(GetParam());
-    EmbeddingModel model = EmbeddingModel::from_dir(dir_);
+    EmbeddingModel model = EmbeddingModel::from_dir(dir_, kDevice);
     EXPECT_EQ(model.max_length(), m["max_seq_length"].get<int64_t>());
     int truncated = 0;
     for (size_t i = 0; i < texts_.size(); ++i) {
@@ -86,20 +100,24 @@ TEST_P(EncoderParity, TokenIdsWithTruncationMatch) {
             << "text " << i << ": " << texts_[i].substr(0, 60);
         truncated += cut;
     }
-    if (texts_.size() == reference()["texts"].size())
+    if (texts_.size() == reference()["texts"].size()) {
         EXPECT_GE(truncated, 1);  // the fixture's long text exercises truncation
+    }
 }
 
 TEST_P(EncoderParity, EmbeddingsMatchSentenceTransformers) {
     const json& m = reference()["models"].at(GetParam());
     EmbeddingOptions eo;
+    eo.device = kDevice;
     eo.batch_tokens = 256;  // several batches, several texts packed in each
     EmbeddingModel model = EmbeddingModel::from_dir(dir_, eo);
     EmbedStats stats;
     Tensor v = model.encode(texts_, "", &stats);
     ASSERT_EQ(v.size(0), static_cast<int64_t>(texts_.size()));
     EXPECT_LT(stats.batches, static_cast<int64_t>(texts_.size()));  // texts were packed together
-    if (texts_.size() == reference()["texts"].size()) EXPECT_GT(stats.batches, 1);
+    if (texts_.size() == reference()["texts"].size()) {
+        EXPECT_GT(stats.batches, 1);
+    }
     const int64_t D = v.size(1);
     for (size_t i = 0; i < texts_.size(); ++i) {
         const auto ref = m["embeddings"][i].get<std::vector<double>>();
@@ -116,7 +134,7 @@ TEST_P(EncoderParity, EmbeddingsMatchSentenceTransformers) {
 }
 
 TEST_P(EncoderParity, VectorDoesNotDependOnBatch) {
-    EmbeddingModel model = EmbeddingModel::from_dir(dir_);
+    EmbeddingModel model = EmbeddingModel::from_dir(dir_, kDevice);
     Tensor together = model.encode(texts_);
     const int64_t D = together.size(1);
     for (size_t i = 0; i < texts_.size(); i += 7) {
@@ -129,6 +147,24 @@ TEST_P(EncoderParity, VectorDoesNotDependOnBatch) {
         }
         EXPECT_LE(worst, tolerances::kBatchInvariance * std::max(1.0, std::sqrt(norm)))
             << "text " << i;
+    }
+}
+
+// bf16 / f16 matrices (the GPU's fast path; also the CPU's bf16 GEMM): cosine >= 0.999.
+TEST_P(EncoderParity, HalfPrecisionStaysClose) {
+    const json& m = reference()["models"].at(GetParam());
+    for (DType dt : {DType::BF16, DType::F16}) {
+        EmbeddingOptions eo;
+        eo.device = kDevice;
+        eo.dtype = dt;
+        EmbeddingModel model = EmbeddingModel::from_dir(dir_, eo);
+        Tensor v = model.encode(texts_);
+        const int64_t D = v.size(1);
+        for (size_t i = 0; i < texts_.size(); ++i)
+            EXPECT_GE(cosine(v.data<float>() + static_cast<int64_t>(i) * D,
+                             m["embeddings"][i].get<std::vector<double>>()),
+                      tolerances::kHalfEmbeddingCosine)
+                << dtype_name(dt) << " text " << i;
     }
 }
 

@@ -17,6 +17,7 @@
 #include "ops/ops.h"
 #include "runtime/generate.h"
 #include "runtime/perplexity.h"
+#include "backends/registry.h"
 #include "tolerances.h"
 #include "train/peft_adapter.h"
 
@@ -27,6 +28,17 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 const std::string kFixtures = std::string(FERRIS_FIXTURES_DIR) + "/qwen2";
+// The same tests run on the GPU in ferris_cuda_tests (compiled with FERRIS_TEST_CUDA).
+#ifdef FERRIS_TEST_CUDA
+const Device kDevice = Device::cuda(0);
+#else
+const Device kDevice = Device::cpu();
+#endif
+
+// The GPU build of these tests skips where no card is present.
+bool device_missing(std::string* reason) {
+    return !kDevice.is_cpu() && cuda_device_count(reason) == 0;
+}
 
 json load_json(const std::string& path) {
     std::ifstream in(path);
@@ -61,12 +73,14 @@ struct Case {
 class Qwen2Parity : public ::testing::TestWithParam<Case> {
 protected:
     void SetUp() override {
+        if (std::string why; device_missing(&why)) GTEST_SKIP() << "no CUDA device: " << why;
         const Case c = GetParam();
         json models = load_json(kFixtures + "/models.json");
         dir_ = model_for(models.at(c.model));
         ref_ = load_json(kFixtures + "/" + c.fixture + ".json");
         models::qwen2::LoadOptions lo;
         lo.dtype = DType::F32;  // HF computed in float32 on the bf16 checkpoint
+        lo.device = kDevice;
         model_ = models::qwen2::Qwen2Model::load(dir_, lo);
         if (c.adapter)
             train::attach_adapter(*model_, train::PeftAdapter::load(kFixtures + "/" + c.fixture));
@@ -85,7 +99,8 @@ TEST_P(Qwen2Parity, LogitsAtEveryPosition) {
         EXPECT_EQ(tokenizer_->encode(p["text"].get<std::string>()), ids) << p["text"];
         nn::KvCache cache = model_->new_cache(static_cast<int64_t>(ids.size()), DType::F32);
         const int64_t V = model_->config().vocab_size;
-        std::vector<float> logits = model_->logits(model_->forward_hidden(ids, cache)).to_floats();
+        std::vector<float> logits =
+            ops::to_host_floats(model_->logits(model_->forward_hidden(ids, cache)));
         ASSERT_EQ(logits.size(), ids.size() * V);
         for (size_t t = 0; t < ids.size(); ++t) {
             const json& row = p["rows"][t];

@@ -24,8 +24,7 @@ std::unique_ptr<EncoderModel> EncoderModel::load(const std::string& dir,
     m->weights_ = load_weights(m->config_, ckpt, dtype, options.device);
     if (m->config_.arch == Arch::MPNet) {
         const Tensor& table = m->weights_.relative_attention_bias;
-        m->bias_table_ = table.device().is_cpu() ? table.to_floats()
-                                                 : ops::to_device(table, Device::cpu()).to_floats();
+        m->bias_table_ = ops::to_host_floats(table);
     }
     m->device_ = options.device;
     m->keepalive_ = std::make_shared<io::Checkpoint>(std::move(ckpt));

@@ -50,6 +50,39 @@ Tensor Qwen2Model::forward_hidden(const std::vector<int32_t>& ids, nn::KvCache& 
     return ops::rms_norm(x, weights_.norm, eps);
 }
 
+Tensor Qwen2Model::forward_step(const Tensor& token, const Tensor& position, const Tensor& keys,
+                                nn::KvCache& cache) const {
+    const Qwen2Config& c = config_;
+    const int64_t NH = c.num_attention_heads, NKV = c.num_key_value_heads, HS = c.head_dim;
+    const float theta = static_cast<float>(c.rope_theta);
+    const float eps = static_cast<float>(c.rms_norm_eps);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
+    AttentionMask mask;  // causal over the whole cache, cut at `keys` on the device
+    mask.q_offset = cache.capacity() - 1;
+    mask.key_lengths = keys;
+
+    Tensor x = ops::embedding(weights_.embed_tokens, token);  // (1, C)
+    for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+        const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
+
+        Tensor h = ops::rms_norm(x, w.input_layernorm, eps);
+        Tensor q = nn::linear(h, w.q_proj).reshape({1, NH, HS});
+        Tensor k = nn::linear(h, w.k_proj).reshape({1, NKV, HS});
+        Tensor v = nn::linear(h, w.v_proj).reshape({1, NKV, HS});
+        ops::rope_(q, position, theta);
+        ops::rope_(k, position, theta);
+        cache.write_at(l, k.reshape({1, 1, NKV, HS}), v.reshape({1, 1, NKV, HS}), position);
+        Tensor a = ops::attention(q.reshape({1, 1, NH, HS}), cache.all_keys(l), cache.all_values(l),
+                                  mask, scale);
+        ops::add_(x, nn::linear(a.reshape({1, NH * HS}), w.o_proj));
+
+        h = ops::rms_norm(x, w.post_attention_layernorm, eps);
+        Tensor m = ops::silu_mul(nn::linear(h, w.gate_proj), nn::linear(h, w.up_proj));
+        ops::add_(x, nn::linear(m, w.down_proj));
+    }
+    return logits(ops::rms_norm(x, weights_.norm, eps));
+}
+
 Tensor Qwen2Model::logits(const Tensor& hidden) const {
     return ops::linear(hidden, weights_.lm_head);
 }

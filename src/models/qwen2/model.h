@@ -36,6 +36,11 @@ public:
     Tensor logits(const Tensor& hidden) const;
     // Logits of the last position only (1, V): what generation needs.
     Tensor forward_last(const std::vector<int32_t>& ids, nn::KvCache& cache) const;
+    // One decode step with its inputs on the device, so it can be recorded and replayed (a CUDA
+    // graph): token (1) i32 at `position` (1) i32, written to that cache row; the query sees
+    // `keys` (1) i32 = position + 1 keys. Returns logits (1, V); the caller advances the cache.
+    Tensor forward_step(const Tensor& token, const Tensor& position, const Tensor& keys,
+                        nn::KvCache& cache) const;
 
 private:
     Qwen2Config config_;

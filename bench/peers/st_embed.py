@@ -1,0 +1,41 @@
+"""sentence-transformers peer for bench_embed: the same model folder, the same texts, text in ->
+unit vectors out on the GPU in fp16 (as ../shared/bench measured it), synchronized, median of
+repeats after warm-up. Prints one JSON line per size.
+Usage: python3 st_embed.py MODEL_DIR DOCS_JSON [--sizes 1,100,1000] [--repeat 10]
+"""
+import argparse, json, statistics, time
+
+import torch
+from sentence_transformers import SentenceTransformer
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("docs")
+    ap.add_argument("--sizes", default="1,100,1000")
+    ap.add_argument("--repeat", type=int, default=10)
+    a = ap.parse_args()
+    docs = json.load(open(a.docs))
+    st = SentenceTransformer(a.model, device="cuda")
+    st.half()
+    for n in [int(x) for x in a.sizes.split(",")]:
+        texts = docs[:n] if n > 1 else ["how do I fine-tune a model with LoRA?"]
+        run = lambda: st.encode(texts, batch_size=max(n, 32) if n <= 128 else 128,
+                                convert_to_tensor=True)
+        for _ in range(3):
+            run()
+        torch.cuda.synchronize()
+        ms = []
+        for _ in range(a.repeat):
+            t0 = time.perf_counter()
+            run()
+            torch.cuda.synchronize()
+            ms.append((time.perf_counter() - t0) * 1e3)
+        print(json.dumps({"peer": "sentence-transformers fp16", "model": a.model, "texts": n,
+                          "median_ms": statistics.median(ms), "min_ms": min(ms),
+                          "texts_per_s": n / statistics.median(ms) * 1e3}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# GPU machine, one call: build Ferris with CUDA (sm_90 only, for time), run the `cuda` tests (ops
+# vs CPU, Qwen2 and encoder parity on the GPU), compute-sanitizer on the op tests, then the
+# side-by-side benchmarks: embeddings vs sentence-transformers, generation (Ferris only here).
+# Switches: TESTS=0 SANITIZE=0 BENCH_EMBED=0 BENCH_GEN=0.
+set -uo pipefail
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+source scripts/device/env.sh
+set +e
+B=/tmp/fcuda
+echo "== build"
+cmake -S . -B $B -G Ninja -DFERRIS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 "${FERRIS_CMAKE_DEPS[@]}" > /tmp/cmake.log 2>&1 || { tail -40 /tmp/cmake.log; exit 1; }
+cmake --build $B -j 16 -- -k 0 > /tmp/build.log 2>&1 || { grep -B2 -A12 -E "error|FAILED" /tmp/build.log | head -80; exit 1; }
+if [ "${TESTS:-1}" = 1 ]; then
+  echo "== ctest -L cuda"
+  ctest --test-dir $B -L cuda -j 4 --output-on-failure --timeout 300 > /tmp/ctest_cuda.log 2>&1
+  grep -E "tests passed|Failed|\*\*\*|Timeout" /tmp/ctest_cuda.log | head -40
+  grep -B5 -A25 "Failure" /tmp/ctest_cuda.log | head -120
+fi
+if [ "${SANITIZE:-1}" = 1 ]; then
+  echo "== compute-sanitizer memcheck / racecheck (op tests)"
+  CS=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  timeout 240 $CS --tool memcheck --error-exitcode 9 $B/tests/ferris_cuda_tests --gtest_filter='CudaOps.*:CudaLinear*' > /tmp/memcheck.log 2>&1; echo "memcheck rc=$?"; tail -4 /tmp/memcheck.log
+  timeout 120 $CS --tool racecheck --error-exitcode 9 $B/tests/ferris_cuda_tests --gtest_filter='CudaOps.Attention*:CudaOps.Pool*:CudaOps.*Norm*' > /tmp/racecheck.log 2>&1; echo "racecheck rc=$?"; tail -4 /tmp/racecheck.log
+fi
+if [ "${BENCH_EMBED:-1}" = 1 ]; then
+  echo "== embeddings: Ferris vs sentence-transformers (same call, same card)"
+  for p in bert:e5-small-v2 bert:all-minilm-l6-v2 mpnet:all-mpnet-base-v2; do
+    arch=${p%%:*}; preset=${p#*:}; M=/tmp/m/$preset
+    $B/ferris create-model --arch $arch --preset $preset --out $M --force 2>&1 | tail -1
+    python3 bench/peers/st_embed.py $M .device-in/docs1000.json --sizes 1,100,1000 2>/dev/null
+    for dt in f16 bf16; do $B/bench/bench_embed $M .device-in/docs1000.json --device cuda --dtype $dt --sizes 1,100,1000 --repeat 10 | sed "s/^/$dt /"; done
+  done
+fi
+if [ "${PROFILE:-0}" = 1 ] && command -v nsys >/dev/null; then
+  echo "== nsys: where the time of 100 e5-small-v2 docs goes"
+  nsys profile -o /tmp/prof_embed --force-overwrite true --stats=false $B/bench/bench_embed /tmp/m/e5-small-v2 .device-in/docs1000.json --device cuda --dtype bf16 --sizes 100 --repeat 3 > /dev/null 2>&1
+  nsys stats --report cuda_gpu_kern_sum --format csv /tmp/prof_embed.nsys-rep 2>/dev/null | cut -d, -f1-4,9 | head -14
+  nsys stats --report cuda_api_sum --format csv /tmp/prof_embed.nsys-rep 2>/dev/null | cut -d, -f1-4,9 | head -10
+fi
+if [ "${BENCH_GEN:-1}" = 1 ]; then
+  echo "== generation (Ferris, cuda)"
+  $B/ferris create-model --preset qwen2.5-0.5b --out /tmp/m/q05 --force 2>&1 | tail -1
+  $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 512,2048 --decode 128 --repeat 5
+  $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 1 --decode 128 --decode-context 2048 --repeat 3
+fi
