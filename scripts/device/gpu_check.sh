@@ -20,7 +20,7 @@ fi
 if [ "${SANITIZE:-1}" = 1 ]; then
   echo "== compute-sanitizer memcheck / racecheck (op tests)"
   CS=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-  timeout 240 $CS --tool memcheck --error-exitcode 9 $B/tests/ferris_cuda_tests --gtest_filter='CudaOps.*:CudaLinear*' > /tmp/memcheck.log 2>&1; echo "memcheck rc=$?"; tail -4 /tmp/memcheck.log
+  timeout 240 $CS --tool memcheck --error-exitcode 9 $B/tests/ferris_cuda_tests --gtest_filter='CudaOps.*:CudaLinear*' > /tmp/memcheck.log 2>&1; echo "memcheck rc=$?"; tail -4 /tmp/memcheck.log; grep -m 3 -B2 -A14 "^========= Invalid\|^========= Program hit\|^========= Uninit" /tmp/memcheck.log | head -60
   timeout 120 $CS --tool racecheck --error-exitcode 9 $B/tests/ferris_cuda_tests --gtest_filter='CudaOps.Attention*:CudaOps.Pool*:CudaOps.*Norm*' > /tmp/racecheck.log 2>&1; echo "racecheck rc=$?"; tail -4 /tmp/racecheck.log
 fi
 if [ "${BENCH_EMBED:-1}" = 1 ]; then
@@ -32,11 +32,19 @@ if [ "${BENCH_EMBED:-1}" = 1 ]; then
     for dt in f16 bf16; do $B/bench/bench_embed $M .device-in/docs1000.json --device cuda --dtype $dt --sizes 1,100,1000 --repeat 10 | sed "s/^/$dt /"; done
   done
 fi
-if [ "${PROFILE:-0}" = 1 ] && command -v nsys >/dev/null; then
+NSYS=$(command -v nsys || ls -d /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems*/bin/nsys /opt/nvidia/nsight-systems*/*/bin/nsys /usr/local/cuda/nsight-systems*/bin/nsys 2>/dev/null | head -1)
+echo "nsys: ${NSYS:-none}"
+if [ "${PROFILE:-0}" = 1 ] && [ -n "$NSYS" ]; then
+  nsys() { "$NSYS" "$@"; }
+  [ -f /tmp/m/e5-small-v2/config.json ] || $B/ferris create-model --arch bert --preset e5-small-v2 --out /tmp/m/e5-small-v2 2>/dev/null
+  [ -f /tmp/m/q05/config.json ] || $B/ferris create-model --preset qwen2.5-0.5b --out /tmp/m/q05 2>/dev/null
   echo "== nsys: where the time of 100 e5-small-v2 docs goes"
   nsys profile -o /tmp/prof_embed --force-overwrite true --stats=false $B/bench/bench_embed /tmp/m/e5-small-v2 .device-in/docs1000.json --device cuda --dtype bf16 --sizes 100 --repeat 3 > /dev/null 2>&1
   nsys stats --report cuda_gpu_kern_sum --format csv /tmp/prof_embed.nsys-rep 2>/dev/null | cut -d, -f1-4,9 | head -14
   nsys stats --report cuda_api_sum --format csv /tmp/prof_embed.nsys-rep 2>/dev/null | cut -d, -f1-4,9 | head -10
+  echo "== nsys: one greedy decode run"
+  nsys profile -o /tmp/prof_dec --force-overwrite true --cuda-graph-trace=node $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 64 --repeat 1 > /dev/null 2>&1
+  nsys stats --report cuda_gpu_kern_sum --format csv /tmp/prof_dec.nsys-rep 2>/dev/null | cut -d, -f1-4,9 | head -16
 fi
 if [ "${BENCH_GEN:-1}" = 1 ]; then
   echo "== generation (Ferris, cuda)"

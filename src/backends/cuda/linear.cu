@@ -149,12 +149,87 @@ bool lt_matmul(GemmContext& ctx, float* out, const void* a_ptr, const void* b_pt
 
 }  // namespace
 
+namespace {
+
+// Decode-sized products (N <= 4 rows, bf16/f16 weights): one warp per output row streams the
+// weight row in 16-byte loads and keeps the N dot products in registers — one kernel, no x
+// conversion pass, close to the memory bandwidth. x is rounded to the weight dtype first, as the
+// tensor-core path does, so both paths compute the same products.
+constexpr int kGemvWarps = 4;
+
+template <typename T, int N>
+__global__ void __launch_bounds__(kGemvWarps * 32)
+    gemv_kernel(float* out, const float* x, const T* w, const float* bias, int64_t in,
+                int64_t outs) {
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int64_t o = static_cast<int64_t>(blockIdx.x) * kGemvWarps + warp;
+    if (o >= outs) return;
+    const uint4* row = reinterpret_cast<const uint4*>(w + o * in);
+    const int64_t chunks = in / 8;
+    float acc[N];
+#pragma unroll
+    for (int r = 0; r < N; ++r) acc[r] = 0.0f;
+    for (int64_t c = lane; c < chunks; c += 32) {
+        const uint4 packed = __ldg(row + c);
+        const T* e = reinterpret_cast<const T*>(&packed);
+        float wf[8];
+#pragma unroll
+        for (int k = 0; k < 8; ++k) wf[k] = to_float(e[k]);
+#pragma unroll
+        for (int r = 0; r < N; ++r) {
+            const float4* xr = reinterpret_cast<const float4*>(x + r * in + c * 8);
+            const float4 a = xr[0], b = xr[1];
+            const float xv[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+#pragma unroll
+            for (int k = 0; k < 8; ++k) acc[r] += wf[k] * to_float(from_float<T>(xv[k]));
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < N; ++r) {
+        const float s = warp_sum(acc[r]);
+        if (lane == 0) out[r * outs + o] = s + (bias ? bias[o] : 0.0f);
+    }
+}
+
+template <typename T>
+void launch_gemv(float* out, const float* x, const void* w, const float* bias, int64_t n,
+                 int64_t in, int64_t outs, cudaStream_t stream) {
+    const unsigned blocks = static_cast<unsigned>((outs + kGemvWarps - 1) / kGemvWarps);
+    const T* wt = static_cast<const T*>(w);
+    switch (n) {
+        case 1:
+            gemv_kernel<T, 1><<<blocks, kGemvWarps * 32, 0, stream>>>(out, x, wt, bias, in, outs);
+            break;
+        case 2:
+            gemv_kernel<T, 2><<<blocks, kGemvWarps * 32, 0, stream>>>(out, x, wt, bias, in, outs);
+            break;
+        case 3:
+            gemv_kernel<T, 3><<<blocks, kGemvWarps * 32, 0, stream>>>(out, x, wt, bias, in, outs);
+            break;
+        default:
+            gemv_kernel<T, 4><<<blocks, kGemvWarps * 32, 0, stream>>>(out, x, wt, bias, in, outs);
+            break;
+    }
+    FERRIS_CUDA_CHECK(cudaGetLastError());
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+}  // namespace
+
 void linear(GemmContext& ctx, float* out, const float* x, const void* weight, DType weight_dtype,
             const float* bias, int64_t n, int64_t in, int64_t outs, void* x_scratch,
             cudaStream_t stream) {
     if (n <= 0 || outs <= 0) return;
     if (in <= 0) {  // an empty sum: out = bias (or zeros)
         bias_rows(out, bias, n, outs, false, stream);
+        return;
+    }
+    if (n <= 4 && weight_dtype != DType::F32 && in % 8 == 0 && aligned16(x) && aligned16(weight)) {
+        if (weight_dtype == DType::BF16)
+            launch_gemv<__nv_bfloat16>(out, x, weight, bias, n, in, outs, stream);
+        else
+            launch_gemv<__half>(out, x, weight, bias, n, in, outs, stream);
         return;
     }
     const void* b_ptr = x;
