@@ -103,7 +103,10 @@ Qwen2Weights load_weights(const Qwen2Config& config, const io::Checkpoint& ckpt,
         if (!is_float(t.dtype()))
             fail(ErrorCode::DTypeMismatch, slot.name, ": dtype ", dtype_name(t.dtype()),
                  " is not a float type");
-        if (t.dtype() != dtype) t = t.to_dtype(dtype);
+        // Matrices compute in `dtype`; vectors (norm weights, biases) are kept in f32, as
+        // mixed-precision inference does: no per-call conversion, and f32 is exact for them.
+        const DType want = slot.shape.size() == 2 ? dtype : DType::F32;
+        if (t.dtype() != want) t = t.to_dtype(want);
         *slot.target = ops::to_device(t, device);
     }
     if (config.tie_word_embeddings) w.lm_head = w.embed_tokens;

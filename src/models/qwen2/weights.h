@@ -45,8 +45,8 @@ std::vector<WeightSlot> weight_slots(const Qwen2Config& config, Qwen2Weights& we
 // Every missing, misshapen or unexpected tensor, one line each (empty: the checkpoint fits).
 std::vector<std::string> check_weights(const Qwen2Config& config, const io::Checkpoint& checkpoint);
 
-// Reads every tensor from `checkpoint` (zero-copy views on CPU), checks it, converts it to
-// `dtype` when that differs from the stored one, and moves it to `device`.
+// Reads every tensor from `checkpoint` (zero-copy views on CPU), checks it, converts matrices to
+// `dtype` and vectors (norm weights, biases) to f32, and moves them to `device`.
 Qwen2Weights load_weights(const Qwen2Config& config, const io::Checkpoint& checkpoint, DType dtype,
                           Device device);
 
