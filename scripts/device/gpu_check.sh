@@ -46,6 +46,14 @@ if [ "${PROFILE:-0}" = 1 ] && [ -n "$NSYS" ]; then
   nsys profile -o /tmp/prof_dec --force-overwrite true --cuda-graph-trace=node $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 64 --repeat 1 > /dev/null 2>&1
   nsys stats --report cuda_gpu_kern_sum --format csv /tmp/prof_dec.nsys-rep 2>/dev/null | cut -d, -f1-4,9 | head -16
 fi
+if [ "${TRACE:-0}" = 1 ]; then
+  echo "== op trace (FERRIS_CUDA_TRACE: each op synchronized)"
+  [ -f /tmp/m/e5-small-v2/config.json ] || $B/ferris create-model --arch bert --preset e5-small-v2 --out /tmp/m/e5-small-v2 2>/dev/null
+  [ -f /tmp/m/q05/config.json ] || $B/ferris create-model --preset qwen2.5-0.5b --out /tmp/m/q05 2>/dev/null
+  FERRIS_CUDA_TRACE=1 $B/bench/bench_embed /tmp/m/e5-small-v2 .device-in/docs1000.json --device cuda --dtype bf16 --sizes 100 --repeat 3 2>&1 | tail -16
+  FERRIS_CUDA_TRACE=1 FERRIS_CUDA_NO_GRAPH=1 $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 32 --repeat 1 2>&1 | tail -16
+  FERRIS_CUDA_NO_GRAPH=1 $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 128 --repeat 3 2>&1 | grep tg
+fi
 if [ "${BENCH_GEN:-1}" = 1 ]; then
   [ -f /tmp/m/q05/config.json ] || $B/ferris create-model --preset qwen2.5-0.5b --out /tmp/m/q05 2>/dev/null
   echo "== generation (Ferris, cuda)"

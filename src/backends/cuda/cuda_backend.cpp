@@ -5,6 +5,12 @@
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
 #include <atomic>
 #include <cmath>
 #include <mutex>
@@ -61,6 +67,58 @@ CopyLayout copy_layout(const Tensor& dst, const Tensor& src) {
     }
     return l;
 }
+
+// FERRIS_CUDA_TRACE=1: every op synchronizes and its wall time is summed per op; the table goes
+// to stderr at exit. A profiler-free way to find hot spots (it serializes host and GPU).
+// FERRIS_CUDA_NO_GRAPH=1: record() re-runs the function instead of capturing a graph.
+struct OpTrace {
+    const bool on = std::getenv("FERRIS_CUDA_TRACE") != nullptr;
+    std::mutex mutex;
+    std::map<std::string, std::pair<double, long>> totals;  // op -> (seconds, calls)
+    ~OpTrace() {
+        if (!on || totals.empty()) return;
+        std::vector<std::pair<std::string, std::pair<double, long>>> rows(totals.begin(), totals.end());
+        std::sort(rows.begin(), rows.end(),
+                  [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+        std::fprintf(stderr, "[ferris] cuda op trace (synchronized wall time):\n");
+        for (const auto& [op, t] : rows)
+            std::fprintf(stderr, "  %-14s %9.3f ms  %7ld calls  %8.2f us/call\n", op.c_str(),
+                         t.first * 1e3, t.second, t.first * 1e6 / static_cast<double>(t.second));
+    }
+};
+OpTrace& op_trace() {
+    static OpTrace trace;
+    return trace;
+}
+
+class TraceScope {
+public:
+    TraceScope(cudaStream_t stream, const char* op) : stream_(stream), op_(op) {
+        if (!op_trace().on) return;
+        cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+        (void)cudaStreamIsCapturing(stream_, &status);
+        if (status != cudaStreamCaptureStatusNone) return;
+        active_ = true;
+        (void)cudaStreamSynchronize(stream_);
+        start_ = std::chrono::steady_clock::now();
+    }
+    ~TraceScope() {
+        if (!active_) return;
+        (void)cudaStreamSynchronize(stream_);
+        const double s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+        std::lock_guard<std::mutex> lock(op_trace().mutex);
+        auto& t = op_trace().totals[op_];
+        t.first += s;
+        ++t.second;
+    }
+
+private:
+    cudaStream_t stream_;
+    const char* op_;
+    bool active_ = false;
+    std::chrono::steady_clock::time_point start_;
+};
 
 bool is_flat(const CopyLayout& l) {
     return l.dims == 1 && l.src_stride[0] == 1 && l.dst_stride[0] == 1;
@@ -189,6 +247,7 @@ void CudaBackend::copy(Tensor& dst, const Tensor& src) {
         return;
     }
     activate();
+    const TraceScope trace_scope(stream_, "copy");
     if (src_dev && dst_dev) {
         copy_device(dst, src);
     } else if (dst_dev) {
@@ -248,12 +307,14 @@ void CudaBackend::download(Tensor& dst, const Tensor& src) {
 
 void CudaBackend::embedding(Tensor& out, const Tensor& table, const Tensor& ids) {
     activate();
+    const TraceScope trace_scope(stream_, "embedding");
     cuda::embedding(out.data<float>(), table.raw(), table.dtype(), ids.data<int32_t>(), ids.numel(),
                     table.size(1), stream_);
 }
 
 void CudaBackend::rms_norm(Tensor& out, const Tensor& x, const Tensor& weight, float eps) {
     activate();
+    const TraceScope trace_scope(stream_, "rms_norm");
     const int64_t c = x.size(-1);
     cuda::rms_norm(out.data<float>(), x.data<float>(), weight.raw(), weight.dtype(),
                    c ? x.numel() / c : 0, c, eps, stream_);
@@ -262,6 +323,7 @@ void CudaBackend::rms_norm(Tensor& out, const Tensor& x, const Tensor& weight, f
 void CudaBackend::layer_norm(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias,
                              float eps) {
     activate();
+    const TraceScope trace_scope(stream_, "layer_norm");
     const int64_t c = x.size(-1);
     cuda::layer_norm(out.data<float>(), x.data<float>(), weight.raw(), weight.dtype(), bias.raw(),
                      bias.dtype(), c ? x.numel() / c : 0, c, eps, stream_);
@@ -269,11 +331,13 @@ void CudaBackend::layer_norm(Tensor& out, const Tensor& x, const Tensor& weight,
 
 void CudaBackend::gelu(Tensor& out, const Tensor& x) {
     activate();
+    const TraceScope trace_scope(stream_, "gelu");
     cuda::gelu(out.data<float>(), x.data<float>(), x.numel(), stream_);
 }
 
 void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias) {
     activate();
+    const TraceScope trace_scope(stream_, "linear");
     const int64_t in = x.size(-1), outs = weight.size(0);
     const int64_t rows = in ? x.numel() / in : out.numel() / (outs ? outs : 1);
     Tensor x_scratch, bias_f32;
@@ -292,11 +356,13 @@ void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, con
 
 void CudaBackend::add(Tensor& out, const Tensor& a, const Tensor& b, float alpha) {
     activate();
+    const TraceScope trace_scope(stream_, "add");
     cuda::add(out.data<float>(), a.data<float>(), b.data<float>(), alpha, a.numel(), stream_);
 }
 
 void CudaBackend::silu_mul(Tensor& out, const Tensor& gate, const Tensor& up) {
     activate();
+    const TraceScope trace_scope(stream_, "silu_mul");
     cuda::silu_mul(out.data<float>(), gate.data<float>(), up.data<float>(), gate.numel(), stream_);
 }
 
@@ -316,6 +382,7 @@ const Tensor& CudaBackend::inv_freq(float theta, int64_t hs) {
 
 void CudaBackend::rope(Tensor& x, const Tensor& positions, float theta) {
     activate();
+    const TraceScope trace_scope(stream_, "rope");
     const int64_t hs = x.size(2);
     const Tensor& freq = inv_freq(theta, hs);
     cuda::rope(x.data<float>(), positions.data<int32_t>(), freq.data<float>(), x.size(0), x.size(1),
@@ -325,6 +392,7 @@ void CudaBackend::rope(Tensor& x, const Tensor& positions, float theta) {
 void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v,
                             const AttentionMask& mask, float scale) {
     activate();
+    const TraceScope trace_scope(stream_, "attention");
     Tensor kk = k, vv = v;
     if (k.dtype() != v.dtype()) {  // the kernels read one K/V dtype: meet in f32
         kk = empty(k.shape(), DType::F32);
@@ -367,12 +435,14 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const
 
 void CudaBackend::cross_entropy(Tensor& out, const Tensor& logits, const Tensor& targets) {
     activate();
+    const TraceScope trace_scope(stream_, "cross_entropy");
     cuda::cross_entropy(out.data<float>(), logits.data<float>(), targets.data<int32_t>(),
                         logits.size(0), logits.size(1), stream_);
 }
 
 void CudaBackend::write_rows(Tensor& dst, const Tensor& src, const Tensor& rows) {
     activate();
+    const TraceScope trace_scope(stream_, "write_rows");
     const int64_t b_n = src.size(0), t_n = src.size(1);
     cuda::write_rows(dst.raw(), dst.dtype(), dst.strides()[0], dst.strides()[1], src.data<float>(),
                      rows.data<int32_t>(), b_n, t_n, t_n ? src.numel() / (b_n * t_n) : 0,
@@ -381,6 +451,7 @@ void CudaBackend::write_rows(Tensor& dst, const Tensor& src, const Tensor& rows)
 
 void CudaBackend::argmax(Tensor& out, const Tensor& x) {
     activate();
+    const TraceScope trace_scope(stream_, "argmax");
     cuda::argmax(out.data<int32_t>(), x.data<float>(), x.size(0), x.size(1), stream_);
 }
 
@@ -410,6 +481,7 @@ private:
 
 std::unique_ptr<RecordedStep> CudaBackend::record(const std::function<void()>& body) {
     activate();
+    if (std::getenv("FERRIS_CUDA_NO_GRAPH")) return cpu::cpu_backend().record(body);
     allocator_.begin_private_pool();
     cudaGraph_t graph = nullptr;
     // Relaxed: the body may cudaMalloc (a cache miss) while capturing.
@@ -442,6 +514,7 @@ std::unique_ptr<RecordedStep> CudaBackend::record(const std::function<void()>& b
 void CudaBackend::pool(Tensor& out, const Tensor& x, const Tensor& segments, PoolMode mode,
                        bool normalize) {
     activate();
+    const TraceScope trace_scope(stream_, "pool");
     cuda::pool(out.data<float>(), x.data<float>(), segments.data<int32_t>(), segments.size(0) - 1,
                x.size(1), static_cast<int>(mode), normalize, stream_);
 }
