@@ -151,63 +151,87 @@ bool lt_matmul(GemmContext& ctx, float* out, const void* a_ptr, const void* b_pt
 
 namespace {
 
-// Decode-sized products (N <= 4 rows, bf16/f16 weights): one warp per output row streams the
-// weight row in 16-byte loads and keeps the N dot products in registers — one kernel, no x
-// conversion pass, close to the memory bandwidth. x is rounded to the weight dtype first, as the
-// tensor-core path does, so both paths compute the same products.
-constexpr int kGemvWarps = 4;
+// Decode-sized products (N <= 4 rows, bf16/f16 weights): `split` warps share an output row, each
+// streaming a strided part of it in 16-byte loads issued four at a time (so enough bytes are in
+// flight to cover memory latency even when rows are few and long), then the block sums the
+// warps' partial dot products. One kernel: no x conversion pass. x is rounded to the weight dtype
+// first, as the tensor-core path does, so both paths compute the same products.
+constexpr int kGemvThreads = 256;
+constexpr int kGemvWarps = kGemvThreads / 32;
+constexpr int kGemvUnroll = 4;
 
 template <typename T, int N>
-__global__ void __launch_bounds__(kGemvWarps * 32)
+__device__ __forceinline__ void gemv_chunk(const uint4& packed, const float* x, int64_t in,
+                                           int64_t c, float (&acc)[N]) {
+    const T* e = reinterpret_cast<const T*>(&packed);
+#pragma unroll
+    for (int r = 0; r < N; ++r) {
+        const float4* xr = reinterpret_cast<const float4*>(x + r * in + c * 8);
+        const float4 a = xr[0], b = xr[1];
+        const float xv[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+#pragma unroll
+        for (int k = 0; k < 8; ++k) acc[r] += to_float(e[k]) * to_float(from_float<T>(xv[k]));
+    }
+}
+
+template <typename T, int N>
+__global__ void __launch_bounds__(kGemvThreads)
     gemv_kernel(float* out, const float* x, const T* w, const float* bias, int64_t in,
-                int64_t outs) {
+                int64_t outs, int split) {
+    __shared__ float partial[kGemvWarps][N];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int64_t o = static_cast<int64_t>(blockIdx.x) * kGemvWarps + warp;
-    if (o >= outs) return;
-    const uint4* row = reinterpret_cast<const uint4*>(w + o * in);
-    const int64_t chunks = in / 8;
+    const int rows_per_block = kGemvWarps / split;
+    const int64_t o = static_cast<int64_t>(blockIdx.x) * rows_per_block + warp / split;
+    const int part = warp % split;
     float acc[N];
 #pragma unroll
     for (int r = 0; r < N; ++r) acc[r] = 0.0f;
-    for (int64_t c = lane; c < chunks; c += 32) {
-        const uint4 packed = __ldg(row + c);
-        const T* e = reinterpret_cast<const T*>(&packed);
-        float wf[8];
+    if (o < outs) {
+        const uint4* row = reinterpret_cast<const uint4*>(w + o * in);
+        const int64_t chunks = in / 8, step = static_cast<int64_t>(split) * 32;
+        int64_t c = static_cast<int64_t>(part) * 32 + lane;
+        for (; c + (kGemvUnroll - 1) * step < chunks; c += kGemvUnroll * step) {
+            uint4 packed[kGemvUnroll];
 #pragma unroll
-        for (int k = 0; k < 8; ++k) wf[k] = to_float(e[k]);
+            for (int u = 0; u < kGemvUnroll; ++u) packed[u] = __ldg(row + c + u * step);
 #pragma unroll
-        for (int r = 0; r < N; ++r) {
-            const float4* xr = reinterpret_cast<const float4*>(x + r * in + c * 8);
-            const float4 a = xr[0], b = xr[1];
-            const float xv[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
-#pragma unroll
-            for (int k = 0; k < 8; ++k) acc[r] += wf[k] * to_float(from_float<T>(xv[k]));
+            for (int u = 0; u < kGemvUnroll; ++u) gemv_chunk<T, N>(packed[u], x, in, c + u * step, acc);
         }
+        for (; c < chunks; c += step) gemv_chunk<T, N>(__ldg(row + c), x, in, c, acc);
     }
 #pragma unroll
     for (int r = 0; r < N; ++r) {
         const float s = warp_sum(acc[r]);
-        if (lane == 0) out[r * outs + o] = s + (bias ? bias[o] : 0.0f);
+        if (lane == 0) partial[warp][r] = s;
+    }
+    __syncthreads();
+    if (part == 0 && lane < N && o < outs) {
+        float s = 0.0f;
+        for (int p = 0; p < split; ++p) s += partial[warp + p][lane];
+        out[lane * outs + o] = s + (bias ? bias[o] : 0.0f);
     }
 }
 
 template <typename T>
 void launch_gemv(float* out, const float* x, const void* w, const float* bias, int64_t n,
                  int64_t in, int64_t outs, cudaStream_t stream) {
-    const unsigned blocks = static_cast<unsigned>((outs + kGemvWarps - 1) / kGemvWarps);
+    // Long rows get more warps each (up to all 8 of the block), short rows one.
+    const int split = in >= 4096 ? 8 : in >= 2048 ? 4 : in >= 1024 ? 2 : 1;
+    const int64_t rows_per_block = kGemvWarps / split;
+    const unsigned blocks = static_cast<unsigned>((outs + rows_per_block - 1) / rows_per_block);
     const T* wt = static_cast<const T*>(w);
     switch (n) {
         case 1:
-            gemv_kernel<T, 1><<<blocks, kGemvWarps * 32, 0, stream>>>(out, x, wt, bias, in, outs);
+            gemv_kernel<T, 1><<<blocks, kGemvThreads, 0, stream>>>(out, x, wt, bias, in, outs, split);
             break;
         case 2:
-            gemv_kernel<T, 2><<<blocks, kGemvWarps * 32, 0, stream>>>(out, x, wt, bias, in, outs);
+            gemv_kernel<T, 2><<<blocks, kGemvThreads, 0, stream>>>(out, x, wt, bias, in, outs, split);
             break;
         case 3:
-            gemv_kernel<T, 3><<<blocks, kGemvWarps * 32, 0, stream>>>(out, x, wt, bias, in, outs);
+            gemv_kernel<T, 3><<<blocks, kGemvThreads, 0, stream>>>(out, x, wt, bias, in, outs, split);
             break;
         default:
-            gemv_kernel<T, 4><<<blocks, kGemvWarps * 32, 0, stream>>>(out, x, wt, bias, in, outs);
+            gemv_kernel<T, 4><<<blocks, kGemvThreads, 0, stream>>>(out, x, wt, bias, in, outs, split);
             break;
     }
     FERRIS_CUDA_CHECK(cudaGetLastError());
