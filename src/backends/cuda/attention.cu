@@ -336,6 +336,9 @@ void attention(const AttentionArgs& a, int sms, float* scratch, cudaStream_t str
                 return decode_for_type<__nv_bfloat16>(a, sms, scratch, stream);
         }
     }
+    // Head size 32 (e5-small, MiniLM) gets its own prefill instance: padding it to 64 doubled the
+    // work of the encoders' attention.
+    if (a.hs <= 32) return launch_prefill<32>(a, stream);
     switch (head_class(a.hs)) {
         case 64:
             return launch_prefill<64>(a, stream);
