@@ -33,6 +33,10 @@ const char* op_name(OpKind op) {
             return "write_rows";
         case OpKind::Argmax:
             return "argmax";
+        case OpKind::LinearAdd:
+            return "linear_add";
+        case OpKind::SwiGlu:
+            return "swiglu";
     }
     return "?";
 }

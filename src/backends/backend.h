@@ -27,6 +27,8 @@ enum class OpKind {
     Pool,
     WriteRows,
     Argmax,
+    LinearAdd,
+    SwiGlu,
 };
 const char* op_name(OpKind op);
 
@@ -89,6 +91,12 @@ public:
     virtual void gelu(Tensor& out, const Tensor& x) = 0;
     // out (N, O) = x (N, I) @ weight (O, I)^T + bias (O); bias may be undefined
     virtual void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias) = 0;
+    // Fused, for decode: acc (N, O) += x (N, I) @ weight^T + bias (the residual add in the
+    // product's epilogue).
+    virtual void linear_add(Tensor& acc, const Tensor& x, const Tensor& weight,
+                            const Tensor& bias) = 0;
+    // Fused, for decode: out (N, I) = silu(x @ w_gate^T) * (x @ w_up^T); x (N, C); w (I, C).
+    virtual void swiglu(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& w_up) = 0;
     // out = a + alpha * b (same shapes; out may alias a)
     virtual void add(Tensor& out, const Tensor& a, const Tensor& b, float alpha) = 0;
     // out = silu(gate) * up; all (N, I)

@@ -14,4 +14,18 @@ Tensor linear(const Tensor& x, const LinearWeights& w) {
     return y;
 }
 
+void linear_add_(Tensor& acc, const Tensor& x, const LinearWeights& w) {
+    if (w.lora) {
+        ops::add_(acc, linear(x, w));
+        return;
+    }
+    ops::linear_add_(acc, x, w.weight, w.bias);
+}
+
+Tensor swiglu(const Tensor& x, const LinearWeights& gate, const LinearWeights& up) {
+    if (gate.lora || up.lora || gate.bias.defined() || up.bias.defined())
+        return ops::silu_mul(linear(x, gate), linear(x, up));
+    return ops::swiglu(x, gate.weight, up.weight);
+}
+
 }  // namespace ferris::nn

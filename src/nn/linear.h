@@ -22,5 +22,9 @@ struct LinearWeights {
 
 // y = x W^T + b + scale * (x A^T) B^T
 Tensor linear(const Tensor& x, const LinearWeights& w);
+// acc += linear(x, w): one fused product where the backend has it (no adapter attached).
+void linear_add_(Tensor& acc, const Tensor& x, const LinearWeights& w);
+// silu(linear(x, gate)) * linear(x, up): the SwiGLU MLP's first half, fused likewise.
+Tensor swiglu(const Tensor& x, const LinearWeights& gate, const LinearWeights& up);
 
 }  // namespace ferris::nn

@@ -19,6 +19,9 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps);
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps);
 Tensor gelu(const Tensor& x);  // exact (erf) GELU
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
+// Fused for decode: acc += x @ weight^T + bias; silu(x @ w_gate^T) * (x @ w_up^T).
+void linear_add_(Tensor& acc, const Tensor& x, const Tensor& weight, const Tensor& bias = {});
+Tensor swiglu(const Tensor& x, const Tensor& w_gate, const Tensor& w_up);
 Tensor add(const Tensor& a, const Tensor& b, float alpha = 1.0f);
 void add_(Tensor& a, const Tensor& b, float alpha = 1.0f);    // a += alpha * b
 Tensor silu_mul(const Tensor& gate, const Tensor& up);        // silu(gate) * up

@@ -316,6 +316,34 @@ TEST(CpuOps, PoolMeanClsMaxOverSegments) {
             }
 }
 
+// The fused decode ops against their definitions (product, add; two products, silu, multiply).
+TEST(CpuOps, LinearAddAndSwigluMatchTheirCompositions) {
+    for (DType wd : {DType::F32, DType::BF16})
+        for (int64_t rows : {int64_t{1}, int64_t{3}, int64_t{17}}) {
+            Rng rng(rows + 100);
+            Tensor x = random_tensor({rows, 64}, DType::F32, rng, -1, 1);
+            Tensor w = random_tensor({40, 64}, wd, rng, -0.2f, 0.2f);
+            Tensor w2 = random_tensor({40, 64}, wd, rng, -0.2f, 0.2f);
+            Tensor b = random_tensor({40}, DType::F32, rng, -1, 1);
+            Tensor acc = random_tensor({rows, 40}, DType::F32, rng, -1, 1);
+            const std::vector<float> before = acc.to_floats();
+            cpu().linear_add(acc, x, w, b);
+            Tensor y = Tensor::empty({rows, 40}, DType::F32);
+            cpu().linear(y, x, w, b);
+            const std::vector<float> yv = y.to_floats(), got = acc.to_floats();
+            for (size_t i = 0; i < got.size(); ++i) EXPECT_FLOAT_EQ(got[i], before[i] + yv[i]);
+
+            Tensor out = Tensor::empty({rows, 40}, DType::F32);
+            cpu().swiglu(out, x, w, w2);
+            Tensor up = Tensor::empty({rows, 40}, DType::F32);
+            cpu().linear(up, x, w2, Tensor());
+            cpu().linear(y, x, w, Tensor());
+            const std::vector<float> g = y.to_floats(), u = up.to_floats(), o = out.to_floats();
+            for (size_t i = 0; i < o.size(); ++i)
+                EXPECT_NEAR(o[i], g[i] / (1.0 + std::exp(-double(g[i]))) * u[i], 1e-5);
+        }
+}
+
 TEST(CpuOps, WriteRowsScattersAndConverts) {
     for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
         Rng rng(5);

@@ -270,6 +270,36 @@ TEST_F(CudaOps, PoolMatchesCpu) {
             }
 }
 
+// The fused decode ops: the GEMV path (1..4 rows) and the fallback (more rows), bf16/f16.
+TEST_F(CudaOps, LinearAddAndSwigluMatchCpu) {
+    for (DType wd : {DType::BF16, DType::F16})
+        for (int64_t rows : {int64_t{1}, int64_t{2}, int64_t{4}, int64_t{7}})
+            for (int64_t in : {int64_t{64}, int64_t{896}, int64_t{4864}}) {
+                Rng rng(rows * 31 + in);
+                Tensor x = random_tensor({rows, in}, DType::F32, rng, -1, 1);
+                Tensor w = random_tensor({72, in}, wd, rng, -0.1f, 0.1f);
+                Tensor w2 = random_tensor({72, in}, wd, rng, -0.1f, 0.1f);
+                Tensor b = random_tensor({72}, DType::F32, rng, -1, 1);
+                Tensor acc = random_tensor({rows, 72}, DType::F32, rng, -1, 1);
+                // The CPU reference with x rounded as the GPU rounds it (weight dtype).
+                Tensor xr = x.contiguous();
+                for (int64_t i = 0; i < xr.numel(); ++i)
+                    xr.data<float>()[i] = round_to(xr.data<float>()[i], wd);
+                Tensor want = acc.contiguous();
+                cpu().linear_add(want, xr, w, b);
+                Tensor got = up(acc);
+                gpu().linear_add(got, up(x), up(w), up(b));
+                const std::string what = std::to_string(rows) + "x" + std::to_string(in);
+                EXPECT_LT(rel(down(got).to_floats(), want.to_floats()), 1e-4) << what;
+                Tensor want2 = Tensor::empty({rows, 72}, DType::F32);
+                cpu().swiglu(want2, xr, w, w2);
+                DeviceGuarded got2({rows, 72});
+                gpu().swiglu(got2.view, up(x), up(w), up(w2));
+                EXPECT_TRUE(got2.guards_intact());
+                EXPECT_LT(rel(got2.values(), want2.to_floats()), 1e-4) << what << " swiglu";
+            }
+}
+
 TEST_F(CudaOps, WriteRowsAndArgmaxMatchCpu) {
     for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
         Rng rng(11);

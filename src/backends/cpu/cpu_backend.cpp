@@ -18,6 +18,8 @@ bool CpuBackend::supports(OpKind op, DType dtype) const {
             return true;
         case OpKind::Embedding:
         case OpKind::Linear:
+        case OpKind::LinearAdd:
+        case OpKind::SwiGlu:
         case OpKind::Attention:
         case OpKind::WriteRows:
             return is_float(dtype);

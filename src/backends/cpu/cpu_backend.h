@@ -24,6 +24,9 @@ public:
                     float eps) override;
     void gelu(Tensor& out, const Tensor& x) override;
     void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias) override;
+    void linear_add(Tensor& acc, const Tensor& x, const Tensor& weight,
+                    const Tensor& bias) override;
+    void swiglu(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& w_up) override;
     void add(Tensor& out, const Tensor& a, const Tensor& b, float alpha) override;
     void silu_mul(Tensor& out, const Tensor& gate, const Tensor& up) override;
     void rope(Tensor& x, const Tensor& positions, float theta) override;

@@ -122,3 +122,22 @@ void CpuBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, cons
 }
 
 }  // namespace ferris::cpu
+
+namespace ferris::cpu {
+
+// The fused decode ops are plain compositions on the CPU (one product per call either way).
+void CpuBackend::linear_add(Tensor& acc, const Tensor& x, const Tensor& weight,
+                            const Tensor& bias) {
+    Tensor y = empty(acc.shape(), DType::F32);
+    linear(y, x, weight, bias);
+    add(acc, acc, y, 1.0f);
+}
+
+void CpuBackend::swiglu(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& w_up) {
+    Tensor gate = empty(out.shape(), DType::F32), up = empty(out.shape(), DType::F32);
+    linear(gate, x, w_gate, Tensor());
+    linear(up, x, w_up, Tensor());
+    silu_mul(out, gate, up);
+}
+
+}  // namespace ferris::cpu

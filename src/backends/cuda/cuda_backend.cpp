@@ -206,6 +206,8 @@ bool CudaBackend::supports(OpKind op, DType dtype) const {
             return true;
         case OpKind::Embedding:
         case OpKind::Linear:
+        case OpKind::LinearAdd:
+        case OpKind::SwiGlu:
         case OpKind::Attention:
         case OpKind::WriteRows:
             return is_float(dtype);
@@ -352,6 +354,36 @@ void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, con
     cuda::linear(*gemm_, out.data<float>(), x.data<float>(), weight.raw(), weight.dtype(),
                  bias.defined() ? bias_f32.data<float>() : nullptr, rows, in, outs,
                  x_scratch.defined() ? x_scratch.raw() : nullptr, stream_);
+}
+
+void CudaBackend::linear_add(Tensor& acc, const Tensor& x, const Tensor& weight,
+                             const Tensor& bias) {
+    activate();
+    const TraceScope trace_scope(stream_, "linear_add");
+    const int64_t in = x.size(-1), outs = weight.size(0), rows = acc.numel() / outs;
+    if (!bias.defined() || (bias.dtype() == DType::F32 && bias.is_contiguous())) {
+        if (cuda::gemv(acc.data<float>(), x.data<float>(), weight.raw(), weight.dtype(),
+                       bias.defined() ? bias.data<float>() : nullptr, rows, in, outs, true,
+                       stream_))
+            return;
+    }
+    Tensor y = empty(acc.shape(), DType::F32);  // larger products: GEMM, then the add
+    linear(y, x, weight, bias);
+    cuda::add(acc.data<float>(), acc.data<float>(), y.data<float>(), 1.0f, acc.numel(), stream_);
+}
+
+void CudaBackend::swiglu(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& w_up) {
+    activate();
+    const TraceScope trace_scope(stream_, "swiglu");
+    const int64_t in = x.size(-1), outs = w_gate.size(0), rows = out.numel() / outs;
+    if (w_gate.dtype() == w_up.dtype() &&
+        cuda::gemv_swiglu(out.data<float>(), x.data<float>(), w_gate.raw(), w_up.raw(),
+                          w_gate.dtype(), rows, in, outs, stream_))
+        return;
+    Tensor gate = empty(out.shape(), DType::F32), up = empty(out.shape(), DType::F32);
+    linear(gate, x, w_gate, Tensor());
+    linear(up, x, w_up, Tensor());
+    silu_mul(out, gate, up);
 }
 
 void CudaBackend::add(Tensor& out, const Tensor& a, const Tensor& b, float alpha) {

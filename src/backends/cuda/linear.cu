@@ -174,72 +174,123 @@ __device__ __forceinline__ void gemv_chunk(const uint4& packed, const float* x, 
     }
 }
 
-template <typename T, int N>
+// kMode: 0 out = W x + b; 1 out += W x + b (a residual add fused in); 2 out = silu(Wg x) * (Wu x)
+// with w2 = Wu (SwiGLU: both rows read in one pass).
+template <typename T, int N, int kMode>
 __global__ void __launch_bounds__(kGemvThreads)
-    gemv_kernel(float* out, const float* x, const T* w, const float* bias, int64_t in,
-                int64_t outs, int split) {
-    __shared__ float partial[kGemvWarps][N];
+    gemv_kernel(float* out, const float* x, const T* w, const T* w2, const float* bias,
+                int64_t in, int64_t outs, int split) {
+    constexpr int kDots = kMode == 2 ? 2 : 1;
+    __shared__ float partial[kDots][kGemvWarps][N];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int rows_per_block = kGemvWarps / split;
     const int64_t o = static_cast<int64_t>(blockIdx.x) * rows_per_block + warp / split;
     const int part = warp % split;
-    float acc[N];
+    float acc[kDots][N];
 #pragma unroll
-    for (int r = 0; r < N; ++r) acc[r] = 0.0f;
+    for (int d = 0; d < kDots; ++d)
+#pragma unroll
+        for (int r = 0; r < N; ++r) acc[d][r] = 0.0f;
     if (o < outs) {
-        const uint4* row = reinterpret_cast<const uint4*>(w + o * in);
         const int64_t chunks = in / 8, step = static_cast<int64_t>(split) * 32;
-        int64_t c = static_cast<int64_t>(part) * 32 + lane;
-        for (; c + (kGemvUnroll - 1) * step < chunks; c += kGemvUnroll * step) {
-            uint4 packed[kGemvUnroll];
 #pragma unroll
-            for (int u = 0; u < kGemvUnroll; ++u) packed[u] = __ldg(row + c + u * step);
+        for (int d = 0; d < kDots; ++d) {
+            const uint4* row = reinterpret_cast<const uint4*>((d == 0 ? w : w2) + o * in);
+            int64_t c = static_cast<int64_t>(part) * 32 + lane;
+            for (; c + (kGemvUnroll - 1) * step < chunks; c += kGemvUnroll * step) {
+                uint4 packed[kGemvUnroll];
 #pragma unroll
-            for (int u = 0; u < kGemvUnroll; ++u) gemv_chunk<T, N>(packed[u], x, in, c + u * step, acc);
+                for (int u = 0; u < kGemvUnroll; ++u) packed[u] = __ldg(row + c + u * step);
+#pragma unroll
+                for (int u = 0; u < kGemvUnroll; ++u)
+                    gemv_chunk<T, N>(packed[u], x, in, c + u * step, acc[d]);
+            }
+            for (; c < chunks; c += step) gemv_chunk<T, N>(__ldg(row + c), x, in, c, acc[d]);
         }
-        for (; c < chunks; c += step) gemv_chunk<T, N>(__ldg(row + c), x, in, c, acc);
     }
 #pragma unroll
-    for (int r = 0; r < N; ++r) {
-        const float s = warp_sum(acc[r]);
-        if (lane == 0) partial[warp][r] = s;
-    }
+    for (int d = 0; d < kDots; ++d)
+#pragma unroll
+        for (int r = 0; r < N; ++r) {
+            const float s = warp_sum(acc[d][r]);
+            if (lane == 0) partial[d][warp][r] = s;
+        }
     __syncthreads();
     if (part == 0 && lane < N && o < outs) {
-        float s = 0.0f;
-        for (int p = 0; p < split; ++p) s += partial[warp + p][lane];
-        out[lane * outs + o] = s + (bias ? bias[o] : 0.0f);
+        float s = 0.0f, s2 = 0.0f;
+        for (int p = 0; p < split; ++p) {
+            s += partial[0][warp + p][lane];
+            if constexpr (kMode == 2) s2 += partial[kDots - 1][warp + p][lane];
+        }
+        float* dst = out + lane * outs + o;
+        if constexpr (kMode == 2) {
+            *dst = s / (1.0f + expf(-s)) * s2;
+        } else {
+            s += bias ? bias[o] : 0.0f;
+            *dst = kMode == 1 ? *dst + s : s;
+        }
     }
 }
 
-template <typename T>
-void launch_gemv(float* out, const float* x, const void* w, const float* bias, int64_t n,
-                 int64_t in, int64_t outs, cudaStream_t stream) {
+template <typename T, int kMode>
+void launch_gemv(float* out, const float* x, const void* w, const void* w2, const float* bias,
+                 int64_t n, int64_t in, int64_t outs, cudaStream_t stream) {
     // Long rows get more warps each (up to all 8 of the block), short rows one.
     const int split = in >= 4096 ? 8 : in >= 2048 ? 4 : in >= 1024 ? 2 : 1;
     const int64_t rows_per_block = kGemvWarps / split;
     const unsigned blocks = static_cast<unsigned>((outs + rows_per_block - 1) / rows_per_block);
     const T* wt = static_cast<const T*>(w);
+    const T* wt2 = static_cast<const T*>(w2);
     switch (n) {
         case 1:
-            gemv_kernel<T, 1><<<blocks, kGemvThreads, 0, stream>>>(out, x, wt, bias, in, outs, split);
+            gemv_kernel<T, 1, kMode><<<blocks, kGemvThreads, 0, stream>>>(out, x, wt, wt2, bias, in, outs, split);
             break;
         case 2:
-            gemv_kernel<T, 2><<<blocks, kGemvThreads, 0, stream>>>(out, x, wt, bias, in, outs, split);
+            gemv_kernel<T, 2, kMode><<<blocks, kGemvThreads, 0, stream>>>(out, x, wt, wt2, bias, in, outs, split);
             break;
         case 3:
-            gemv_kernel<T, 3><<<blocks, kGemvThreads, 0, stream>>>(out, x, wt, bias, in, outs, split);
+            gemv_kernel<T, 3, kMode><<<blocks, kGemvThreads, 0, stream>>>(out, x, wt, wt2, bias, in, outs, split);
             break;
         default:
-            gemv_kernel<T, 4><<<blocks, kGemvThreads, 0, stream>>>(out, x, wt, bias, in, outs, split);
+            gemv_kernel<T, 4, kMode><<<blocks, kGemvThreads, 0, stream>>>(out, x, wt, wt2, bias, in, outs, split);
             break;
     }
     FERRIS_CUDA_CHECK(cudaGetLastError());
 }
 
+template <int kMode>
+void launch_gemv_any(float* out, const float* x, const void* w, const void* w2, DType dt,
+                     const float* bias, int64_t n, int64_t in, int64_t outs, cudaStream_t stream) {
+    if (dt == DType::BF16)
+        launch_gemv<__nv_bfloat16, kMode>(out, x, w, w2, bias, n, in, outs, stream);
+    else
+        launch_gemv<__half, kMode>(out, x, w, w2, bias, n, in, outs, stream);
+}
+
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
+bool gemv_applies(const float* x, const void* w, DType dt, int64_t n, int64_t in) {
+    return n >= 1 && n <= 4 && dt != DType::F32 && in % 8 == 0 && aligned16(x) && aligned16(w);
+}
+
 }  // namespace
+
+bool gemv(float* out, const float* x, const void* weight, DType weight_dtype, const float* bias,
+          int64_t n, int64_t in, int64_t outs, bool accumulate, cudaStream_t stream) {
+    if (!gemv_applies(x, weight, weight_dtype, n, in) || outs <= 0) return false;
+    if (accumulate)
+        launch_gemv_any<1>(out, x, weight, nullptr, weight_dtype, bias, n, in, outs, stream);
+    else
+        launch_gemv_any<0>(out, x, weight, nullptr, weight_dtype, bias, n, in, outs, stream);
+    return true;
+}
+
+bool gemv_swiglu(float* out, const float* x, const void* w_gate, const void* w_up, DType dt,
+                 int64_t n, int64_t in, int64_t outs, cudaStream_t stream) {
+    if (!gemv_applies(x, w_gate, dt, n, in) || !aligned16(w_up) || outs <= 0) return false;
+    launch_gemv_any<2>(out, x, w_gate, w_up, dt, nullptr, n, in, outs, stream);
+    return true;
+}
 
 void linear(GemmContext& ctx, float* out, const float* x, const void* weight, DType weight_dtype,
             const float* bias, int64_t n, int64_t in, int64_t outs, void* x_scratch,
@@ -249,13 +300,7 @@ void linear(GemmContext& ctx, float* out, const float* x, const void* weight, DT
         bias_rows(out, bias, n, outs, false, stream);
         return;
     }
-    if (n <= 4 && weight_dtype != DType::F32 && in % 8 == 0 && aligned16(x) && aligned16(weight)) {
-        if (weight_dtype == DType::BF16)
-            launch_gemv<__nv_bfloat16>(out, x, weight, bias, n, in, outs, stream);
-        else
-            launch_gemv<__half>(out, x, weight, bias, n, in, outs, stream);
-        return;
-    }
+    if (gemv(out, x, weight, weight_dtype, bias, n, in, outs, false, stream)) return;
     const void* b_ptr = x;
     if (weight_dtype != DType::F32) {
         convert_contiguous(x_scratch, weight_dtype, x, DType::F32, n * in, stream);

@@ -23,4 +23,13 @@ void linear(GemmContext& ctx, float* out, const float* x, const void* weight, DT
             const float* bias, int64_t n, int64_t in, int64_t outs, void* x_scratch,
             cudaStream_t stream);
 
+// Decode-sized products (1..4 rows, bf16/f16 weights, 16-byte aligned, I % 8 == 0) in one GEMV
+// kernel; false, with nothing launched, where it does not apply. accumulate: out += x W^T + b.
+bool gemv(float* out, const float* x, const void* weight, DType weight_dtype, const float* bias,
+          int64_t n, int64_t in, int64_t outs, bool accumulate, cudaStream_t stream);
+// out (n, outs) = silu(x Wg^T) * (x Wu^T) in one pass over both weights; false where the GEMV
+// path does not apply.
+bool gemv_swiglu(float* out, const float* x, const void* w_gate, const void* w_up, DType dt,
+                 int64_t n, int64_t in, int64_t outs, cudaStream_t stream);
+
 }  // namespace ferris::cuda

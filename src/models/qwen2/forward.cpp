@@ -74,11 +74,10 @@ Tensor Qwen2Model::forward_step(const Tensor& token, const Tensor& position, con
         cache.write_at(l, k.reshape({1, 1, NKV, HS}), v.reshape({1, 1, NKV, HS}), position);
         Tensor a = ops::attention(q.reshape({1, 1, NH, HS}), cache.all_keys(l), cache.all_values(l),
                                   mask, scale);
-        ops::add_(x, nn::linear(a.reshape({1, NH * HS}), w.o_proj));
+        nn::linear_add_(x, a.reshape({1, NH * HS}), w.o_proj);
 
         h = ops::rms_norm(x, w.post_attention_layernorm, eps);
-        Tensor m = ops::silu_mul(nn::linear(h, w.gate_proj), nn::linear(h, w.up_proj));
-        ops::add_(x, nn::linear(m, w.down_proj));
+        nn::linear_add_(x, nn::swiglu(h, w.gate_proj, w.up_proj), w.down_proj);
     }
     return logits(ops::rms_norm(x, weights_.norm, eps));
 }
