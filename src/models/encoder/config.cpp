@@ -5,31 +5,13 @@
 
 #include "ferris/error.h"
 #include "io/files.h"
+#include "io/json_fields.h"
 
 namespace ferris::models::encoder {
 
 namespace {
 
 using nlohmann::json;
-
-int64_t get_int(const json& j, const char* key, const std::string& src, bool required = true,
-                int64_t fallback = 0) {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) {
-        if (required) fail(ErrorCode::Parse, src, ": missing \"", key, "\"");
-        return fallback;
-    }
-    if (!it->is_number_integer())
-        fail(ErrorCode::Parse, src, ": \"", key, "\" must be an integer, got ", it->dump());
-    return it->get<int64_t>();
-}
-
-double get_number(const json& j, const char* key, const std::string& src, double fallback) {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return fallback;
-    if (!it->is_number()) fail(ErrorCode::Parse, src, ": \"", key, "\" must be a number");
-    return it->get<double>();
-}
 
 EncoderConfig config_from_json(const json& j, const std::string& src) {
     const std::string model_type = j.value("model_type", "");
@@ -43,16 +25,16 @@ EncoderConfig config_from_json(const json& j, const std::string& src) {
              "' is not a supported sentence encoder (expected \"bert\" or \"mpnet\")");
     }
     const bool bert = c.arch == Arch::Bert;
-    c.vocab_size = get_int(j, "vocab_size", src);
-    c.hidden_size = get_int(j, "hidden_size", src);
-    c.intermediate_size = get_int(j, "intermediate_size", src);
-    c.num_hidden_layers = get_int(j, "num_hidden_layers", src);
-    c.num_attention_heads = get_int(j, "num_attention_heads", src);
-    c.max_position_embeddings = get_int(j, "max_position_embeddings", src, false, bert ? 512 : 514);
-    c.pad_token_id = get_int(j, "pad_token_id", src, false, bert ? 0 : 1);
-    c.layer_norm_eps = get_number(j, "layer_norm_eps", src, bert ? 1e-12 : 1e-5);
+    c.vocab_size = io::json_int(j, "vocab_size", src);
+    c.hidden_size = io::json_int(j, "hidden_size", src);
+    c.intermediate_size = io::json_int(j, "intermediate_size", src);
+    c.num_hidden_layers = io::json_int(j, "num_hidden_layers", src);
+    c.num_attention_heads = io::json_int(j, "num_attention_heads", src);
+    c.max_position_embeddings = io::json_int(j, "max_position_embeddings", src, false, bert ? 512 : 514);
+    c.pad_token_id = io::json_int(j, "pad_token_id", src, false, bert ? 0 : 1);
+    c.layer_norm_eps = io::json_number(j, "layer_norm_eps", src, bert ? 1e-12 : 1e-5);
     if (bert) {
-        c.type_vocab_size = get_int(j, "type_vocab_size", src, false, 2);
+        c.type_vocab_size = io::json_int(j, "type_vocab_size", src, false, 2);
         const std::string pos = j.value("position_embedding_type", std::string("absolute"));
         if (pos != "absolute")
             fail(ErrorCode::Unsupported, src, ": position_embedding_type '", pos,
@@ -61,7 +43,7 @@ EncoderConfig config_from_json(const json& j, const std::string& src) {
             fail(ErrorCode::Unsupported, src, ": BERT as a decoder is not supported");
     } else {
         c.type_vocab_size = 0;
-        c.relative_attention_num_buckets = get_int(j, "relative_attention_num_buckets", src, false, 32);
+        c.relative_attention_num_buckets = io::json_int(j, "relative_attention_num_buckets", src, false, 32);
     }
     const std::string act = j.value("hidden_act", std::string("gelu"));
     if (act != "gelu")

@@ -5,31 +5,13 @@
 
 #include "ferris/error.h"
 #include "io/files.h"
+#include "io/json_fields.h"
 
 namespace ferris::models::qwen2 {
 
 namespace {
 
 using nlohmann::json;
-
-int64_t get_int(const json& j, const char* key, const std::string& src, bool required = true,
-                int64_t fallback = 0) {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) {
-        if (required) fail(ErrorCode::Parse, src, ": missing \"", key, "\"");
-        return fallback;
-    }
-    if (!it->is_number_integer())
-        fail(ErrorCode::Parse, src, ": \"", key, "\" must be an integer, got ", it->dump());
-    return it->get<int64_t>();
-}
-
-double get_number(const json& j, const char* key, const std::string& src, double fallback) {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return fallback;
-    if (!it->is_number()) fail(ErrorCode::Parse, src, ": \"", key, "\" must be a number");
-    return it->get<double>();
-}
 
 // Everything after the JSON parse; json::exception from a wrong type is mapped by the caller.
 Qwen2Config config_from_json(const json& j, const std::string& src) {
@@ -39,16 +21,16 @@ Qwen2Config config_from_json(const json& j, const std::string& src) {
              "' is not a Qwen2 decoder (expected \"qwen2\")");
 
     Qwen2Config c;
-    c.vocab_size = get_int(j, "vocab_size", src);
-    c.hidden_size = get_int(j, "hidden_size", src);
-    c.intermediate_size = get_int(j, "intermediate_size", src);
-    c.num_hidden_layers = get_int(j, "num_hidden_layers", src);
-    c.num_attention_heads = get_int(j, "num_attention_heads", src);
-    c.num_key_value_heads = get_int(j, "num_key_value_heads", src, false, c.num_attention_heads);
-    c.max_position_embeddings = get_int(j, "max_position_embeddings", src, false, 32768);
-    c.rms_norm_eps = get_number(j, "rms_norm_eps", src, 1e-6);
+    c.vocab_size = io::json_int(j, "vocab_size", src);
+    c.hidden_size = io::json_int(j, "hidden_size", src);
+    c.intermediate_size = io::json_int(j, "intermediate_size", src);
+    c.num_hidden_layers = io::json_int(j, "num_hidden_layers", src);
+    c.num_attention_heads = io::json_int(j, "num_attention_heads", src);
+    c.num_key_value_heads = io::json_int(j, "num_key_value_heads", src, false, c.num_attention_heads);
+    c.max_position_embeddings = io::json_int(j, "max_position_embeddings", src, false, 32768);
+    c.rms_norm_eps = io::json_number(j, "rms_norm_eps", src, 1e-6);
     c.tie_word_embeddings = j.value("tie_word_embeddings", false);
-    c.bos_token_id = get_int(j, "bos_token_id", src, false, -1);
+    c.bos_token_id = io::json_int(j, "bos_token_id", src, false, -1);
     if (auto it = j.find("eos_token_id"); it != j.end() && !it->is_null()) {
         if (it->is_array()) {
             for (const auto& e : *it) {
@@ -65,9 +47,9 @@ Qwen2Config config_from_json(const json& j, const std::string& src) {
     }
 
     // transformers 5 moved rope settings into rope_parameters; 4 keeps rope_theta + rope_scaling.
-    c.rope_theta = get_number(j, "rope_theta", src, 10000.0);
+    c.rope_theta = io::json_number(j, "rope_theta", src, 10000.0);
     if (auto rp = j.find("rope_parameters"); rp != j.end() && rp->is_object()) {
-        c.rope_theta = get_number(*rp, "rope_theta", src, c.rope_theta);
+        c.rope_theta = io::json_number(*rp, "rope_theta", src, c.rope_theta);
         const std::string kind = rp->value("rope_type", "default");
         if (kind != "default")
             fail(ErrorCode::Unsupported, src, ": rope_parameters.rope_type '", kind,
