@@ -41,14 +41,22 @@ int main(int argc, char** argv) {
     for (int i = 3; i < argc; ++i) {
         const std::string arg = argv[i];
         auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-        if (arg == "--device") device = next();
-        else if (arg == "--sizes") sizes_arg = next();
-        else if (arg == "--repeat") repeat = std::atoi(next().c_str());
-        else if (arg == "--threads") threads = std::atoi(next().c_str());
-        else if (arg == "--batch-tokens") batch_tokens = std::atoll(next().c_str());
-        else if (arg == "--dtype") dtype = next();
-        else if (arg == "--json") json_output = true;
-        else return usage();
+        if (arg == "--device")
+            device = next();
+        else if (arg == "--sizes")
+            sizes_arg = next();
+        else if (arg == "--repeat")
+            repeat = std::atoi(next().c_str());
+        else if (arg == "--threads")
+            threads = std::atoi(next().c_str());
+        else if (arg == "--batch-tokens")
+            batch_tokens = std::atoll(next().c_str());
+        else if (arg == "--dtype")
+            dtype = next();
+        else if (arg == "--json")
+            json_output = true;
+        else
+            return usage();
     }
     if (repeat < 1) return usage();
     try {
@@ -65,14 +73,15 @@ int main(int argc, char** argv) {
         if (!dtype.empty()) eo.dtype = ferris::parse_dtype(dtype);
         const auto t_load = Clock::now();
         ferris::EmbeddingModel model = ferris::EmbeddingModel::from_dir(model_dir, eo);
-        const double load_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_load).count();
+        const double load_ms =
+            std::chrono::duration<double, std::milli>(Clock::now() - t_load).count();
         nlohmann::json results = nlohmann::json::array();
         std::stringstream ss(sizes_arg);
         for (std::string item; std::getline(ss, item, ',');) {
             const size_t n = std::min<size_t>(std::stoul(item), docs.size());
             std::vector<std::string> texts(docs.begin(), docs.begin() + static_cast<long>(n));
             if (n == 1) texts = {"how do I fine-tune a model with LoRA?"};  // one short query
-            model.encode(texts);  // warm-up
+            model.encode(texts);                                            // warm-up
             std::vector<double> ms;
             ferris::EmbedStats stats;
             for (int r = 0; r < repeat; ++r) {
@@ -82,17 +91,19 @@ int main(int argc, char** argv) {
             }
             std::sort(ms.begin(), ms.end());
             const double median = ms[ms.size() / 2];
-            results.push_back({{"texts", n}, {"median_ms", median}, {"min_ms", ms.front()},
+            results.push_back({{"texts", n},
+                               {"median_ms", median},
+                               {"min_ms", ms.front()},
                                {"texts_per_s", 1000.0 * static_cast<double>(n) / median},
                                {"tokens", stats.tokens},
                                {"batches", stats.batches}});
             if (!json_output)
-                std::printf("%-40s %-6s n=%-5zu median %9.2f ms  min %9.2f ms  %9.1f texts/s  "
-                            "(%lld tokens, %lld batches)\n",
-                            model_dir.c_str(), eo.device.str().c_str(), n, median, ms.front(),
-                            1000.0 * static_cast<double>(n) / median,
-                            static_cast<long long>(stats.tokens),
-                            static_cast<long long>(stats.batches));
+                std::printf(
+                    "%-40s %-6s n=%-5zu median %9.2f ms  min %9.2f ms  %9.1f texts/s  "
+                    "(%lld tokens, %lld batches)\n",
+                    model_dir.c_str(), eo.device.str().c_str(), n, median, ms.front(),
+                    1000.0 * static_cast<double>(n) / median, static_cast<long long>(stats.tokens),
+                    static_cast<long long>(stats.batches));
         }
         if (json_output)
             std::printf("%s\n", nlohmann::json({{"model", model_dir},

@@ -18,7 +18,7 @@
 namespace ferris {
 
 enum class Pooling { Mean, Cls, Max };
-const char* pooling_name(Pooling pooling);     // "mean", "cls", "max"
+const char* pooling_name(Pooling pooling);       // "mean", "cls", "max"
 Pooling parse_pooling(const std::string& name);  // throws InvalidArgument
 
 // Known checkpoints: each picks the pooling, normalization, maximum length and prompts its
@@ -42,8 +42,8 @@ struct EmbeddingOptions {
 
 struct EmbedStats {
     int64_t texts = 0;
-    int64_t tokens = 0;         // real tokens, special tokens included
-    int64_t truncated = 0;      // texts cut at max_length
+    int64_t tokens = 0;     // real tokens, special tokens included
+    int64_t truncated = 0;  // texts cut at max_length
     int64_t batches = 0;
 };
 

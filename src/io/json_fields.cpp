@@ -5,8 +5,8 @@
 
 namespace ferris::io {
 
-int64_t json_int(const nlohmann::json& j, const char* key, const std::string& source,
-                 bool required, int64_t fallback) {
+int64_t json_int(const nlohmann::json& j, const char* key, const std::string& source, bool required,
+                 int64_t fallback) {
     auto it = j.find(key);
     if (it == j.end() || it->is_null()) {
         if (required) fail(ErrorCode::Parse, source, ": missing \"", key, "\"");

@@ -43,8 +43,8 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
         if (kl.device().is_cpu())
             for (int64_t b = 0; b < b_n; ++b)
                 if (kl.data<int32_t>()[b] < 0 || kl.data<int32_t>()[b] > s_n)
-                    fail(ErrorCode::InvalidArgument, "[", op, "] key_lengths[", b, "] = ",
-                         kl.data<int32_t>()[b], " outside 0..", s_n);
+                    fail(ErrorCode::InvalidArgument, "[", op, "] key_lengths[", b,
+                         "] = ", kl.data<int32_t>()[b], " outside 0..", s_n);
     }
     // The longest distance a query can see: the longest sequence (segments) or the key range;
     // unknown (0: not checked) when the segments live on a device.

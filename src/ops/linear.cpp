@@ -37,8 +37,8 @@ void linear_add_(Tensor& acc, const Tensor& x, const Tensor& weight, const Tenso
     Shape want = x.shape();
     want.back() = weight.size(0);
     if (acc.shape() != want)
-        fail(ErrorCode::ShapeMismatch, "[linear_add] acc ", shape_str(acc.shape()), " != ",
-             shape_str(want));
+        fail(ErrorCode::ShapeMismatch, "[linear_add] acc ", shape_str(acc.shape()),
+             " != ", shape_str(want));
     backend_checked(OpKind::LinearAdd, weight).linear_add(acc, x, weight, bias);
 }
 

@@ -10,8 +10,8 @@
 namespace ferris::ops {
 
 Tensor empty(const Shape& shape, DType dtype, Device device);
-void copy_(Tensor& dst, const Tensor& src);          // same shape; converts dtype/device
-Tensor to_device(const Tensor& src, Device device);  // contiguous copy (or src itself)
+void copy_(Tensor& dst, const Tensor& src);            // same shape; converts dtype/device
+Tensor to_device(const Tensor& src, Device device);    // contiguous copy (or src itself)
 std::vector<float> to_host_floats(const Tensor& src);  // any float dtype, any device
 
 Tensor embedding(const Tensor& table, const Tensor& ids);  // (V, C), (N) i32 -> (N, C) f32
@@ -38,8 +38,8 @@ Tensor pool(const Tensor& x, const Tensor& segments, PoolMode mode, bool normali
 // dst[b, rows[t]] = src[b, t]: src (B, T, ...) f32; dst (B, S, ...) float, rows contiguous;
 // rows (T) i32 on dst's device (the KV-cache write at positions held on the device).
 void write_rows_(Tensor& dst, const Tensor& src, const Tensor& rows);
-Tensor argmax(const Tensor& x);                 // (N, V) f32 -> (N) i32, first index on ties
-void argmax_(Tensor& out, const Tensor& x);     // into an existing (N) i32 tensor
+Tensor argmax(const Tensor& x);              // (N, V) f32 -> (N) i32, first index on ties
+void argmax_(Tensor& out, const Tensor& x);  // into an existing (N) i32 tensor
 // Records `body`, run on `device`'s backend, for replay (see RecordedStep in backend.h).
 std::unique_ptr<RecordedStep> record(Device device, const std::function<void()>& body);
 

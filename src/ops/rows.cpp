@@ -20,7 +20,8 @@ void write_rows_(Tensor& dst, const Tensor& src, const Tensor& rows) {
     int64_t expect = 1;  // each dst row (dims 2..) must be contiguous
     for (int64_t d = dst.dim() - 1; d >= 2; --d) {
         if (dst.size(d) != src.size(d) || dst.strides()[d] != expect)
-            fail(ErrorCode::InvalidArgument, "[", op, "] dst rows must match src and be contiguous");
+            fail(ErrorCode::InvalidArgument, "[", op,
+                 "] dst rows must match src and be contiguous");
         expect *= dst.size(d);
     }
     if (rows.device().is_cpu())

@@ -101,8 +101,8 @@ GenerateResult generate(const models::qwen2::Qwen2Model& model, const Tokenizer&
     Clock::time_point t_first = t0;
     std::vector<int32_t> step = prompt_ids;
     // Plain greedy decoding keeps the whole step on the device (recorded once, replayed).
-    const bool greedy = options.sampling.temperature <= 0.0f &&
-                        options.sampling.repetition_penalty == 1.0f;
+    const bool greedy =
+        options.sampling.temperature <= 0.0f && options.sampling.repetition_penalty == 1.0f;
     std::unique_ptr<GreedyStepper> stepper;
     for (int i = 0; i < options.max_tokens; ++i) {
         if (cache.length() + static_cast<int64_t>(step.size()) > capacity) break;  // context full

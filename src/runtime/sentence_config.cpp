@@ -57,7 +57,8 @@ SentenceConfig read_sentence_config(const std::string& dir) {
             const std::string kind = type.substr(type.rfind('.') + 1);
             if (kind == "Transformer") continue;
             if (kind == "Pooling") {
-                sc.pooling = pooling_from_file(io::join_path(io::join_path(dir, path), "config.json"));
+                sc.pooling =
+                    pooling_from_file(io::join_path(io::join_path(dir, path), "config.json"));
             } else if (kind == "Normalize") {
                 sc.normalize = true;
             } else {

@@ -257,7 +257,8 @@ TEST(CpuOps, AttentionBidirectionalPaddedWithRelativeBias) {
         int64_t B, T, NH, HS;
     };
     for (bool with_bias : {false, true})
-        for (Case c : {Case{3, 1, 2, 16}, Case{3, 7, 4, 32}, Case{3, 33, 2, 64}, Case{3, 130, 3, 32}}) {
+        for (Case c :
+             {Case{3, 1, 2, 16}, Case{3, 7, 4, 32}, Case{3, 33, 2, 64}, Case{3, 130, 3, 32}}) {
             Rng rng(c.T * 13 + c.HS + with_bias);
             Tensor q = random_tensor({c.B, c.T, c.NH, c.HS}, DType::F32, rng, -2, 2);
             Tensor k = random_tensor({c.B, c.T, c.NH, c.HS}, DType::F32, rng, -2, 2);
@@ -268,8 +269,7 @@ TEST(CpuOps, AttentionBidirectionalPaddedWithRelativeBias) {
             mask.key_lengths = Tensor::from_ints({c.B}, lens);
             std::vector<float> bias;
             if (with_bias) {
-                mask.relative_bias =
-                    random_tensor({c.NH, 2 * c.T - 1}, DType::F32, rng, -3, 3);
+                mask.relative_bias = random_tensor({c.NH, 2 * c.T - 1}, DType::F32, rng, -3, 3);
                 bias = mask.relative_bias.to_floats();
             }
             Guarded out({c.B, c.T, c.NH, c.HS}, DType::F32);
@@ -301,7 +301,8 @@ TEST(CpuOps, PoolMeanClsMaxOverSegments) {
                     double squares = 0;
                     for (int64_t k = 0; k < c; ++k) {
                         double v = mode == PoolMode::Max ? -1e300 : 0.0;
-                        for (int64_t r = seg[i]; r < (mode == PoolMode::Cls ? seg[i] + 1 : seg[i + 1]); ++r)
+                        for (int64_t r = seg[i];
+                             r < (mode == PoolMode::Cls ? seg[i] + 1 : seg[i + 1]); ++r)
                             v = mode == PoolMode::Max ? std::max(v, double(xv[r * c + k]))
                                                       : v + xv[r * c + k];
                         if (mode == PoolMode::Mean) v /= seg[i + 1] - seg[i];
@@ -367,10 +368,10 @@ TEST(CpuOps, ArgmaxTakesTheFirstMaximum) {
         Rng rng(v);
         Tensor x = random_tensor({3, v}, DType::F32, rng, -5, 5);
         float* p = x.data<float>();
-        p[v - 1] = 9.0f;                 // row 0: the last element
-        p[v + v / 2] = 9.0f;             // row 1: a tie, first wins
+        p[v - 1] = 9.0f;      // row 0: the last element
+        p[v + v / 2] = 9.0f;  // row 1: a tie, first wins
         p[v + v - 1] = 9.0f;
-        p[2 * v] = 9.0f;                 // row 2: the first element
+        p[2 * v] = 9.0f;  // row 2: the first element
         Tensor out = Tensor::empty({3}, DType::I32);
         cpu().argmax(out, x);
         EXPECT_EQ(out.data<int32_t>()[0], v - 1);

@@ -30,7 +30,7 @@ inline ::testing::AssertionResult ended_cleanly(const CliResult& r) {
 
 // Exit 1 with exactly one "error: " line on stderr holding every needle, and nothing on stdout.
 inline ::testing::AssertionResult fails_with(const CliResult& r,
-                                      std::initializer_list<std::string> needles) {
+                                             std::initializer_list<std::string> needles) {
     if (auto clean = ended_cleanly(r); !clean) return clean;
     if (r.exit_code != 1) return ::testing::AssertionFailure() << "want exit 1: " << r.describe();
     const std::vector<std::string> lines = r.error_lines();
@@ -47,7 +47,7 @@ inline ::testing::AssertionResult fails_with(const CliResult& r,
 
 // Exit 2 (usage) with every needle somewhere on stderr.
 inline ::testing::AssertionResult usage_error(const CliResult& r,
-                                       std::initializer_list<std::string> needles) {
+                                              std::initializer_list<std::string> needles) {
     if (auto clean = ended_cleanly(r); !clean) return clean;
     if (r.exit_code != 2) return ::testing::AssertionFailure() << "want exit 2: " << r.describe();
     for (const std::string& n : needles)

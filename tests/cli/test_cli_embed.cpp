@@ -40,9 +40,13 @@ public:
         return s;
     }
     const fs::path& root() const { return root_; }
-    fs::path bert() { return model("bert", {"--arch", "bert", "--preset", "tiny", "--seed", "3",
-                                            "--max-seq-length", "16"}); }
-    fs::path mpnet() { return model("mpnet", {"--arch", "mpnet", "--preset", "tiny", "--seed", "4"}); }
+    fs::path bert() {
+        return model("bert", {"--arch", "bert", "--preset", "tiny", "--seed", "3",
+                              "--max-seq-length", "16"});
+    }
+    fs::path mpnet() {
+        return model("mpnet", {"--arch", "mpnet", "--preset", "tiny", "--seed", "4"});
+    }
 
 private:
     fs::path model(const std::string& name, std::vector<std::string> args) {
@@ -101,13 +105,14 @@ TEST(CliEmbed, NpyAndJsonlHoldTheSameNumbersAsJson) {
     const json j = json_output(run_cli(embed(m, {"--input", (dir / "in.txt").string(), "--json"})));
     ASSERT_EQ(j["embeddings"].size(), 2u);  // the blank line is skipped
 
-    const CliResult npy =
-        run_cli(embed(m, {"--input", (dir / "in.txt").string(), "--output", (dir / "v.npy").string()}));
+    const CliResult npy = run_cli(
+        embed(m, {"--input", (dir / "in.txt").string(), "--output", (dir / "v.npy").string()}));
     ASSERT_EQ(npy.exit_code, 0) << npy.describe();
     EXPECT_TRUE(contains(npy.err, "skipped 1 blank line"));
     const std::string bytes = read_file(dir / "v.npy");
     ASSERT_EQ(bytes.substr(0, 8), std::string("\x93NUMPY\x01\x00", 8));
-    const size_t header = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
+    const size_t header =
+        static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
     EXPECT_EQ((10 + header) % 64, 0u);
     EXPECT_TRUE(contains(bytes.substr(10, header), "'shape': (2, 32)"));
     ASSERT_EQ(bytes.size(), 10 + header + 2 * 32 * 4);
@@ -133,7 +138,8 @@ TEST(CliEmbed, NpyAndJsonlHoldTheSameNumbersAsJson) {
 TEST(CliEmbed, InvalidUtf8IsReplacedWithAWarningNamingTheLine) {
     const fs::path f = Scratch::get().root() / "bad_utf8.txt";
     write_file(f, "fine line\nbroken \xff\xfe bytes\n\xe2\x82 cut\n");
-    const json j = json_output(run_cli(embed(Scratch::get().bert(), {"--input", f.string(), "--json"})));
+    const json j =
+        json_output(run_cli(embed(Scratch::get().bert(), {"--input", f.string(), "--json"})));
     EXPECT_EQ(j["embeddings"].size(), 3u);
     const CliResult r = run_cli(embed(Scratch::get().bert(), {"--input", f.string(), "--json"}));
     EXPECT_TRUE(contains(r.err, f.string() + ":2: 2 invalid UTF-8")) << r.err;
@@ -157,30 +163,31 @@ TEST(CliEmbed, EmptyInputFileIsAnError) {
 
 TEST(CliEmbed, MissingInputFileIsAnError) {
     const fs::path f = Scratch::get().root() / "nope.txt";
-    EXPECT_TRUE(fails_with(run_cli(embed(Scratch::get().bert(), {"--input", f.string()})),
-                           {f.string()}));
+    EXPECT_TRUE(
+        fails_with(run_cli(embed(Scratch::get().bert(), {"--input", f.string()})), {f.string()}));
 }
 
 TEST(CliEmbed, TextAndInputTogetherOrNeither) {
     EXPECT_TRUE(fails_with(run_cli(embed(Scratch::get().bert(), {})), {"--text or --input"}));
     const fs::path f = Scratch::get().root() / "one.txt";
     write_file(f, "x\n");
-    EXPECT_TRUE(fails_with(
-        run_cli(embed(Scratch::get().bert(), {"--text", "a", "--input", f.string()})),
-        {"--text or --input"}));
+    EXPECT_TRUE(
+        fails_with(run_cli(embed(Scratch::get().bert(), {"--text", "a", "--input", f.string()})),
+                   {"--text or --input"}));
 }
 
 TEST(CliEmbed, OutputNameMustSayItsFormat) {
     const fs::path out = Scratch::get().root() / "vectors.txt";
-    EXPECT_TRUE(fails_with(
-        run_cli(embed(Scratch::get().bert(), {"--text", "a", "--output", out.string()})),
-        {".jsonl or .npy"}));
+    EXPECT_TRUE(
+        fails_with(run_cli(embed(Scratch::get().bert(), {"--text", "a", "--output", out.string()})),
+                   {".jsonl or .npy"}));
     EXPECT_FALSE(fs::exists(out));
 }
 
 TEST(CliEmbed, UnwritableOutputLeavesNothingBehind) {
     const fs::path out = Scratch::get().root() / "no_such_dir" / "v.npy";
-    const CliResult r = run_cli(embed(Scratch::get().bert(), {"--text", "a", "--output", out.string()}));
+    const CliResult r =
+        run_cli(embed(Scratch::get().bert(), {"--text", "a", "--output", out.string()}));
     EXPECT_TRUE(fails_with(r, {"no_such_dir"}));
     EXPECT_FALSE(fs::exists(out.parent_path()));
 }
@@ -198,19 +205,23 @@ TEST(CliEmbed, UnsupportedSentenceTransformersModuleIsNamed) {
     const fs::path m = Scratch::get().root() / "dense";
     fs::copy(Scratch::get().bert(), m, fs::copy_options::recursive);
     json modules = json::parse(read_file(m / "modules.json"));
-    modules.push_back({{"idx", 3}, {"name", "3"}, {"path", "3_Dense"},
+    modules.push_back({{"idx", 3},
+                       {"name", "3"},
+                       {"path", "3_Dense"},
                        {"type", "sentence_transformers.models.Dense"}});
     write_file(m / "modules.json", modules.dump());
-    EXPECT_TRUE(fails_with(run_cli(embed(m, {"--text", "a"})),
-                           {"modules.json", "sentence_transformers.models.Dense", "not implemented"}));
+    EXPECT_TRUE(
+        fails_with(run_cli(embed(m, {"--text", "a"})),
+                   {"modules.json", "sentence_transformers.models.Dense", "not implemented"}));
 }
 
 TEST(CliEmbed, ModelTypeMustFitTheFolder) {
     EXPECT_TRUE(fails_with(
         run_cli(embed(Scratch::get().bert(), {"--text", "a", "--model-type", "e5-small-v2"})),
         {"not that model type"}));
-    EXPECT_TRUE(usage_error(run_cli(embed(Scratch::get().bert(), {"--text", "a", "--batch-tokens", "0"})),
-                            {"--batch-tokens"}));
+    EXPECT_TRUE(
+        usage_error(run_cli(embed(Scratch::get().bert(), {"--text", "a", "--batch-tokens", "0"})),
+                    {"--batch-tokens"}));
 }
 
 TEST(CliEmbed, MissingTensorIsNamed) {
@@ -219,12 +230,14 @@ TEST(CliEmbed, MissingTensorIsNamed) {
     json cfg = json::parse(read_file(m / "config.json"));
     cfg["num_hidden_layers"] = 3;
     write_file(m / "config.json", cfg.dump());
-    EXPECT_TRUE(fails_with(run_cli(embed(m, {"--text", "a"})),
-                           {"model.safetensors", "missing encoder.layer.2.attention.attn.q.weight"}));
+    EXPECT_TRUE(
+        fails_with(run_cli(embed(m, {"--text", "a"})),
+                   {"model.safetensors", "missing encoder.layer.2.attention.attn.q.weight"}));
 }
 
 TEST(CliInspect, EncoderFolderShowsPoolingAndParameters) {
-    const json j = json_output(run_cli({"inspect", "--model", Scratch::get().mpnet().string(), "--json"}));
+    const json j =
+        json_output(run_cli({"inspect", "--model", Scratch::get().mpnet().string(), "--json"}));
     EXPECT_EQ(j["model_type"], "mpnet");
     EXPECT_EQ(j["pooling"], "mean");
     EXPECT_EQ(j["normalize"], true);
@@ -232,7 +245,8 @@ TEST(CliInspect, EncoderFolderShowsPoolingAndParameters) {
     EXPECT_EQ(j["problems"].size(), 0u);
     // tiny MPNet: embeddings (30527 + 514) x 32 + LN 64, bias table 32 x 4, two layers of
     // 4 (32x32 + 32) + 2 x 32 x 64 + 64 + 32 + 4 x 32.
-    EXPECT_EQ(j["parameters"], (30527 + 514) * 32 + 64 + 32 * 4 + 2 * (4 * (32 * 32 + 32) + 2 * 32 * 64 + 64 + 32 + 4 * 32));
+    EXPECT_EQ(j["parameters"], (30527 + 514) * 32 + 64 + 32 * 4 +
+                                   2 * (4 * (32 * 32 + 32) + 2 * 32 * 64 + 64 + 32 + 4 * 32));
 }
 
 TEST(CliSearch, FindsTheIdenticalPassageFirst) {
@@ -241,10 +255,9 @@ TEST(CliSearch, FindsTheIdenticalPassageFirst) {
                "rust ownership and borrowing\nhow to bake sourdough bread\n"
                "low-rank adapters for fine-tuning\nthe capital of france is paris\n");
     for (const fs::path& m : {Scratch::get().bert(), Scratch::get().mpnet()}) {
-        const json j = json_output(run_cli({"search", "--model", m.string(), "--device", "cpu",
-                                            "--corpus", corpus.string(), "--query",
-                                            "low-rank adapters for fine-tuning", "--top-k", "3",
-                                            "--json"}));
+        const json j = json_output(run_cli(
+            {"search", "--model", m.string(), "--device", "cpu", "--corpus", corpus.string(),
+             "--query", "low-rank adapters for fine-tuning", "--top-k", "3", "--json"}));
         ASSERT_EQ(j["results"].size(), 3u);
         EXPECT_EQ(j["results"][0]["line"], 3);
         EXPECT_NEAR(j["results"][0]["score"].get<double>(), 1.0, 1e-5);

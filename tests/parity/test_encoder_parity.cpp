@@ -11,10 +11,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "backends/registry.h"
 #include "ferris/embedding_model.h"
 #include "models/encoder/create.h"
 #include "models/encoder/model.h"
-#include "backends/registry.h"
 #include "tolerances.h"
 
 namespace ferris {

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "backends/registry.h"
 #include "ferris/tokenizer.h"
 #include "io/files.h"
 #include "models/qwen2/create.h"
@@ -17,7 +18,6 @@
 #include "ops/ops.h"
 #include "runtime/generate.h"
 #include "runtime/perplexity.h"
-#include "backends/registry.h"
 #include "tolerances.h"
 #include "train/peft_adapter.h"
 

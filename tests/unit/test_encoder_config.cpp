@@ -53,12 +53,15 @@ TEST(EncoderConfig, ReadsBertAndMpnetWithTheirDefaults) {
 TEST(EncoderConfig, PresetsHaveTheRealShapes) {
     // The Hub's counts (33,360,000 / 22,713,216 / 109,486,464) include the unused pooler
     // (C*C + C), which Ferris neither writes nor loads.
-    auto count = [](Arch a, const char* name) { return models::encoder::preset(a, name).parameter_count(); };
+    auto count = [](Arch a, const char* name) {
+        return models::encoder::preset(a, name).parameter_count();
+    };
     EXPECT_EQ(count(Arch::Bert, "e5-small-v2"), 33360000 - 384 * 385);
     EXPECT_EQ(count(Arch::Bert, "all-minilm-l6-v2"), 22713216 - 384 * 385);
     EXPECT_EQ(count(Arch::MPNet, "all-mpnet-base-v2"), 109486464 - 768 * 769);
-    EXPECT_NE(error_of([] { models::encoder::preset(Arch::MPNet, "e5-small-v2"); })
-                  .find("unknown mpnet preset"),
+    EXPECT_NE(error_of([] {
+                  models::encoder::preset(Arch::MPNet, "e5-small-v2");
+              }).find("unknown mpnet preset"),
               std::string::npos);
 }
 
@@ -68,8 +71,9 @@ TEST(EncoderConfig, UnimplementedOptionsAreNamed) {
     auto err = [&](const std::string& extra) {
         return error_of([&] { EncoderConfig::from_json_text("{" + base + extra + "}", "c.json"); });
     };
-    EXPECT_NE(err(R"(,"model_type":"roberta")").find("'roberta' is not a supported sentence encoder"),
-              std::string::npos);
+    EXPECT_NE(
+        err(R"(,"model_type":"roberta")").find("'roberta' is not a supported sentence encoder"),
+        std::string::npos);
     EXPECT_NE(err(R"(,"model_type":"bert","hidden_act":"gelu_new")").find("hidden_act 'gelu_new'"),
               std::string::npos);
     EXPECT_NE(err(R"(,"model_type":"bert","position_embedding_type":"relative_key")")
@@ -77,7 +81,8 @@ TEST(EncoderConfig, UnimplementedOptionsAreNamed) {
               std::string::npos);
     EXPECT_NE(err(R"(,"model_type":"bert","num_attention_heads":3)").find("not divisible"),
               std::string::npos);
-    EXPECT_NE(err(R"(,"model_type":"bert","vocab_size":"many")").find("\"vocab_size\" must be an integer"),
+    EXPECT_NE(err(R"(,"model_type":"bert","vocab_size":"many")")
+                  .find("\"vocab_size\" must be an integer"),
               std::string::npos);
     EXPECT_NE(err(R"(,"model_type":"bert","pad_token_id":10)").find("pad_token_id"),
               std::string::npos);
@@ -105,7 +110,8 @@ TEST_F(SentenceFiles, ReadsPoolingNormalizeAndLength) {
     write("modules.json",
           R"([{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"},
               {"idx":1,"name":"1","path":"1_Pooling","type":"sentence_transformers.models.Pooling"}])");
-    write("1_Pooling/config.json", R"({"pooling_mode_cls_token":true,"pooling_mode_mean_tokens":false})");
+    write("1_Pooling/config.json",
+          R"({"pooling_mode_cls_token":true,"pooling_mode_mean_tokens":false})");
     write("sentence_bert_config.json", R"({"max_seq_length":256,"do_lower_case":false})");
     const auto sc = runtime::read_sentence_config(dir_.string());
     EXPECT_EQ(sc.pooling, Pooling::Cls);
@@ -117,14 +123,19 @@ TEST_F(SentenceFiles, UnsupportedPoolingAndBrokenJsonAreNamed) {
     write("modules.json",
           R"([{"type":"sentence_transformers.models.Pooling","path":"1_Pooling"}])");
     write("1_Pooling/config.json", R"({"pooling_mode_mean_sqrt_len_tokens":true})");
-    EXPECT_NE(error_of([&] { runtime::read_sentence_config(dir_.string()); })
-                  .find("pooling_mode_mean_sqrt_len_tokens is not implemented"),
+    EXPECT_NE(error_of([&] {
+                  runtime::read_sentence_config(dir_.string());
+              }).find("pooling_mode_mean_sqrt_len_tokens is not implemented"),
               std::string::npos);
-    write("1_Pooling/config.json", R"({"pooling_mode_mean_tokens":true,"pooling_mode_max_tokens":true})");
-    EXPECT_NE(error_of([&] { runtime::read_sentence_config(dir_.string()); }).find("2 pooling modes"),
-              std::string::npos);
+    write("1_Pooling/config.json",
+          R"({"pooling_mode_mean_tokens":true,"pooling_mode_max_tokens":true})");
+    EXPECT_NE(
+        error_of([&] { runtime::read_sentence_config(dir_.string()); }).find("2 pooling modes"),
+        std::string::npos);
     write("modules.json", "[{");
-    EXPECT_NE(error_of([&] { runtime::read_sentence_config(dir_.string()); }).find("modules.json: invalid JSON"),
+    EXPECT_NE(error_of([&] {
+                  runtime::read_sentence_config(dir_.string());
+              }).find("modules.json: invalid JSON"),
               std::string::npos);
 }
 
@@ -134,10 +145,16 @@ TEST(ReplaceInvalidUtf8, MatchesPythonErrorsReplace) {
     size_t n = 0;
     EXPECT_EQ(replace_invalid_utf8("plain ascii", &n), "plain ascii");
     EXPECT_EQ(n, 0u);
-    EXPECT_EQ(replace_invalid_utf8("a\xff" "b", &n), "a" + r + "b");
+    EXPECT_EQ(replace_invalid_utf8("a\xff"
+                                   "b",
+                                   &n),
+              "a" + r + "b");
     EXPECT_EQ(n, 1u);
     EXPECT_EQ(replace_invalid_utf8("\xe2\x82", &n), r);  // truncated 3-byte sequence: one
-    EXPECT_EQ(replace_invalid_utf8("\xe2\x82" "x", &n), r + "x");
+    EXPECT_EQ(replace_invalid_utf8("\xe2\x82"
+                                   "x",
+                                   &n),
+              r + "x");
     EXPECT_EQ(replace_invalid_utf8("\xed\xa0\x80", &n), r + r + r);  // surrogate: each byte
     EXPECT_EQ(n, 3u);
     EXPECT_EQ(replace_invalid_utf8("\xf0\x9f\xa6", &n), r);

@@ -27,7 +27,8 @@ using ferris::Tokenizer;
 using Ids = std::vector<int32_t>;
 
 const std::string kDir = FERRIS_SOURCE_DIR "/tests/fixtures/wordpiece";
-const std::string kBert = std::string(FERRIS_SOURCE_DIR) + "/assets/bert-base-uncased/tokenizer.json";
+const std::string kBert =
+    std::string(FERRIS_SOURCE_DIR) + "/assets/bert-base-uncased/tokenizer.json";
 const std::string kMpnet = std::string(FERRIS_SOURCE_DIR) + "/assets/mpnet/tokenizer.json";
 
 std::string read_all(const std::string& path) {

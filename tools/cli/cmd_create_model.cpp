@@ -35,11 +35,11 @@ Command add_create_model_command(CLI::App& app) {
         for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
         return s;
     };
-    sub->add_option("--preset", o->preset,
-                    "shape; qwen2: " + join(models::qwen2::preset_names()) +
-                        "; bert: " + join(models::encoder::preset_names(models::encoder::Arch::Bert)) +
-                        "; mpnet: " +
-                        join(models::encoder::preset_names(models::encoder::Arch::MPNet)))
+    sub->add_option(
+           "--preset", o->preset,
+           "shape; qwen2: " + join(models::qwen2::preset_names()) +
+               "; bert: " + join(models::encoder::preset_names(models::encoder::Arch::Bert)) +
+               "; mpnet: " + join(models::encoder::preset_names(models::encoder::Arch::MPNet)))
         ->capture_default_str();
     sub->add_option("--seed", o->seed, "random seed")->capture_default_str();
     sub->add_option("--out", o->out, "output folder (created; must be empty unless --force)")
@@ -55,7 +55,8 @@ Command add_create_model_command(CLI::App& app) {
         ->check(CLI::IsMember({4, 5}))
         ->capture_default_str();
     sub->add_flag("--force", o->force, "overwrite files in a non-empty folder");
-    sub->add_option("--pooling", o->pooling, "encoders: pooling in 1_Pooling/config.json (mean, cls, max)")
+    sub->add_option("--pooling", o->pooling,
+                    "encoders: pooling in 1_Pooling/config.json (mean, cls, max)")
         ->check(CLI::IsMember({"mean", "cls", "max"}))
         ->capture_default_str();
     sub->add_flag("--no-normalize", o->no_normalize, "encoders: no Normalize module");

@@ -92,16 +92,15 @@ Command add_inspect_command(CLI::App& app) {
                     std::printf("%s\n", j.dump().c_str());
                     return 0;
                 }
-                std::printf("%s: %s encoder, %lld layers, hidden %lld, MLP %lld, heads %lld x %lld, "
-                            "vocab %lld, up to %lld tokens, dtype %s\n",
-                            o->model.c_str(), type == "bert" ? "BERT" : "MPNet",
-                            j["num_hidden_layers"].get<long long>(),
-                            j["hidden_size"].get<long long>(),
-                            j["intermediate_size"].get<long long>(),
-                            j["num_attention_heads"].get<long long>(),
-                            j["head_dim"].get<long long>(), j["vocab_size"].get<long long>(),
-                            j["max_tokens"].get<long long>(),
-                            j["dtype"].get<std::string>().c_str());
+                std::printf(
+                    "%s: %s encoder, %lld layers, hidden %lld, MLP %lld, heads %lld x %lld, "
+                    "vocab %lld, up to %lld tokens, dtype %s\n",
+                    o->model.c_str(), type == "bert" ? "BERT" : "MPNet",
+                    j["num_hidden_layers"].get<long long>(), j["hidden_size"].get<long long>(),
+                    j["intermediate_size"].get<long long>(),
+                    j["num_attention_heads"].get<long long>(), j["head_dim"].get<long long>(),
+                    j["vocab_size"].get<long long>(), j["max_tokens"].get<long long>(),
+                    j["dtype"].get<std::string>().c_str());
                 std::printf("sentence embeddings: %s pooling, %s, max_seq_length %s\n",
                             j["pooling"].get<std::string>().c_str(),
                             j["normalize"].get<bool>() ? "L2-normalized" : "not normalized",

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <numeric>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "common.h"
 #include "embed_common.h"
@@ -35,7 +35,8 @@ Command add_search_command(CLI::App& app) {
                     "prepended to the query (default: the model type's, \"query: \" for E5)");
     sub->add_option("--passage-prefix", o->passage_prefix,
                     "prepended to each passage (default: the model type's, \"passage: \" for E5)");
-    sub->add_flag("--json", o->json, "print {\"results\":[{\"rank\",\"line\",\"score\",\"text\"}]}");
+    sub->add_flag("--json", o->json,
+                  "print {\"results\":[{\"rank\",\"line\",\"score\",\"text\"}]}");
     return {sub, [o]() {
                 int64_t skipped = 0;
                 std::vector<InputLine> lines = read_lines(o->corpus, &skipped);
@@ -47,10 +48,9 @@ Command add_search_command(CLI::App& app) {
                                  "anyway\n");
                 std::vector<std::string> passages;
                 for (const auto& l : lines) passages.push_back(l.text);
-                Tensor pv = model.encode(passages, o->passage_prefix.value_or(model.passage_prefix()),
-                                         nullptr,
-                                         progress_bar("embedding corpus",
-                                                      static_cast<int64_t>(passages.size())));
+                Tensor pv = model.encode(
+                    passages, o->passage_prefix.value_or(model.passage_prefix()), nullptr,
+                    progress_bar("embedding corpus", static_cast<int64_t>(passages.size())));
                 Tensor qv = model.encode({repair_utf8(o->query, "--query")},
                                          o->query_prefix.value_or(model.query_prefix()));
                 const int64_t N = pv.size(0), D = pv.size(1);
@@ -79,15 +79,18 @@ Command add_search_command(CLI::App& app) {
                 for (int64_t r = 0; r < k; ++r) {
                     const InputLine& l = lines[static_cast<size_t>(order[r])];
                     if (o->json) {
-                        results.push_back({{"rank", r + 1}, {"line", l.line},
-                                           {"score", score[order[r]]}, {"text", l.text}});
+                        results.push_back({{"rank", r + 1},
+                                           {"line", l.line},
+                                           {"score", score[order[r]]},
+                                           {"text", l.text}});
                     } else {
                         std::printf("%2lld. %.4f  line %lld: %s\n", static_cast<long long>(r + 1),
                                     score[order[r]], static_cast<long long>(l.line),
                                     l.text.c_str());
                     }
                 }
-                if (o->json) std::printf("%s\n", nlohmann::json({{"results", results}}).dump().c_str());
+                if (o->json)
+                    std::printf("%s\n", nlohmann::json({{"results", results}}).dump().c_str());
                 return 0;
             }};
 }

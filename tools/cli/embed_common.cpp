@@ -25,7 +25,8 @@ void EncoderOptions::add_to(CLI::App* app) {
     app->add_option("--device", device, "cpu, cuda, cuda:N or auto (GPU when present)")
         ->capture_default_str();
     app->add_option("--dtype", dtype, "compute dtype: f32, f16 or bf16 (default: as stored)");
-    app->add_option("--pooling", pooling, "mean, cls or max (default: 1_Pooling/config.json, else mean)");
+    app->add_option("--pooling", pooling,
+                    "mean, cls or max (default: 1_Pooling/config.json, else mean)");
     app->add_flag("--no-normalize", no_normalize, "keep raw pooled vectors (no L2 normalization)");
     app->add_option("--max-length", max_length,
                     "truncate texts to N tokens, special tokens included (default: the model's)");
@@ -55,7 +56,8 @@ std::string repair_utf8(const std::string& text, const std::string& where) {
     size_t replaced = 0;
     std::string fixed = replace_invalid_utf8(text, &replaced);
     if (replaced)
-        std::fprintf(stderr, "[ferris] warning: %s: %zu invalid UTF-8 sequence(s) replaced by U+FFFD\n",
+        std::fprintf(stderr,
+                     "[ferris] warning: %s: %zu invalid UTF-8 sequence(s) replaced by U+FFFD\n",
                      where.c_str(), replaced);
     return fixed;
 }
@@ -84,7 +86,8 @@ std::vector<InputLine> read_lines(const std::string& path, int64_t* skipped) {
 
 void write_npy(const std::string& path, const Tensor& v) {
     char dict[128];
-    std::snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (%lld, %lld), }",
+    std::snprintf(dict, sizeof dict,
+                  "{'descr': '<f4', 'fortran_order': False, 'shape': (%lld, %lld), }",
                   static_cast<long long>(v.size(0)), static_cast<long long>(v.size(1)));
     std::string header = dict;
     // Magic (6) + version (2) + length (2) + header, padded with spaces to 64 bytes, then '\n'.
@@ -102,8 +105,7 @@ void write_npy(const std::string& path, const Tensor& v) {
     w.commit();
 }
 
-void write_jsonl(const std::string& path, const std::vector<std::string>& texts,
-                 const Tensor& v) {
+void write_jsonl(const std::string& path, const std::vector<std::string>& texts, const Tensor& v) {
     io::AtomicFileWriter w(path);
     const int64_t D = v.size(1);
     for (size_t i = 0; i < texts.size(); ++i) {

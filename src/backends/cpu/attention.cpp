@@ -27,9 +27,9 @@ constexpr int64_t kQueryBlock = 64;
 struct Visibility {
     bool causal;
     int64_t q_offset, s_n;
-    const int32_t* key_lengths;        // (B) or null
-    const int32_t* seg_starts;         // (NS + 1) or null
-    std::vector<int32_t> seg_of;       // segment of each query, when segmented
+    const int32_t* key_lengths;   // (B) or null
+    const int32_t* seg_starts;    // (NS + 1) or null
+    std::vector<int32_t> seg_of;  // segment of each query, when segmented
     int64_t begin(int64_t t) const { return seg_starts ? seg_starts[seg_of[t]] : 0; }
     int64_t end(int64_t b, int64_t t) const {
         if (seg_starts) return causal ? t + 1 : seg_starts[seg_of[t] + 1];
@@ -65,10 +65,10 @@ std::vector<QueryBlock> query_blocks(const Visibility& vis, int64_t t_n, int64_t
 }
 
 void attention_prefill(float* op, const float* qp, const char* kp, const char* vp, DType kd,
-                       DType vd, int64_t b_n, int64_t t_n, int64_t nh, int64_t hs,
-                       int64_t nkv, int64_t kb, int64_t ks, int64_t vb, int64_t vs,
-                       const Visibility& vis, const std::vector<QueryBlock>& blocks,
-                       const float* bias, int64_t bias_width, float scale) {
+                       DType vd, int64_t b_n, int64_t t_n, int64_t nh, int64_t hs, int64_t nkv,
+                       int64_t kb, int64_t ks, int64_t vb, int64_t vs, const Visibility& vis,
+                       const std::vector<QueryBlock>& blocks, const float* bias, int64_t bias_width,
+                       float scale) {
     const int64_t group = nh / nkv, qblocks = static_cast<int64_t>(blocks.size());
     // Few (batch, kv head, query block) tasks for many threads: split the group's query heads
     // over tasks too (each task then converts its keys/values itself: 1/(2*64) extra work).
@@ -103,10 +103,10 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
             scores.resize(static_cast<size_t>(tq * visible));
             for (int64_t s = 0; s < visible; ++s) {
                 const int64_t key = first + s;
-                convert_floats(kp + ((b * kb + key * ks) + kvh * hs) * static_cast<int64_t>(ke),
-                               kd, kf.data() + s * hs, DType::F32, static_cast<size_t>(hs));
-                convert_floats(vp + ((b * vb + key * vs) + kvh * hs) * static_cast<int64_t>(ve),
-                               vd, vf.data() + s * hs, DType::F32, static_cast<size_t>(hs));
+                convert_floats(kp + ((b * kb + key * ks) + kvh * hs) * static_cast<int64_t>(ke), kd,
+                               kf.data() + s * hs, DType::F32, static_cast<size_t>(hs));
+                convert_floats(vp + ((b * vb + key * vs) + kvh * hs) * static_cast<int64_t>(ve), vd,
+                               vf.data() + s * hs, DType::F32, static_cast<size_t>(hs));
             }
             for (int64_t h = h_begin; h < h_end; ++h) {
                 const float* q = qp + ((b * t_n + t0) * nh + h) * hs;
@@ -116,7 +116,8 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
                 for (int64_t i = 0; i < tq; ++i) {
                     float* row = scores.data() + i * visible;
                     const int64_t seen = std::max<int64_t>(0, vis.end(b, t0 + i) - first);
-                    if (bias) add_relative_bias(row, bias, bias_width, h, t0 + i, first, first + seen);
+                    if (bias)
+                        add_relative_bias(row, bias, bias_width, h, t0 + i, first, first + seen);
                     float mx = -INFINITY;
                     for (int64_t s = 0; s < seen; ++s) mx = std::max(mx, row[s]);
                     float sum = 0;
@@ -157,7 +158,9 @@ void CpuBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const 
                   vs = v.strides()[1];
     const float* qp = q.data<float>();
     float* op = out.data<float>();
-    Visibility vis{mask.causal, mask.q_offset, s_n,
+    Visibility vis{mask.causal,
+                   mask.q_offset,
+                   s_n,
                    mask.key_lengths.defined() ? mask.key_lengths.data<int32_t>() : nullptr,
                    mask.segments.defined() ? mask.segments.data<int32_t>() : nullptr,
                    {}};
@@ -168,8 +171,7 @@ void CpuBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const 
             for (int64_t t = vis.seg_starts[g]; t < vis.seg_starts[g + 1]; ++t)
                 vis.seg_of[t] = static_cast<int32_t>(g);
     }
-    const float* bias =
-        mask.relative_bias.defined() ? mask.relative_bias.data<float>() : nullptr;
+    const float* bias = mask.relative_bias.defined() ? mask.relative_bias.data<float>() : nullptr;
     const int64_t bias_width = bias ? mask.relative_bias.size(1) : 0;
     if (t_n >= 16) {
         attention_prefill(op, qp, kp, vp, kd, vd, b_n, t_n, nh, hs, nkv, kb, ks, vb, vs, vis,

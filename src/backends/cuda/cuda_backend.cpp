@@ -6,14 +6,14 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
-#include <string>
-#include <atomic>
-#include <cmath>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
@@ -77,7 +77,8 @@ struct OpTrace {
     std::map<std::string, std::pair<double, long>> totals;  // op -> (seconds, calls)
     ~OpTrace() {
         if (!on || totals.empty()) return;
-        std::vector<std::pair<std::string, std::pair<double, long>>> rows(totals.begin(), totals.end());
+        std::vector<std::pair<std::string, std::pair<double, long>>> rows(totals.begin(),
+                                                                          totals.end());
         std::sort(rows.begin(), rows.end(),
                   [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
         std::fprintf(stderr, "[ferris] cuda op trace (synchronized wall time):\n");
@@ -477,8 +478,7 @@ void CudaBackend::write_rows(Tensor& dst, const Tensor& src, const Tensor& rows)
     const TraceScope trace_scope(stream_, "write_rows");
     const int64_t b_n = src.size(0), t_n = src.size(1);
     cuda::write_rows(dst.raw(), dst.dtype(), dst.strides()[0], dst.strides()[1], src.data<float>(),
-                     rows.data<int32_t>(), b_n, t_n, t_n ? src.numel() / (b_n * t_n) : 0,
-                     stream_);
+                     rows.data<int32_t>(), b_n, t_n, t_n ? src.numel() / (b_n * t_n) : 0, stream_);
 }
 
 void CudaBackend::argmax(Tensor& out, const Tensor& x) {

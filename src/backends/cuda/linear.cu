@@ -178,8 +178,8 @@ __device__ __forceinline__ void gemv_chunk(const uint4& packed, const float* x, 
 // with w2 = Wu (SwiGLU: both rows read in one pass).
 template <typename T, int N, int kMode>
 __global__ void __launch_bounds__(kGemvThreads)
-    gemv_kernel(float* out, const float* x, const T* w, const T* w2, const float* bias,
-                int64_t in, int64_t outs, int split) {
+    gemv_kernel(float* out, const float* x, const T* w, const T* w2, const float* bias, int64_t in,
+                int64_t outs, int split) {
     constexpr int kDots = kMode == 2 ? 2 : 1;
     __shared__ float partial[kDots][kGemvWarps][N];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -243,16 +243,20 @@ void launch_gemv(float* out, const float* x, const void* w, const void* w2, cons
     const T* wt2 = static_cast<const T*>(w2);
     switch (n) {
         case 1:
-            gemv_kernel<T, 1, kMode><<<blocks, kGemvThreads, 0, stream>>>(out, x, wt, wt2, bias, in, outs, split);
+            gemv_kernel<T, 1, kMode>
+                <<<blocks, kGemvThreads, 0, stream>>>(out, x, wt, wt2, bias, in, outs, split);
             break;
         case 2:
-            gemv_kernel<T, 2, kMode><<<blocks, kGemvThreads, 0, stream>>>(out, x, wt, wt2, bias, in, outs, split);
+            gemv_kernel<T, 2, kMode>
+                <<<blocks, kGemvThreads, 0, stream>>>(out, x, wt, wt2, bias, in, outs, split);
             break;
         case 3:
-            gemv_kernel<T, 3, kMode><<<blocks, kGemvThreads, 0, stream>>>(out, x, wt, wt2, bias, in, outs, split);
+            gemv_kernel<T, 3, kMode>
+                <<<blocks, kGemvThreads, 0, stream>>>(out, x, wt, wt2, bias, in, outs, split);
             break;
         default:
-            gemv_kernel<T, 4, kMode><<<blocks, kGemvThreads, 0, stream>>>(out, x, wt, wt2, bias, in, outs, split);
+            gemv_kernel<T, 4, kMode>
+                <<<blocks, kGemvThreads, 0, stream>>>(out, x, wt, wt2, bias, in, outs, split);
             break;
     }
     FERRIS_CUDA_CHECK(cudaGetLastError());

@@ -46,7 +46,7 @@ void pool(float* out, const float* x, const int32_t* segments, int64_t n_segment
           int mode, bool normalize, cudaStream_t stream) {
     if (n_segments == 0 || c == 0) return;
     pool_kernel<<<static_cast<unsigned>(n_segments), kThreads, 0, stream>>>(out, x, segments, c,
-                                                                             mode, normalize);
+                                                                            mode, normalize);
     FERRIS_CUDA_CHECK(cudaGetLastError());
 }
 

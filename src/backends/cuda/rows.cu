@@ -69,9 +69,8 @@ void write_rows(void* dst, DType dst_dtype, int64_t dst_batch, int64_t dst_seq, 
                                                             dst_seq, src, rows, t_n, row);
             break;
         default:
-            write_rows_kernel<<<grid, threads, 0, stream>>>(static_cast<__nv_bfloat16*>(dst),
-                                                            dst_batch, dst_seq, src, rows, t_n,
-                                                            row);
+            write_rows_kernel<<<grid, threads, 0, stream>>>(
+                static_cast<__nv_bfloat16*>(dst), dst_batch, dst_seq, src, rows, t_n, row);
             break;
     }
     FERRIS_CUDA_CHECK(cudaGetLastError());

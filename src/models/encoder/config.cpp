@@ -30,7 +30,8 @@ EncoderConfig config_from_json(const json& j, const std::string& src) {
     c.intermediate_size = io::json_int(j, "intermediate_size", src);
     c.num_hidden_layers = io::json_int(j, "num_hidden_layers", src);
     c.num_attention_heads = io::json_int(j, "num_attention_heads", src);
-    c.max_position_embeddings = io::json_int(j, "max_position_embeddings", src, false, bert ? 512 : 514);
+    c.max_position_embeddings =
+        io::json_int(j, "max_position_embeddings", src, false, bert ? 512 : 514);
     c.pad_token_id = io::json_int(j, "pad_token_id", src, false, bert ? 0 : 1);
     c.layer_norm_eps = io::json_number(j, "layer_norm_eps", src, bert ? 1e-12 : 1e-5);
     if (bert) {
@@ -43,7 +44,8 @@ EncoderConfig config_from_json(const json& j, const std::string& src) {
             fail(ErrorCode::Unsupported, src, ": BERT as a decoder is not supported");
     } else {
         c.type_vocab_size = 0;
-        c.relative_attention_num_buckets = io::json_int(j, "relative_attention_num_buckets", src, false, 32);
+        c.relative_attention_num_buckets =
+            io::json_int(j, "relative_attention_num_buckets", src, false, 32);
     }
     const std::string act = j.value("hidden_act", std::string("gelu"));
     if (act != "gelu")
@@ -70,7 +72,8 @@ EncoderConfig config_from_json(const json& j, const std::string& src) {
     in_range("max_position_embeddings", c.max_position_embeddings, 1, int64_t{1} << 20);
     in_range("pad_token_id", c.pad_token_id, 0, c.vocab_size - 1);
     if (bert) in_range("type_vocab_size", c.type_vocab_size, 1, 1024);
-    if (!bert) in_range("relative_attention_num_buckets", c.relative_attention_num_buckets, 2, 1024);
+    if (!bert)
+        in_range("relative_attention_num_buckets", c.relative_attention_num_buckets, 2, 1024);
     if (c.hidden_size % c.num_attention_heads != 0)
         fail(ErrorCode::Parse, src, ": hidden_size ", c.hidden_size,
              " is not divisible by num_attention_heads ", c.num_attention_heads);
@@ -133,7 +136,9 @@ std::string EncoderConfig::to_json_text() const {
         j["eos_token_id"] = 2;
         j["relative_attention_num_buckets"] = relative_attention_num_buckets;
     }
-    j["torch_dtype"] = dtype == DType::F32 ? "float32" : dtype == DType::F16 ? "float16" : "bfloat16";
+    j["torch_dtype"] = dtype == DType::F32   ? "float32"
+                       : dtype == DType::F16 ? "float16"
+                                             : "bfloat16";
     j["transformers_version"] = "4.51.0";
     j["vocab_size"] = vocab_size;
     return j.dump(2) + "\n";
@@ -143,8 +148,10 @@ int64_t EncoderConfig::parameter_count() const {
     const int64_t c = hidden_size, i = intermediate_size;
     const int64_t layer = 4 * (c * c + c) + 2 * c * i + i + c + 4 * c;
     int64_t emb = vocab_size * c + max_position_embeddings * c + 2 * c;
-    if (arch == Arch::Bert) emb += type_vocab_size * c;
-    else emb += relative_attention_num_buckets * num_attention_heads;
+    if (arch == Arch::Bert)
+        emb += type_vocab_size * c;
+    else
+        emb += relative_attention_num_buckets * num_attention_heads;
     return emb + num_hidden_layers * layer;
 }
 

@@ -72,12 +72,18 @@ std::string tokenizer_config(const EncoderConfig& c) {
 
 std::string modules_json(bool normalize) {
     json j = json::array();
-    j.push_back({{"idx", 0}, {"name", "0"}, {"path", ""},
+    j.push_back({{"idx", 0},
+                 {"name", "0"},
+                 {"path", ""},
                  {"type", "sentence_transformers.models.Transformer"}});
-    j.push_back({{"idx", 1}, {"name", "1"}, {"path", "1_Pooling"},
+    j.push_back({{"idx", 1},
+                 {"name", "1"},
+                 {"path", "1_Pooling"},
                  {"type", "sentence_transformers.models.Pooling"}});
     if (normalize)
-        j.push_back({{"idx", 2}, {"name", "2"}, {"path", "2_Normalize"},
+        j.push_back({{"idx", 2},
+                     {"name", "2"},
+                     {"path", "2_Normalize"},
                      {"type", "sentence_transformers.models.Normalize"}});
     return j.dump(2) + "\n";
 }
@@ -122,8 +128,8 @@ size_t create_random_encoder(const std::string& out_dir, const EncoderConfig& co
     if (!is_float(config.dtype))
         fail(ErrorCode::InvalidArgument, "weight dtype ", dtype_name(config.dtype),
              " is not a float type (expected f32, f16 or bf16)");
-    const int64_t max_seq = options.max_seq_length > 0 ? options.max_seq_length
-                                                        : config.max_tokens();
+    const int64_t max_seq =
+        options.max_seq_length > 0 ? options.max_seq_length : config.max_tokens();
     if (max_seq > config.max_tokens())
         fail(ErrorCode::InvalidArgument, "max_seq_length ", max_seq, " exceeds the model's ",
              config.max_tokens(), " positions");
@@ -142,19 +148,17 @@ size_t create_random_encoder(const std::string& out_dir, const EncoderConfig& co
         total += tensors.back().second.nbytes();
         if (options.progress) options.progress(total, expected);
     }
-    io::save_safetensors(io::join_path(out_dir, "model.safetensors"), tensors,
-                         {{"format", "pt"}});
+    io::save_safetensors(io::join_path(out_dir, "model.safetensors"), tensors, {{"format", "pt"}});
     io::write_file_atomic(io::join_path(out_dir, "config.json"), config.to_json_text());
-    const std::string_view tokenizer = config.arch == Arch::Bert ? assets::bert_tokenizer_json()
-                                                                 : assets::mpnet_tokenizer_json();
+    const std::string_view tokenizer =
+        config.arch == Arch::Bert ? assets::bert_tokenizer_json() : assets::mpnet_tokenizer_json();
     io::write_file_atomic(io::join_path(out_dir, "tokenizer.json"), std::string(tokenizer));
     io::write_file_atomic(io::join_path(out_dir, "tokenizer_config.json"),
                           tokenizer_config(config));
-    io::write_file_atomic(io::join_path(out_dir, "modules.json"),
-                          modules_json(options.normalize));
-    io::write_file_atomic(io::join_path(out_dir, "sentence_bert_config.json"),
-                          json({{"max_seq_length", max_seq}, {"do_lower_case", false}}).dump(2) +
-                              "\n");
+    io::write_file_atomic(io::join_path(out_dir, "modules.json"), modules_json(options.normalize));
+    io::write_file_atomic(
+        io::join_path(out_dir, "sentence_bert_config.json"),
+        json({{"max_seq_length", max_seq}, {"do_lower_case", false}}).dump(2) + "\n");
     const std::string pooling_dir = io::join_path(out_dir, "1_Pooling");
     std::error_code ec;
     fs::create_directories(pooling_dir, ec);

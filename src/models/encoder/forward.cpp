@@ -37,8 +37,8 @@ Tensor EncoderModel::forward(const std::vector<std::vector<int32_t>>& batch) con
             } else {
                 const bool real = id != c.pad_token_id;
                 counted += real;
-                positions.push_back(static_cast<int32_t>(real ? counted + c.pad_token_id
-                                                              : c.pad_token_id));
+                positions.push_back(
+                    static_cast<int32_t>(real ? counted + c.pad_token_id : c.pad_token_id));
             }
         }
         starts.push_back(static_cast<int32_t>(ids.size()));
@@ -48,8 +48,8 @@ Tensor EncoderModel::forward(const std::vector<std::vector<int32_t>>& batch) con
     const Tensor pos = ops::to_device(Tensor::from_ints({N}, positions), device_);
     AttentionMask mask;
     mask.causal = false;
-    mask.segments = ops::to_device(
-        Tensor::from_ints({static_cast<int64_t>(starts.size())}, starts), device_);
+    mask.segments =
+        ops::to_device(Tensor::from_ints({static_cast<int64_t>(starts.size())}, starts), device_);
     if (c.arch == Arch::MPNet) mask.relative_bias = relative_bias(longest);
     const float eps = static_cast<float>(c.layer_norm_eps);
     const float scale = 1.0f / std::sqrt(static_cast<float>(HS));

@@ -18,7 +18,8 @@ std::unique_ptr<EncoderModel> EncoderModel::load(const std::string& dir,
     m->config_ = EncoderConfig::from_file(io::join_path(dir, "config.json"));
     io::Checkpoint ckpt = io::Checkpoint::open(dir);
     DType dtype = m->config_.dtype;
-    const std::string word = checkpoint_prefix(m->config_, ckpt) + "embeddings.word_embeddings.weight";
+    const std::string word =
+        checkpoint_prefix(m->config_, ckpt) + "embeddings.word_embeddings.weight";
     if (ckpt.has(word) && is_float(ckpt.get(word).dtype())) dtype = ckpt.get(word).dtype();
     dtype = options.dtype.value_or(dtype);
     m->weights_ = load_weights(m->config_, ckpt, dtype, options.device);

@@ -27,10 +27,12 @@ std::vector<WeightSlot> weight_slots(const EncoderConfig& c, EncoderWeights& w) 
     const bool bert = c.arch == Arch::Bert;
     std::vector<WeightSlot> s;
     s.push_back({"embeddings.word_embeddings.weight", {c.vocab_size, C}, &w.word_embeddings});
-    s.push_back({"embeddings.position_embeddings.weight", {c.max_position_embeddings, C},
+    s.push_back({"embeddings.position_embeddings.weight",
+                 {c.max_position_embeddings, C},
                  &w.position_embeddings});
     if (bert)
-        s.push_back({"embeddings.token_type_embeddings.weight", {c.type_vocab_size, C},
+        s.push_back({"embeddings.token_type_embeddings.weight",
+                     {c.type_vocab_size, C},
                      &w.token_type_embeddings});
     s.push_back({"embeddings.LayerNorm.weight", {C}, &w.embed_norm_weight});
     s.push_back({"embeddings.LayerNorm.bias", {C}, &w.embed_norm_bias});
@@ -92,8 +94,8 @@ std::vector<std::string> check_weights(const EncoderConfig& config, const io::Ch
         }
         const io::TensorInfo& info = ckpt.info(name);
         if (info.shape != slot.shape)
-            problems.push_back(name + " has shape " + shape_str(info.shape) +
-                               ", config implies " + shape_str(slot.shape));
+            problems.push_back(name + " has shape " + shape_str(info.shape) + ", config implies " +
+                               shape_str(slot.shape));
     }
     for (const std::string& name : ckpt.names()) {
         if (expected.count(name)) continue;

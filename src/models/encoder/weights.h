@@ -16,24 +16,24 @@ namespace ferris::models::encoder {
 // attention.output.LayerNorm, intermediate.dense, output.dense, output.LayerNorm.
 // MPNet names: attention.attn.{q,k,v,o}, attention.LayerNorm, and the same three MLP ones.
 struct LayerWeights {
-    nn::LinearWeights query;      // (C, C)
-    nn::LinearWeights key;        // (C, C)
-    nn::LinearWeights value;      // (C, C)
-    nn::LinearWeights attn_out;   // (C, C)  attention.output.dense / attention.attn.o
-    Tensor attn_norm_weight;      // (C)     attention.output.LayerNorm / attention.LayerNorm
-    Tensor attn_norm_bias;        // (C)
-    nn::LinearWeights mlp_up;     // (I, C)  intermediate.dense
-    nn::LinearWeights mlp_down;   // (C, I)  output.dense
-    Tensor out_norm_weight;       // (C)     output.LayerNorm
-    Tensor out_norm_bias;         // (C)
+    nn::LinearWeights query;     // (C, C)
+    nn::LinearWeights key;       // (C, C)
+    nn::LinearWeights value;     // (C, C)
+    nn::LinearWeights attn_out;  // (C, C)  attention.output.dense / attention.attn.o
+    Tensor attn_norm_weight;     // (C)     attention.output.LayerNorm / attention.LayerNorm
+    Tensor attn_norm_bias;       // (C)
+    nn::LinearWeights mlp_up;    // (I, C)  intermediate.dense
+    nn::LinearWeights mlp_down;  // (C, I)  output.dense
+    Tensor out_norm_weight;      // (C)     output.LayerNorm
+    Tensor out_norm_bias;        // (C)
 };
 
 struct EncoderWeights {
-    Tensor word_embeddings;      // (V, C)        embeddings.word_embeddings.weight
-    Tensor position_embeddings;  // (P, C)        embeddings.position_embeddings.weight
-    Tensor token_type_embeddings;  // (TT, C)     embeddings.token_type_embeddings.weight (BERT)
-    Tensor embed_norm_weight;    // (C)           embeddings.LayerNorm.weight
-    Tensor embed_norm_bias;      // (C)           embeddings.LayerNorm.bias
+    Tensor word_embeddings;          // (V, C)        embeddings.word_embeddings.weight
+    Tensor position_embeddings;      // (P, C)        embeddings.position_embeddings.weight
+    Tensor token_type_embeddings;    // (TT, C)     embeddings.token_type_embeddings.weight (BERT)
+    Tensor embed_norm_weight;        // (C)           embeddings.LayerNorm.weight
+    Tensor embed_norm_bias;          // (C)           embeddings.LayerNorm.bias
     Tensor relative_attention_bias;  // (NB, NH)  encoder.relative_attention_bias.weight (MPNet)
     std::vector<LayerWeights> layers;
 };

@@ -26,7 +26,8 @@ Qwen2Config config_from_json(const json& j, const std::string& src) {
     c.intermediate_size = io::json_int(j, "intermediate_size", src);
     c.num_hidden_layers = io::json_int(j, "num_hidden_layers", src);
     c.num_attention_heads = io::json_int(j, "num_attention_heads", src);
-    c.num_key_value_heads = io::json_int(j, "num_key_value_heads", src, false, c.num_attention_heads);
+    c.num_key_value_heads =
+        io::json_int(j, "num_key_value_heads", src, false, c.num_attention_heads);
     c.max_position_embeddings = io::json_int(j, "max_position_embeddings", src, false, 32768);
     c.rms_norm_eps = io::json_number(j, "rms_norm_eps", src, 1e-6);
     c.tie_word_embeddings = j.value("tie_word_embeddings", false);
