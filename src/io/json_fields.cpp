@@ -5,6 +5,17 @@
 
 namespace ferris::io {
 
+nlohmann::json parse_json_object(const std::string& text, const std::string& source) {
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+        fail(ErrorCode::Parse, source, ": invalid JSON: ", e.what());
+    }
+    if (!j.is_object()) fail(ErrorCode::Parse, source, ": not a JSON object");
+    return j;
+}
+
 int64_t json_int(const nlohmann::json& j, const char* key, const std::string& source, bool required,
                  int64_t fallback) {
     auto it = j.find(key);

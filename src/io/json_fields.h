@@ -8,6 +8,8 @@
 
 namespace ferris::io {
 
+// `text` parsed as a JSON object; Parse errors name `source`.
+nlohmann::json parse_json_object(const std::string& text, const std::string& source);
 // An integer field; missing or null gives `fallback` unless `required` (then a Parse error).
 int64_t json_int(const nlohmann::json& j, const char* key, const std::string& source,
                  bool required = true, int64_t fallback = 0);

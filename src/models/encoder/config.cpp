@@ -89,13 +89,7 @@ EncoderConfig config_from_json(const json& j, const std::string& src) {
 const char* arch_name(Arch arch) { return arch == Arch::Bert ? "bert" : "mpnet"; }
 
 EncoderConfig EncoderConfig::from_json_text(const std::string& text, const std::string& src) {
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::exception& e) {
-        fail(ErrorCode::Parse, src, ": invalid JSON: ", e.what());
-    }
-    if (!j.is_object()) fail(ErrorCode::Parse, src, ": not a JSON object");
+    const json j = io::parse_json_object(text, src);
     try {
         return config_from_json(j, src);
     } catch (const json::exception& e) {  // a wrong type behind j.value()

@@ -2,8 +2,8 @@
 #include "models/encoder/weights.h"
 
 #include <set>
-#include <sstream>
 
+#include "models/weight_problems.h"
 #include "ops/ops.h"
 
 namespace ferris::models::encoder {
@@ -111,15 +111,8 @@ EncoderWeights load_weights(const EncoderConfig& config, const io::Checkpoint& c
     EncoderWeights w;
     std::vector<WeightSlot> slots = weight_slots(config, w);
     const std::vector<std::string> problems = check_weights(config, ckpt);
-    if (!problems.empty()) {
-        std::ostringstream os;
-        const std::string where = ckpt.files().empty() ? "checkpoint" : ckpt.files()[0]->path();
-        os << where << ": " << problems.size() << " problem(s) with the "
-           << (config.arch == Arch::Bert ? "BERT" : "MPNet") << " weights: ";
-        for (size_t i = 0; i < problems.size() && i < 20; ++i) os << (i ? "; " : "") << problems[i];
-        if (problems.size() > 20) os << "; ... and " << problems.size() - 20 << " more";
-        fail(ErrorCode::ShapeMismatch, os.str());
-    }
+    if (!problems.empty())
+        fail_weight_problems(ckpt, config.arch == Arch::Bert ? "BERT" : "MPNet", problems);
     const std::string prefix = checkpoint_prefix(config, ckpt);
     for (const WeightSlot& slot : slots) {
         Tensor t = ckpt.get(prefix + slot.name);

@@ -2,8 +2,8 @@
 #include "models/qwen2/weights.h"
 
 #include <set>
-#include <sstream>
 
+#include "models/weight_problems.h"
 #include "ops/ops.h"
 
 namespace ferris::models::qwen2 {
@@ -90,14 +90,7 @@ Qwen2Weights load_weights(const Qwen2Config& config, const io::Checkpoint& ckpt,
     Qwen2Weights w;
     std::vector<WeightSlot> slots = weight_slots(config, w);
     const std::vector<std::string> problems = check_weights(config, ckpt);
-    if (!problems.empty()) {
-        std::ostringstream os;
-        const std::string where = ckpt.files().empty() ? "checkpoint" : ckpt.files()[0]->path();
-        os << where << ": " << problems.size() << " problem(s) with the Qwen2 weights: ";
-        for (size_t i = 0; i < problems.size() && i < 20; ++i) os << (i ? "; " : "") << problems[i];
-        if (problems.size() > 20) os << "; ... and " << problems.size() - 20 << " more";
-        fail(ErrorCode::ShapeMismatch, os.str());
-    }
+    if (!problems.empty()) fail_weight_problems(ckpt, "Qwen2", problems);
     for (const WeightSlot& slot : slots) {
         Tensor t = ckpt.get(slot.name);
         if (!is_float(t.dtype()))
