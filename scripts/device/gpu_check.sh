@@ -2,7 +2,8 @@
 # GPU machine, one call: build Ferris with CUDA (sm_90 only, for time), run the `cuda` tests (ops
 # vs CPU, Qwen2 and encoder parity on the GPU), compute-sanitizer on the op tests, then the
 # side-by-side benchmarks: embeddings vs sentence-transformers, generation (Ferris only here).
-# Switches: TESTS=0 SANITIZE=0 BENCH_EMBED=0 BENCH_GEN=0.
+# Switches: TESTS=0 SANITIZE=0 BENCH_EMBED=0 BENCH_GEN=0 TRACE=1 OPS=1 NCU=1 LLAMA=1; TARGETS="a b" builds
+# only those targets.
 set -uo pipefail
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 source scripts/device/env.sh
@@ -10,7 +11,7 @@ set +e
 B=/tmp/fcuda
 echo "== build"
 cmake -S . -B $B -G Ninja -DFERRIS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 "${FERRIS_CMAKE_DEPS[@]}" > /tmp/cmake.log 2>&1 || { tail -40 /tmp/cmake.log; exit 1; }
-cmake --build $B -j 16 -- -k 0 > /tmp/build.log 2>&1 || { grep -B2 -A12 -E "error|FAILED" /tmp/build.log | head -80; exit 1; }
+cmake --build $B -j 16 ${TARGETS:+--target $TARGETS} -- -k 0 > /tmp/build.log 2>&1 || { grep -B2 -A12 -E "error|FAILED" /tmp/build.log | head -80; exit 1; }
 if [ "${TESTS:-1}" = 1 ]; then
   echo "== ctest -L cuda"
   ctest --test-dir $B -L cuda -j 4 --output-on-failure --timeout 300 > /tmp/ctest_cuda.log 2>&1
@@ -51,8 +52,28 @@ if [ "${TRACE:-0}" = 1 ]; then
   [ -f /tmp/m/e5-small-v2/config.json ] || $B/ferris create-model --arch bert --preset e5-small-v2 --out /tmp/m/e5-small-v2 2>/dev/null
   [ -f /tmp/m/q05/config.json ] || $B/ferris create-model --preset qwen2.5-0.5b --out /tmp/m/q05 2>/dev/null
   FERRIS_CUDA_TRACE=1 $B/bench/bench_embed /tmp/m/e5-small-v2 .device-in/docs1000.json --device cuda --dtype bf16 --sizes 100 --repeat 3 2>&1 | tail -16
+  FERRIS_CUDA_TRACE=1 $B/bench/bench_embed /tmp/m/e5-small-v2 .device-in/docs1000.json --device cuda --dtype bf16 --sizes 1000 --repeat 2 2>&1 | tail -16
   FERRIS_CUDA_TRACE=1 FERRIS_CUDA_NO_GRAPH=1 $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 32 --repeat 1 2>&1 | tail -16
   FERRIS_CUDA_NO_GRAPH=1 $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 128 --repeat 3 2>&1 | grep tg
+  echo "== decode with and without programmatic dependent launch (PDL)"
+  FERRIS_CUDA_NO_PDL=1 $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 128 --repeat 5 2>&1 | grep tg | sed 's/^/no PDL: /'
+  $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 128 --repeat 5 2>&1 | grep tg | sed 's/^/PDL:    /'
+fi
+if [ "${NCU:-0}" = 1 ]; then
+  echo "== ncu: kernel times (each kernel serialized) of 100 e5-small-v2 docs and of decode steps"
+  [ -f /tmp/m/e5-small-v2/config.json ] || $B/ferris create-model --arch bert --preset e5-small-v2 --out /tmp/m/e5-small-v2 2>/dev/null
+  [ -f /tmp/m/q05/config.json ] || $B/ferris create-model --preset qwen2.5-0.5b --out /tmp/m/q05 2>/dev/null
+  timeout 240 ncu --metrics gpu__time_duration.sum --csv $B/bench/bench_embed /tmp/m/e5-small-v2 .device-in/docs1000.json --device cuda --dtype bf16 --sizes 100 --repeat 1 > /tmp/ncu_embed.csv 2>/dev/null
+  python3 scripts/device/ncu_summary.py /tmp/ncu_embed.csv 16
+  timeout 240 env FERRIS_CUDA_NO_GRAPH=1 ncu --metrics gpu__time_duration.sum --csv $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 4 --decode 8 --repeat 1 > /tmp/ncu_dec.csv 2>/dev/null
+  python3 scripts/device/ncu_summary.py /tmp/ncu_dec.csv 16
+fi
+if [ "${OPS:-0}" = 1 ]; then
+  echo "== single ops at the encoders' shapes: Ferris (f32 activations) and torch (bf16), same card"
+  for c in 384 768; do
+    $B/bench/bench_ops --device cuda --rows 7490 --hidden $c --dtype bf16
+    python3 bench/peers/torch_ops.py --rows 7490 --hidden $c 2>/dev/null
+  done
 fi
 if [ "${BENCH_GEN:-1}" = 1 ]; then
   [ -f /tmp/m/q05/config.json ] || $B/ferris create-model --preset qwen2.5-0.5b --out /tmp/m/q05 2>/dev/null

@@ -33,10 +33,20 @@ const char* op_name(OpKind op) {
             return "write_rows";
         case OpKind::Argmax:
             return "argmax";
+        case OpKind::Sample:
+            return "sample";
         case OpKind::LinearAdd:
             return "linear_add";
         case OpKind::SwiGlu:
             return "swiglu";
+        case OpKind::RmsNormLinear:
+            return "rms_norm_linear";
+        case OpKind::RmsNormSwiGlu:
+            return "rms_norm_swiglu";
+        case OpKind::RopeQkv:
+            return "rope_qkv";
+        case OpKind::AddLayerNorm:
+            return "add_layer_norm";
     }
     return "?";
 }

@@ -27,8 +27,13 @@ enum class OpKind {
     Pool,
     WriteRows,
     Argmax,
+    Sample,
     LinearAdd,
     SwiGlu,
+    RmsNormLinear,
+    RmsNormSwiGlu,
+    RopeQkv,
+    AddLayerNorm,
 };
 const char* op_name(OpKind op);
 
@@ -42,16 +47,32 @@ const char* op_name(OpKind op);
 // - relative_bias (NH, 2W - 1) f32, optional: bias[h, s - t + W - 1] is added to the scaled score
 //   of query t and key s (MPNet's bucketed relative positions, expanded by the caller); W must
 //   cover every visible distance (W >= the longest sequence); needs q_offset 0.
+// - precision: F32 asks for f32 arithmetic throughout. BF16/F16 (a model whose weights are in
+//   that dtype) lets a backend round q, k, v and the softmax probabilities to it and multiply on
+//   tensor cores with f32 accumulation, as flash-attention does; the CPU computes in f32 anyway.
 struct AttentionMask {
     bool causal = true;
     int64_t q_offset = 0;
     Tensor key_lengths;
     Tensor segments;
     Tensor relative_bias;
+    DType precision = DType::F32;
 };
 
 // Sentence pooling over the rows of each packed sequence (see Backend::pool).
 enum class PoolMode { Mean, Cls, Max };
+
+// Options of the `sample` op (Backend::sample); the defaults turn every filter off.
+struct SampleOptions {
+    float temperature = 1.0f;         // 0 = greedy
+    int top_k = 0;                    // 0 = off
+    float top_p = 1.0f;               // 1 = off
+    float min_p = 0.0f;               // 0 = off
+    float repetition_penalty = 1.0f;  // 1 = off
+};
+// The op's uniform draw u in [0, 1) travels as the integer u * 2^53 in an i64 tensor: exactly the
+// 53 bits of Rng::uniform_double(), without an f64 dtype.
+constexpr double kSampleUniformScale = 9007199254740992.0;  // 2^53
 
 // A recorded piece of work that runs again on replay(): a CUDA graph on the GPU (launch overhead
 // paid once), a plain re-run of the function on the CPU. Tensors the body assigned to variables
@@ -87,6 +108,10 @@ public:
     // torch.nn.LayerNorm); x, out (N, C); weight, bias (C)
     virtual void layer_norm(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias,
                             float eps) = 0;
+    // Fused, the encoders' residual step: out = layer_norm(x + residual); x, residual, out (N, C)
+    // of one float dtype (the sum is formed in f32, not rounded first).
+    virtual void add_layer_norm(Tensor& out, const Tensor& x, const Tensor& residual,
+                                const Tensor& weight, const Tensor& bias, float eps) = 0;
     // out = x * 0.5 * (1 + erf(x / sqrt(2))): the exact GELU of BERT/MPNet ("gelu")
     virtual void gelu(Tensor& out, const Tensor& x) = 0;
     // out (N, O) = x (N, I) @ weight (O, I)^T + bias (O); bias may be undefined
@@ -97,6 +122,17 @@ public:
                             const Tensor& bias) = 0;
     // Fused, for decode: out (N, I) = silu(x @ w_gate^T) * (x @ w_up^T); x (N, C); w (I, C).
     virtual void swiglu(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& w_up) = 0;
+    // Fused, for decode (the pre-norm in the product): out (N, O) = linear(rms_norm(x, norm_weight,
+    // eps), weight, bias), resp. out (N, I) = swiglu(rms_norm(x, norm_weight, eps), w_gate, w_up).
+    virtual void rms_norm_linear(Tensor& out, const Tensor& x, const Tensor& norm_weight, float eps,
+                                 const Tensor& weight, const Tensor& bias) = 0;
+    virtual void rms_norm_swiglu(Tensor& out, const Tensor& x, const Tensor& norm_weight, float eps,
+                                 const Tensor& w_gate, const Tensor& w_up) = 0;
+    // Fused, for decode (the tail of one q/k/v product): qkv (N, (NH + 2 NKV) HS) f32 holds each
+    // token's q, k and v heads. q (N, NH, HS) f32 = rope(q part); k_cache / v_cache (1, S, NKV, HS),
+    // rows contiguous, one float dtype: row positions[n] = rope(k part) / the v part.
+    virtual void rope_qkv(Tensor& q, Tensor& k_cache, Tensor& v_cache, const Tensor& qkv,
+                          const Tensor& positions, float theta) = 0;
     // out = a + alpha * b (same shapes; out may alias a)
     virtual void add(Tensor& out, const Tensor& a, const Tensor& b, float alpha) = 0;
     // out = silu(gate) * up; all (N, I)
@@ -121,6 +157,12 @@ public:
     virtual void write_rows(Tensor& dst, const Tensor& src, const Tensor& rows) = 0;
     // out (N) i32 = index of the largest value of each row of x (N, V) f32 (the first on ties).
     virtual void argmax(Tensor& out, const Tensor& x) = 0;
+    // out (1) i32 = a token drawn from logits (1, V) f32 (not modified), with Hugging Face's
+    // semantics and order (backends/cpu/sampling.h): repetition penalty on the ids where seen (V)
+    // i32 is nonzero, then argmax when temperature is 0, else temperature, top-k, top-p, min-p and
+    // the inverse CDF in token-id order at u = uniform (1) i64 / 2^53. Sets seen[out] = 1.
+    virtual void sample(Tensor& out, const Tensor& logits, Tensor& seen, const Tensor& uniform,
+                        const SampleOptions& options) = 0;
 };
 
 }  // namespace ferris

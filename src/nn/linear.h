@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 #include "ferris/tensor.h"
 
@@ -26,5 +27,10 @@ Tensor linear(const Tensor& x, const LinearWeights& w);
 void linear_add_(Tensor& acc, const Tensor& x, const LinearWeights& w);
 // silu(linear(x, gate)) * linear(x, up): the SwiGLU MLP's first half, fused likewise.
 Tensor swiglu(const Tensor& x, const LinearWeights& gate, const LinearWeights& up);
+
+// One product for several that read the same input (q, k and v): their weights and biases
+// stacked by rows into new tensors on `device`, each part's becoming a view of its rows (no extra
+// memory once the originals are released). Undefined when the parts mix biased and unbiased.
+LinearWeights stack_linears(const std::vector<LinearWeights*>& parts, Device device);
 
 }  // namespace ferris::nn

@@ -13,8 +13,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
     check_dim(op, "q", q, 4);
     check_dim(op, "k", k, 4);
     check_dim(op, "v", v, 4);
-    check_dtype(op, "q", q, DType::F32);
-    check_contiguous(op, "q", q);
+    check_float(op, "q", q);  // f32, or a GPU model's half-precision activations
     check_float(op, "k", k);
     check_float(op, "v", v);
     check_same_shape(op, k, v);
@@ -24,9 +23,9 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
     if (q.size(2) % k.size(2) != 0)
         fail(ErrorCode::ShapeMismatch, "[", op, "] ", q.size(2),
              " query heads are not a multiple of ", k.size(2), " key/value heads");
-    for (const Tensor* t : {&k, &v})
+    for (const Tensor* t : {&q, &k, &v})  // q, k and v may be strided views of one q/k/v product
         if (t->strides()[3] != 1 || t->strides()[2] != t->size(3))
-            fail(ErrorCode::InvalidArgument, "[", op, "] k/v heads must be contiguous");
+            fail(ErrorCode::InvalidArgument, "[", op, "] q/k/v heads must be contiguous");
     const int64_t b_n = q.size(0), t_n = q.size(1), s_n = k.size(1);
     if (mask.q_offset < 0 || (mask.causal && mask.q_offset + t_n > s_n))
         fail(ErrorCode::ShapeMismatch, "[", op, "] queries at ", mask.q_offset, "..",
@@ -87,7 +86,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
         check_same_device(op, q, rb);
     }
     Backend& be = backend_checked(OpKind::Attention, k);
-    Tensor out = be.empty(q.shape(), DType::F32);
+    Tensor out = be.empty(q.shape(), q.dtype());
     be.attention(out, q, k, v, mask, scale);
     return out;
 }

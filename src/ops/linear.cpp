@@ -1,4 +1,5 @@
-// linear front-end (torch.nn.functional.linear): x (..., I) f32, weight (O, I), bias (O).
+// linear front-end (torch.nn.functional.linear): x (..., I) f32 (or the weight's half dtype),
+// weight (O, I), bias (O).
 #include "ops/check.h"
 #include "ops/ops.h"
 
@@ -56,11 +57,51 @@ Tensor swiglu(const Tensor& x, const Tensor& w_gate, const Tensor& w_up) {
     return out;
 }
 
+namespace {
+void check_norm_weight(const char* op, const Tensor& x, const Tensor& norm_weight) {
+    check_dim(op, "norm_weight", norm_weight, 1);
+    check_float(op, "norm_weight", norm_weight);
+    check_same_device(op, x, norm_weight);
+    if (norm_weight.size(0) != x.size(-1))
+        fail(ErrorCode::ShapeMismatch, "[", op, "] norm_weight ", shape_str(norm_weight.shape()),
+             " != (", x.size(-1), ")");
+}
+}  // namespace
+
+Tensor rms_norm_linear(const Tensor& x, const Tensor& norm_weight, float eps, const Tensor& weight,
+                       const Tensor& bias) {
+    check_product("rms_norm_linear", x, weight, bias);
+    check_norm_weight("rms_norm_linear", x, norm_weight);
+    Backend& be = backend_checked(OpKind::RmsNormLinear, weight);
+    Shape out_shape = x.shape();
+    out_shape.back() = weight.size(0);
+    Tensor out = be.empty(out_shape, DType::F32);
+    be.rms_norm_linear(out, x, norm_weight, eps, weight, bias);
+    return out;
+}
+
+Tensor rms_norm_swiglu(const Tensor& x, const Tensor& norm_weight, float eps, const Tensor& w_gate,
+                       const Tensor& w_up) {
+    check_product("rms_norm_swiglu", x, w_gate, Tensor());
+    check_product("rms_norm_swiglu", x, w_up, Tensor());
+    check_norm_weight("rms_norm_swiglu", x, norm_weight);
+    if (w_gate.shape() != w_up.shape())
+        fail(ErrorCode::ShapeMismatch, "[rms_norm_swiglu] w_gate ", shape_str(w_gate.shape()),
+             " != w_up ", shape_str(w_up.shape()));
+    Backend& be = backend_checked(OpKind::RmsNormSwiGlu, w_gate);
+    Shape out_shape = x.shape();
+    out_shape.back() = w_gate.size(0);
+    Tensor out = be.empty(out_shape, DType::F32);
+    be.rms_norm_swiglu(out, x, norm_weight, eps, w_gate, w_up);
+    return out;
+}
+
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     check_defined("linear", "x", x);
-    check_dtype("linear", "x", x, DType::F32);
     check_contiguous("linear", "x", x);
     check_dim("linear", "weight", weight, 2);
+    // x is f32, or in the weight's own half dtype (a GPU model's activations): out follows x.
+    if (x.dtype() != DType::F32) check_dtype("linear", "x", x, weight.dtype());
     check_float("linear", "weight", weight);
     check_contiguous("linear", "weight", weight);
     check_same_device("linear", x, weight);
@@ -77,7 +118,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     Backend& be = backend_checked(OpKind::Linear, weight);
     Shape out_shape = x.shape();
     out_shape.back() = weight.size(0);
-    Tensor out = be.empty(out_shape, DType::F32);
+    Tensor out = be.empty(out_shape, x.dtype());
     be.linear(out, x, weight, bias);
     return out;
 }

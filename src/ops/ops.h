@@ -2,6 +2,7 @@
 // outputs on the inputs' device, and dispatch to that device's backend. Models call only these.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "backends/backend.h"
@@ -16,16 +17,30 @@ std::vector<float> to_host_floats(const Tensor& src);  // any float dtype, any d
 
 Tensor embedding(const Tensor& table, const Tensor& ids);  // (V, C), (N) i32 -> (N, C) f32
 Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps);
-Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps);
+// layer_norm(x + residual) in one pass (the encoders' post-norm residual); x's dtype out.
+Tensor add_layer_norm(const Tensor& x, const Tensor& residual, const Tensor& weight,
+                      const Tensor& bias, float eps);
+// x f32, f16 or bf16; the output in out_dtype (default: x's), computed in f32.
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
+                  std::optional<DType> out_dtype = std::nullopt);
 Tensor gelu(const Tensor& x);  // exact (erf) GELU
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
 // Fused for decode: acc += x @ weight^T + bias; silu(x @ w_gate^T) * (x @ w_up^T).
 void linear_add_(Tensor& acc, const Tensor& x, const Tensor& weight, const Tensor& bias = {});
 Tensor swiglu(const Tensor& x, const Tensor& w_gate, const Tensor& w_up);
+// The pre-norm fused into the product (decode): linear / swiglu of rms_norm(x, norm_weight, eps).
+Tensor rms_norm_linear(const Tensor& x, const Tensor& norm_weight, float eps, const Tensor& weight,
+                       const Tensor& bias = {});
+Tensor rms_norm_swiglu(const Tensor& x, const Tensor& norm_weight, float eps, const Tensor& w_gate,
+                       const Tensor& w_up);
 Tensor add(const Tensor& a, const Tensor& b, float alpha = 1.0f);
 void add_(Tensor& a, const Tensor& b, float alpha = 1.0f);    // a += alpha * b
 Tensor silu_mul(const Tensor& gate, const Tensor& up);        // silu(gate) * up
 void rope_(Tensor& x, const Tensor& positions, float theta);  // x (N, H, HS) in place
+// Decode's fused q/k/v tail (Backend::rope_qkv): returns q (N, NH, HS) and writes the rotated
+// keys and the values into the caches (1, S, NKV, HS) at `positions` (N) i32.
+Tensor rope_qkv(const Tensor& qkv, int64_t heads, Tensor& k_cache, Tensor& v_cache,
+                const Tensor& positions, float theta);
 // q (B, T, NH, HS); k, v (B, S, NKV, HS); causal with queries at q_offset + t.
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     int64_t q_offset, float scale);
@@ -40,6 +55,11 @@ Tensor pool(const Tensor& x, const Tensor& segments, PoolMode mode, bool normali
 void write_rows_(Tensor& dst, const Tensor& src, const Tensor& rows);
 Tensor argmax(const Tensor& x);              // (N, V) f32 -> (N) i32, first index on ties
 void argmax_(Tensor& out, const Tensor& x);  // into an existing (N) i32 tensor
+// out (1) i32 = a token drawn from logits (1, V) f32 with the repetition penalty on `seen` (V)
+// i32, temperature, top-k, top-p, min-p and u = uniform (1) i64 / 2^53; marks it in `seen`
+// (Backend::sample). All on one device, so a recorded decode step can include it.
+void sample_(Tensor& out, const Tensor& logits, Tensor& seen, const Tensor& uniform,
+             const SampleOptions& options);
 // Records `body`, run on `device`'s backend, for replay (see RecordedStep in backend.h).
 std::unique_ptr<RecordedStep> record(Device device, const std::function<void()>& body);
 

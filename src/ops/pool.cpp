@@ -7,7 +7,7 @@ namespace ferris::ops {
 Tensor pool(const Tensor& x, const Tensor& segments, PoolMode mode, bool normalize) {
     const char* op = "pool";
     check_dim(op, "x", x, 2);
-    check_dtype(op, "x", x, DType::F32);
+    check_float(op, "x", x);  // f32, or a GPU model's half-precision activations
     check_contiguous(op, "x", x);
     check_dtype(op, "segments", segments, DType::I32);
     check_same_device(op, x, segments);

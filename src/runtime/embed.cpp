@@ -176,72 +176,101 @@ std::vector<int32_t> EmbeddingModel::tokenize(const std::string& text, bool* tru
     return impl_->tokenizer->add_special_tokens(ids);
 }
 
+namespace {
+// Texts are tokenized in chunks of this many, each chunk's batches launched before the next chunk
+// is tokenized: on a GPU (whose work is queued, not waited for) tokenization overlaps compute.
+constexpr int64_t kTokenizeChunk = 256;
+}  // namespace
+
 Tensor EmbeddingModel::encode(const std::vector<std::string>& texts, const std::string& prefix,
                               EmbedStats* stats,
                               const std::function<void(int64_t, int64_t)>& progress) const {
     const int64_t N = static_cast<int64_t>(texts.size()), C = dim();
     Tensor out = Tensor::empty({N, C}, DType::F32);
     if (N == 0) return out;
-
-    std::vector<std::vector<int32_t>> ids(static_cast<size_t>(N));
-    std::vector<uint8_t> cut(static_cast<size_t>(N));
-    bool failed = false;
-    Error first_error(ErrorCode::Internal, "");
-#pragma omp parallel for schedule(dynamic, 16)
-    for (int64_t i = 0; i < N; ++i) {
-        try {
-            bool t = false;
-            ids[i] = tokenize(prefix + texts[static_cast<size_t>(i)], &t);
-            cut[i] = t;
-        } catch (const Error& e) {
-#pragma omp critical
-            if (!failed) {
-                failed = true;
-                first_error = e;
-            }
-        }
-    }
-    if (failed) throw first_error;
-
-    std::vector<int64_t> order(static_cast<size_t>(N));
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int64_t a, int64_t b) { return ids[a].size() > ids[b].size(); });
     EmbedStats st;
     st.texts = N;
-    for (int64_t i = 0; i < N; ++i) {
-        st.tokens += static_cast<int64_t>(ids[i].size());
-        st.truncated += cut[i];
-    }
+
+    // One chunk's launched batches: pooled (and normalized) vectors still on the device, and the
+    // rows of `out` they belong to. Only the vectors come back.
+    struct Launched {
+        std::vector<int64_t> rows;
+        std::vector<Tensor> pooled;  // (texts of the batch, C) each, in `rows` order
+    };
     int64_t done = 0;
-    for (size_t begin = 0; begin < order.size();) {
-        // The first text of a batch is its longest: the batch is as wide as it.
-        // Sequences are packed without padding: a batch is texts until the token budget.
-        size_t end = begin;
-        int64_t budget = impl_->batch_tokens;
-        do {
-            budget -= static_cast<int64_t>(ids[order[end]].size());
-            ++end;
-        } while (end < order.size() && budget >= static_cast<int64_t>(ids[order[end]].size()));
-        std::vector<std::vector<int32_t>> batch;
-        for (size_t i = begin; i < end; ++i) batch.push_back(std::move(ids[order[i]]));
-        // Pooled (and normalized) where the states are; only the vectors come back.
-        std::vector<int32_t> starts(batch.size() + 1, 0);
-        for (size_t b = 0; b < batch.size(); ++b)
-            starts[b + 1] = starts[b] + static_cast<int32_t>(batch[b].size());
-        const Tensor h = impl_->encoder->forward(batch);  // (N, C), packed
-        const Tensor segments = ops::to_device(
-            Tensor::from_ints({static_cast<int64_t>(starts.size())}, starts), h.device());
-        const Tensor pooled = ops::to_device(
-            ops::pool(h, segments, pool_mode(impl_->pooling), impl_->normalize), Device::cpu());
-        for (size_t b = 0; b < batch.size(); ++b)
-            std::copy_n(pooled.data<float>() + static_cast<int64_t>(b) * C, C,
-                        out.data<float>() + order[begin + b] * C);
-        st.batches += 1;
-        done += static_cast<int64_t>(batch.size());
+    auto collect = [&](Launched& l) {
+        if (l.rows.empty()) return;
+        size_t r = 0;
+        for (const Tensor& p : l.pooled) {
+            const Tensor host = ops::to_device(p, Device::cpu());
+            for (int64_t b = 0; b < host.size(0); ++b, ++r)
+                std::copy_n(host.data<float>() + b * C, C, out.data<float>() + l.rows[r] * C);
+        }
+        done += static_cast<int64_t>(l.rows.size());
         if (progress) progress(done, N);
-        begin = end;
+    };
+
+    Launched previous;
+    for (int64_t c0 = 0; c0 < N; c0 += kTokenizeChunk) {
+        const int64_t c1 = std::min(N, c0 + kTokenizeChunk), n = c1 - c0;
+        std::vector<std::vector<int32_t>> ids(static_cast<size_t>(n));
+        std::vector<uint8_t> cut(static_cast<size_t>(n));
+        bool failed = false;
+        Error first_error(ErrorCode::Internal, "");
+#pragma omp parallel for schedule(dynamic, 16)
+        for (int64_t i = 0; i < n; ++i) {
+            try {
+                bool t = false;
+                ids[i] = tokenize(prefix + texts[static_cast<size_t>(c0 + i)], &t);
+                cut[i] = t;
+            } catch (const Error& e) {
+#pragma omp critical
+                if (!failed) {
+                    failed = true;
+                    first_error = e;
+                }
+            }
+        }
+        if (failed) throw first_error;
+        for (int64_t i = 0; i < n; ++i) {
+            st.tokens += static_cast<int64_t>(ids[i].size());
+            st.truncated += cut[i];
+        }
+        // The previous chunk's vectors come back now (its batches ran while this chunk was
+        // tokenized), before this chunk is queued behind them.
+        collect(previous);
+        previous = Launched{};
+
+        // Longest first; sequences are packed without padding, a batch is texts until the
+        // token budget.
+        std::vector<int64_t> order(static_cast<size_t>(n));
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(),
+                         [&](int64_t a, int64_t b) { return ids[a].size() > ids[b].size(); });
+        for (size_t begin = 0; begin < order.size();) {
+            size_t end = begin;
+            int64_t budget = impl_->batch_tokens;
+            do {
+                budget -= static_cast<int64_t>(ids[order[end]].size());
+                ++end;
+            } while (end < order.size() && budget >= static_cast<int64_t>(ids[order[end]].size()));
+            std::vector<std::vector<int32_t>> batch;
+            std::vector<int32_t> starts = {0};
+            for (size_t i = begin; i < end; ++i) {
+                batch.push_back(std::move(ids[order[i]]));
+                starts.push_back(starts.back() + static_cast<int32_t>(batch.back().size()));
+                previous.rows.push_back(c0 + order[i]);
+            }
+            const Tensor h = impl_->encoder->forward(batch);  // (N, C), packed
+            const Tensor segments = ops::to_device(
+                Tensor::from_ints({static_cast<int64_t>(starts.size())}, starts), h.device());
+            previous.pooled.push_back(
+                ops::pool(h, segments, pool_mode(impl_->pooling), impl_->normalize));
+            st.batches += 1;
+            begin = end;
+        }
     }
+    collect(previous);
     if (stats) *stats = st;
     return out;
 }

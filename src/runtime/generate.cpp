@@ -7,7 +7,7 @@
 
 #include "io/files.h"
 #include "ops/ops.h"
-#include "runtime/greedy_stepper.h"
+#include "runtime/device_stepper.h"
 
 namespace ferris::runtime {
 
@@ -83,7 +83,9 @@ GenerateResult generate(const models::qwen2::Qwen2Model& model, const Tokenizer&
 
     const int64_t capacity = std::min<int64_t>(context, prompt_len + options.max_tokens);
     nn::KvCache cache = model.new_cache(capacity, options.kv_dtype);
-    Sampler sampler(options.sampling);
+    // Every token is chosen on the model's device; after the prompt, each step is recorded once
+    // and replayed (see device_stepper.h), and only the chosen id comes back.
+    DeviceStepper stepper(model, cache, options.sampling, prompt_ids);
     StreamDecoder decoder(tokenizer);
     StopMatcher stops(options.stop);
 
@@ -91,7 +93,6 @@ GenerateResult generate(const models::qwen2::Qwen2Model& model, const Tokenizer&
     r.prompt_ids = prompt_ids;
     r.kv_cache_bytes = cache.bytes();
     r.stop_reason = "length";
-    std::vector<int32_t> history = prompt_ids;
     auto emit = [&](bool final) {
         std::string s = stops.take(final);
         if (!s.empty() && on_text) on_text(s);
@@ -99,24 +100,12 @@ GenerateResult generate(const models::qwen2::Qwen2Model& model, const Tokenizer&
 
     const auto t0 = Clock::now();
     Clock::time_point t_first = t0;
-    std::vector<int32_t> step = prompt_ids;
-    // Plain greedy decoding keeps the whole step on the device (recorded once, replayed).
-    const bool greedy =
-        options.sampling.temperature <= 0.0f && options.sampling.repetition_penalty == 1.0f;
-    std::unique_ptr<GreedyStepper> stepper;
     for (int i = 0; i < options.max_tokens; ++i) {
-        if (cache.length() + static_cast<int64_t>(step.size()) > capacity) break;  // context full
-        int32_t next;
-        if (greedy && i > 0) {
-            if (!stepper) stepper = std::make_unique<GreedyStepper>(model, cache);
-            next = stepper->step(step[0]);
-        } else {
-            std::vector<float> logits = ops::to_host_floats(model.forward_last(step, cache));
-            next = sampler.sample(logits, history);
-        }
+        const int64_t feed = i == 0 ? prompt_len : 1;
+        if (cache.length() + feed > capacity) break;  // context full
+        const int32_t next = i == 0 ? stepper.prefill(prompt_ids) : stepper.step();
         if (i == 0) t_first = Clock::now();
         r.ids.push_back(next);
-        history.push_back(next);
         const bool is_eos = std::find(options.eos_ids.begin(), options.eos_ids.end(), next) !=
                             options.eos_ids.end();
         if (is_eos && !options.ignore_eos) {
@@ -128,7 +117,6 @@ GenerateResult generate(const models::qwen2::Qwen2Model& model, const Tokenizer&
             break;
         }
         emit(false);
-        step.assign(1, next);
     }
     if (r.stop_reason != "stop" && stops.append(decoder.flush())) r.stop_reason = "stop";
     emit(true);

@@ -357,6 +357,10 @@ double attention_error(const AttnCase& c, DType kd, AttentionMask mask, uint64_t
     Tensor kc = random_tensor({c.B, c.S + 9, c.NKV, c.HS}, kd, rng, -2, 2);
     Tensor vc = random_tensor({c.B, c.S + 9, c.NKV, c.HS}, kd, rng, -2, 2);
     Tensor q = random_tensor({c.B, c.T, c.NH, c.HS}, DType::F32, rng, -2, 2);
+    if (mask.precision != DType::F32) {  // q as the tensor-core path sees it: rounded
+        const Tensor rounded = random_tensor({c.B, c.T, c.NH, c.HS}, mask.precision, rng, -2, 2);
+        cpu().copy(q, rounded);
+    }
     const float scale = 1.0f / std::sqrt(float(c.HS));
     Tensor want = Tensor::empty({c.B, c.T, c.NH, c.HS}, DType::F32);
     cpu().attention(want, q, kc.narrow(1, 0, c.S), vc.narrow(1, 0, c.S), mask, scale);
@@ -445,6 +449,126 @@ TEST_F(CudaOps, AttentionPackedSegments) {
             EXPECT_TRUE(guards);
             EXPECT_LT(err, 1e-5) << "causal=" << causal << " bias=" << with_bias;
         }
+}
+
+// The tensor-core prefill kernel (precision BF16/F16): q and k/v in (or rounded to) the compute
+// dtype, so what differs from the f32 CPU reference is the probabilities rounded for P V:
+// ~2^-9 relative in bf16, ~2^-12 in f16.
+TEST_F(CudaOps, AttentionTensorCoresMatchF32) {
+    const std::vector<int32_t> seg = {0, 5, 70, 71, 140, 200, 300};
+    for (DType prec : {DType::BF16, DType::F16})
+        for (DType kd : {DType::F32, prec})
+            for (int64_t hs : {32, 64, 128}) {
+                const double tol = prec == DType::BF16 ? 8e-3 : 1.5e-3;
+                auto check = [&](const AttnCase& c, AttentionMask mask, const char* what) {
+                    mask.precision = prec;
+                    bool guards = false;
+                    const double err = attention_error(c, kd, mask, c.T + hs * 5, &guards);
+                    EXPECT_TRUE(guards) << what;
+                    EXPECT_LT(err, tol) << what << " " << dtype_name(prec) << " kv "
+                                        << dtype_name(kd) << " HS=" << hs << " T=" << c.T;
+                };
+                for (AttnCase c : {AttnCase{1, 16, 4, 2, hs, 16, 0},
+                                   AttnCase{2, 130, 6, 2, hs, 150, 20},
+                                   AttnCase{1, 257, 14, 2, hs, 257, 0}}) {
+                    AttentionMask mask;
+                    mask.q_offset = c.offset;
+                    check(c, mask, "causal");
+                }
+                {
+                    const AttnCase c{3, 100, 3, 3, hs, 100, 0};
+                    AttentionMask mask;
+                    mask.causal = false;
+                    mask.key_lengths = Tensor::from_ints({3}, {100, 37, 0});
+                    Rng rng(hs);
+                    mask.relative_bias = random_tensor({3, 199}, DType::F32, rng, -3, 3);
+                    check(c, mask, "padded+bias");
+                }
+                for (bool causal : {false, true}) {
+                    const AttnCase c{1, 300, 4, 2, hs, 300, 0};
+                    AttentionMask mask;
+                    mask.causal = causal;
+                    mask.segments = Tensor::from_ints({static_cast<int64_t>(seg.size())}, seg);
+                    Rng rng(hs + causal);
+                    mask.relative_bias = random_tensor({4, 199}, DType::F32, rng, -3, 3);
+                    check(c, mask, causal ? "segments causal" : "segments");
+                }
+            }
+}
+
+// Half-precision activations (a GPU encoder in bf16/f16): every op that takes them, against the
+// CPU, which computes in f32 and rounds its result to the same dtype.
+TEST_F(CudaOps, HalfActivationOpsMatchCpu) {
+    for (DType dt : {DType::BF16, DType::F16}) {
+        const double tol = dt == DType::BF16 ? 1e-2 : 2e-3;
+        const char* name = dtype_name(dt);
+        Rng rng(dt == DType::BF16 ? 11 : 12);
+        auto check = [&](const Tensor& got, const Tensor& want, const char* what) {
+            EXPECT_EQ(got.dtype(), want.dtype()) << what << " " << name;
+            EXPECT_LT(rel(down(got).to_floats(), want.to_floats()), tol) << what << " " << name;
+        };
+        const Tensor x = random_tensor({37, 64}, dt, rng, -2, 2);
+        const Tensor x32 = random_tensor({37, 64}, DType::F32, rng, -2, 2);
+        const Tensor w = random_tensor({48, 64}, dt, rng, -1, 1);
+        const Tensor b = random_tensor({48}, DType::F32, rng, -1, 1);
+        const Tensor g = random_tensor({64}, DType::F32, rng, 0.5, 1.5);
+        check(ops::linear(up(x), up(w), up(b)), ops::linear(x, w, b), "linear");
+        check(ops::linear(up(x), up(w)), ops::linear(x, w), "linear without bias");
+        check(ops::layer_norm(up(x32), up(g), up(g), 1e-5f, dt),
+              ops::layer_norm(x32, g, g, 1e-5f, dt), "layer_norm f32 -> half");
+        check(ops::layer_norm(up(x), up(g), up(g), 1e-5f), ops::layer_norm(x, g, g, 1e-5f),
+              "layer_norm half -> half");
+        check(ops::gelu(up(x)), ops::gelu(x), "gelu");
+        check(ops::gelu(up(x.narrow(0, 0, 3))), ops::gelu(x.narrow(0, 0, 3)), "gelu, 192 elements");
+        const Tensor r = random_tensor({37, 64}, dt, rng, -2, 2);
+        check(ops::add_layer_norm(up(x), up(r), up(g), up(g),
+                                  1e-5f),
+              ops::add_layer_norm(x, r, g, g, 1e-5f), "add_layer_norm");
+        const Tensor y = random_tensor({37, 64}, dt, rng, -2, 2);
+        check(ops::add(up(x), up(y), 0.5f), ops::add(x, y, 0.5f), "add");
+        const Tensor seg = Tensor::from_ints({4}, {0, 5, 6, 37});
+        for (PoolMode mode : {PoolMode::Mean, PoolMode::Cls, PoolMode::Max}) {
+            const Tensor got = ops::pool(up(x), up(seg), mode, true);
+            const Tensor want = ops::pool(x, seg, mode, true);
+            EXPECT_EQ(got.dtype(), DType::F32);
+            EXPECT_LT(rel(down(got).to_floats(), want.to_floats()), 1e-5) << "pool " << name;
+        }
+        // Attention with q, k, v and the output in the half dtype (the tensor-core kernel), over
+        // packed segments with a relative bias, as the encoders call it.
+        for (int64_t hs : {32, 64}) {
+            const Tensor q = random_tensor({1, 90, 4, hs}, dt, rng, -2, 2);
+            const Tensor k = random_tensor({1, 90, 4, hs}, dt, rng, -2, 2);
+            const Tensor v = random_tensor({1, 90, 4, hs}, dt, rng, -2, 2);
+            AttentionMask mask;
+            mask.causal = false;
+            mask.precision = dt;
+            mask.segments = Tensor::from_ints({5}, {0, 5, 40, 41, 90});
+            mask.relative_bias = random_tensor({4, 99}, DType::F32, rng, -3, 3);
+            AttentionMask dmask = mask;
+            dmask.segments = up(mask.segments);
+            dmask.relative_bias = up(mask.relative_bias);
+            const float scale = 1.0f / std::sqrt(float(hs));
+            check(ops::attention(up(q), up(k), up(v), dmask, scale),
+                  ops::attention(q, k, v, mask, scale), "attention");
+        }
+    }
+}
+
+// add_layer_norm in f32: the one-warp-per-row kernel (C <= 1024), and the fallback for wide rows.
+TEST_F(CudaOps, AddLayerNormMatchesCpu) {
+    Rng rng(21);
+    for (int64_t c : {4, 64, 384, 768, 1024, 1100, 30}) {
+        const Tensor x = random_tensor({33, c}, DType::F32, rng, -3, 3);
+        const Tensor r = random_tensor({33, c}, DType::F32, rng, -3, 3);
+        const Tensor w = random_tensor({c}, DType::F32, rng, 0.5, 1.5);
+        const Tensor b = random_tensor({c}, DType::F32, rng, -1, 1);
+        const Tensor got = ops::add_layer_norm(up(x), up(r), up(w), up(b), 1e-12f);
+        const Tensor want = ops::add_layer_norm(x, r, w, b, 1e-12f);
+        EXPECT_LT(rel(down(got).to_floats(), want.to_floats()), 1e-5) << "C=" << c;
+        const Tensor ln = ops::layer_norm(up(x), up(w), up(b), 1e-12f);
+        EXPECT_LT(rel(down(ln).to_floats(), ops::layer_norm(x, w, b, 1e-12f).to_floats()), 1e-5)
+            << "layer_norm C=" << c;
+    }
 }
 
 // ---- copies and memory ----

@@ -148,6 +148,14 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
 
 void CpuBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v,
                            const AttentionMask& mask, float scale) {
+    if (q.dtype() != DType::F32 || !q.is_contiguous()) {  // as f32, contiguous
+        Tensor o = empty(out.shape(), DType::F32);
+        Tensor qc = empty(q.shape(), DType::F32);
+        copy(qc, q);
+        attention(o, qc, k, v, mask, scale);
+        copy(out, o);
+        return;
+    }
     const int64_t b_n = q.size(0), t_n = q.size(1), nh = q.size(2), hs = q.size(3);
     const int64_t s_n = k.size(1), nkv = k.size(2), group = nh / nkv;
     const DType kd = k.dtype(), vd = v.dtype();

@@ -17,9 +17,17 @@ bool CpuBackend::supports(OpKind op, DType dtype) const {
         case OpKind::Copy:
             return true;
         case OpKind::Embedding:
+        case OpKind::LayerNorm:
+        case OpKind::AddLayerNorm:
+        case OpKind::Gelu:
+        case OpKind::Add:
+        case OpKind::Pool:
         case OpKind::Linear:
         case OpKind::LinearAdd:
         case OpKind::SwiGlu:
+        case OpKind::RmsNormLinear:
+        case OpKind::RmsNormSwiGlu:
+        case OpKind::RopeQkv:
         case OpKind::Attention:
         case OpKind::WriteRows:
             return is_float(dtype);
@@ -29,6 +37,13 @@ bool CpuBackend::supports(OpKind op, DType dtype) const {
 }
 
 Tensor CpuBackend::empty(const Shape& shape, DType dtype) { return Tensor::empty(shape, dtype); }
+
+Tensor CpuBackend::as_f32(const Tensor& t) {
+    if (t.dtype() == DType::F32) return t;
+    Tensor f = empty(t.shape(), DType::F32);
+    copy(f, t);
+    return f;
+}
 
 namespace {
 

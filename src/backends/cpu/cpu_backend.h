@@ -14,6 +14,9 @@ public:
     bool supports(OpKind op, DType dtype) const override;
 
     Tensor empty(const Shape& shape, DType dtype) override;
+    // A half-precision activation as f32 (a copy; `t` itself when already f32). The CPU computes
+    // in f32: ops given a GPU model's bf16/f16 activations convert in and out.
+    Tensor as_f32(const Tensor& t);
     void copy(Tensor& dst, const Tensor& src) override;
     void synchronize() override {}
     std::unique_ptr<RecordedStep> record(const std::function<void()>& body) override;
@@ -22,11 +25,19 @@ public:
     void rms_norm(Tensor& out, const Tensor& x, const Tensor& weight, float eps) override;
     void layer_norm(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias,
                     float eps) override;
+    void add_layer_norm(Tensor& out, const Tensor& x, const Tensor& residual, const Tensor& weight,
+                        const Tensor& bias, float eps) override;
     void gelu(Tensor& out, const Tensor& x) override;
     void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias) override;
     void linear_add(Tensor& acc, const Tensor& x, const Tensor& weight,
                     const Tensor& bias) override;
     void swiglu(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& w_up) override;
+    void rms_norm_linear(Tensor& out, const Tensor& x, const Tensor& norm_weight, float eps,
+                         const Tensor& weight, const Tensor& bias) override;
+    void rms_norm_swiglu(Tensor& out, const Tensor& x, const Tensor& norm_weight, float eps,
+                         const Tensor& w_gate, const Tensor& w_up) override;
+    void rope_qkv(Tensor& q, Tensor& k_cache, Tensor& v_cache, const Tensor& qkv,
+                  const Tensor& positions, float theta) override;
     void add(Tensor& out, const Tensor& a, const Tensor& b, float alpha) override;
     void silu_mul(Tensor& out, const Tensor& gate, const Tensor& up) override;
     void rope(Tensor& x, const Tensor& positions, float theta) override;
@@ -37,6 +48,8 @@ public:
               bool normalize) override;
     void write_rows(Tensor& dst, const Tensor& src, const Tensor& rows) override;
     void argmax(Tensor& out, const Tensor& x) override;
+    void sample(Tensor& out, const Tensor& logits, Tensor& seen, const Tensor& uniform,
+                const SampleOptions& options) override;
 };
 
 CpuBackend& cpu_backend();

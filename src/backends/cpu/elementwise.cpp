@@ -7,6 +7,12 @@
 namespace ferris::cpu {
 
 void CpuBackend::add(Tensor& out, const Tensor& a, const Tensor& b, float alpha) {
+    if (out.dtype() != DType::F32) {
+        Tensor o = empty(out.shape(), DType::F32);
+        add(o, as_f32(a), as_f32(b), alpha);
+        copy(out, o);
+        return;
+    }
     const int64_t n = a.numel();
     const float* ap = a.data<float>();
     const float* bp = b.data<float>();
@@ -36,6 +42,12 @@ void CpuBackend::silu_mul(Tensor& out, const Tensor& gate, const Tensor& up) {
 }
 
 void CpuBackend::gelu(Tensor& out, const Tensor& x) {
+    if (out.dtype() != DType::F32) {
+        Tensor o = empty(out.shape(), DType::F32);
+        gelu(o, as_f32(x));
+        copy(out, o);
+        return;
+    }
     const int64_t n = x.numel();
     const float* xp = x.data<float>();
     float* o = out.data<float>();

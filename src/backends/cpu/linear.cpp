@@ -101,6 +101,12 @@ void blocked_gemm(float* out, const float* x, const Tensor& weight, int64_t rows
 }  // namespace
 
 void CpuBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    if (out.dtype() != DType::F32) {  // half activations: f32 in and out, rounded like the GPU
+        Tensor o = empty(out.shape(), DType::F32);
+        linear(o, as_f32(x), weight, bias);
+        copy(out, o);
+        return;
+    }
     const int64_t in = x.size(-1), rows = x.numel() / in, outs = weight.size(0);
     const float* xp = x.data<float>();
     float* op = out.data<float>();
@@ -119,6 +125,36 @@ void CpuBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, cons
         for (int64_t r = 0; r < rows; ++r)
             for (int64_t o = 0; o < outs; ++o) op[r * outs + o] += load_float(bp, bd, o);
     }
+}
+
+void CpuBackend::rms_norm_linear(Tensor& out, const Tensor& x, const Tensor& norm_weight,
+                                 float eps, const Tensor& weight, const Tensor& bias) {
+    Tensor h = empty(x.shape(), DType::F32);
+    rms_norm(h, x, norm_weight, eps);
+    linear(out, h, weight, bias);
+}
+
+void CpuBackend::rms_norm_swiglu(Tensor& out, const Tensor& x, const Tensor& norm_weight,
+                                 float eps, const Tensor& w_gate, const Tensor& w_up) {
+    Tensor h = empty(x.shape(), DType::F32);
+    rms_norm(h, x, norm_weight, eps);
+    swiglu(out, h, w_gate, w_up);
+}
+
+void CpuBackend::rope_qkv(Tensor& q, Tensor& k_cache, Tensor& v_cache, const Tensor& qkv,
+                          const Tensor& positions, float theta) {
+    const int64_t n = qkv.size(0), nh = q.size(1), hs = q.size(2), nkv = k_cache.size(2);
+    Tensor k = empty({1, n, nkv, hs}, DType::F32), v = empty({1, n, nkv, hs}, DType::F32);
+    Tensor q_flat = q.reshape({n, nh * hs}), k_flat = k.reshape({n, nkv * hs}),
+           v_flat = v.reshape({n, nkv * hs});
+    copy(q_flat, qkv.narrow(1, 0, nh * hs));
+    copy(k_flat, qkv.narrow(1, nh * hs, nkv * hs));
+    copy(v_flat, qkv.narrow(1, (nh + nkv) * hs, nkv * hs));
+    rope(q, positions, theta);
+    Tensor k_rows = k.reshape({n, nkv, hs});
+    rope(k_rows, positions, theta);
+    write_rows(k_cache, k, positions);
+    write_rows(v_cache, v, positions);
 }
 
 }  // namespace ferris::cpu

@@ -23,8 +23,21 @@ void CpuBackend::rms_norm(Tensor& out, const Tensor& x, const Tensor& weight, fl
     }
 }
 
+void CpuBackend::add_layer_norm(Tensor& out, const Tensor& x, const Tensor& residual,
+                                const Tensor& weight, const Tensor& bias, float eps) {
+    Tensor sum = empty(x.shape(), DType::F32);
+    add(sum, as_f32(x), as_f32(residual), 1.0f);
+    layer_norm(out, sum, weight, bias, eps);
+}
+
 void CpuBackend::layer_norm(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias,
                             float eps) {
+    if (x.dtype() != DType::F32 || out.dtype() != DType::F32) {
+        Tensor o = empty(out.shape(), DType::F32);
+        layer_norm(o, as_f32(x), weight, bias, eps);
+        copy(out, o);
+        return;
+    }
     const int64_t c = x.size(-1), n = x.numel() / c;
     const float* xp = x.data<float>();
     float* op = out.data<float>();

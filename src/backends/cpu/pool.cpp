@@ -9,6 +9,10 @@ namespace ferris::cpu {
 
 void CpuBackend::pool(Tensor& out, const Tensor& x, const Tensor& segments, PoolMode mode,
                       bool normalize) {
+    if (x.dtype() != DType::F32) {
+        pool(out, as_f32(x), segments, mode, normalize);
+        return;
+    }
     const int64_t n_seg = segments.size(0) - 1, c = x.size(1);
     const int32_t* seg = segments.data<int32_t>();
     const float* xp = x.data<float>();

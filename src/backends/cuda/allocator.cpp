@@ -3,6 +3,8 @@
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
+
 #include "backends/cuda/check.h"
 
 namespace ferris::cuda {
@@ -55,6 +57,7 @@ void* CachingAllocator::allocate_block(size_t bytes, size_t bucket) {
         it->second.pop_back();
         stats_.cached_bytes -= bucket;
         stats_.in_use_bytes += bucket;
+        stats_.peak_in_use_bytes = std::max(stats_.peak_in_use_bytes, stats_.in_use_bytes);
         ++stats_.cache_hits;
         return p;
     }
@@ -86,6 +89,7 @@ void* CachingAllocator::allocate_block(size_t bytes, size_t bucket) {
     }
     if (previous != device_) FERRIS_CUDA_CHECK(cudaSetDevice(previous));
     stats_.in_use_bytes += bucket;
+    stats_.peak_in_use_bytes = std::max(stats_.peak_in_use_bytes, stats_.in_use_bytes);
     ++stats_.device_mallocs;
     return p;
 }

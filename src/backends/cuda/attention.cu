@@ -6,8 +6,10 @@
 #include <algorithm>
 
 #include "backends/cuda/attention.cuh"
+#include "backends/cuda/attention_mask.cuh"
 #include "backends/cuda/check.h"
 #include "backends/cuda/device_util.cuh"
+#include "backends/cuda/launch.cuh"
 
 namespace ferris::cuda {
 
@@ -20,37 +22,6 @@ constexpr int kBq = kWarps * kRows;       // query rows per block (prefill)
 constexpr int kBk = 32;                   // keys per tile (prefill)
 constexpr int kUnroll = 4;                // keys per warp iteration (decode)
 constexpr int64_t kMinKeysPerSplit = 64;  // decode
-
-// Query t of batch row b sees keys [begin, end): its own packed segment, or the unpadded keys;
-// causal also stops at its own position. Both bounds never decrease with t.
-struct KeyRange {
-    int64_t begin, end;
-};
-__device__ __forceinline__ KeyRange range_of(const AttentionArgs& a, int64_t b, int64_t t) {
-    if (t >= a.t_n) return {0, 0};
-    if (a.segments) {  // the last segment starting at or before t
-        int64_t lo = 0, hi = a.n_segments - 1;
-        while (lo < hi) {
-            const int64_t mid = (lo + hi + 1) / 2;
-            if (a.segments[mid] <= t) {
-                lo = mid;
-            } else {
-                hi = mid - 1;
-            }
-        }
-        return {a.segments[lo], a.causal ? t + 1 : static_cast<int64_t>(a.segments[lo + 1])};
-    }
-    const int64_t keys = a.key_lengths ? static_cast<int64_t>(a.key_lengths[b]) : a.s_n;
-    return {0, a.causal ? min(keys, a.q_offset + t + 1) : keys};
-}
-__device__ __forceinline__ float bias_of(const AttentionArgs& a, int64_t h, int64_t t, int64_t s) {
-    return a.bias ? a.bias[h * a.bias_width + s - t + (a.bias_width + 1) / 2 - 1] : 0.0f;
-}
-
-// Online-softmax rescale: the weight of the old accumulator when the running max moves m -> m_new.
-__device__ __forceinline__ float rescale(float m, float m_new) {
-    return m == -INFINITY ? 0.0f : expf(m - m_new);
-}
 
 template <int D>
 size_t prefill_smem_bytes() {
@@ -76,7 +47,9 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(AttentionArgs a) {
     for (int idx = threadIdx.x; idx < kBq * D; idx += kThreads) {
         const int r = idx / D, d = idx % D;
         const int64_t t = t0 + r;
-        qs[idx] = (t < a.t_n && d < hs) ? a.q[((b * a.t_n + t) * a.nh + h) * hs + d] : 0.0f;
+        qs[idx] = (t < a.t_n && d < hs)
+                      ? static_cast<const float*>(a.q)[((b * a.t_n + t) * a.nh + h) * hs + d]
+                      : 0.0f;
     }
     float m[kRows], l[kRows], acc[kRows][kSlices];
     KeyRange range[kRows];
@@ -148,7 +121,7 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(AttentionArgs a) {
         const int64_t t = t0 + warp * kRows + i;
         if (t >= a.t_n) continue;
         const float inv = l[i] > 0.0f ? 1.0f / l[i] : 0.0f;
-        float* o = a.out + ((b * a.t_n + t) * a.nh + h) * hs;
+        float* o = static_cast<float*>(a.out) + ((b * a.t_n + t) * a.nh + h) * hs;
 #pragma unroll
         for (int j = 0; j < kSlices; ++j) {
             const int d = lane + 32 * j;
@@ -162,6 +135,7 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(AttentionArgs a) {
 template <typename T, int D>
 __global__ void __launch_bounds__(kThreads)
     decode_kernel(AttentionArgs a, int64_t chunk, float* part_m, float* part_l, float* part_o) {
+    pdl_begin();
     constexpr int kSlices = D / 32;
     __shared__ float wm[kWarps], wl[kWarps];
     __shared__ float wo[kWarps][D];
@@ -178,7 +152,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int j = 0; j < kSlices; ++j) {
         const int d = lane + 32 * j;
-        q[j] = d < hs ? a.q[row * hs + d] : 0.0f;
+        q[j] = d < hs ? static_cast<const float*>(a.q)[row * hs + d] : 0.0f;
         acc[j] = 0.0f;
     }
     float m = -INFINITY, l = 0.0f;
@@ -226,7 +200,7 @@ __global__ void __launch_bounds__(kThreads)
         float o = 0.0f;
         for (int w = 0; w < kWarps; ++w) o += wo[w][d] * wgt[w];
         if (splits == 1) {
-            a.out[row * hs + d] = sum > 0.0f ? o / sum : 0.0f;
+            static_cast<float*>(a.out)[row * hs + d] = sum > 0.0f ? o / sum : 0.0f;
         } else {
             part_o[(row * splits + split) * hs + d] = o;
         }
@@ -240,6 +214,7 @@ __global__ void __launch_bounds__(kThreads)
 __global__ void combine_kernel(float* __restrict__ out, const float* __restrict__ part_m,
                                const float* __restrict__ part_l, const float* __restrict__ part_o,
                                int64_t splits, int64_t hs) {
+    pdl_begin();
     const int64_t row = blockIdx.x;
     const float* pm = part_m + row * splits;
     const float* pl = part_l + row * splits;
@@ -291,14 +266,12 @@ void launch_decode(const AttentionArgs& a, int sms, float* scratch, cudaStream_t
     float* part_m = scratch;
     float* part_l = part_m + rows * splits;
     float* part_o = part_l + rows * splits;
-    decode_kernel<T, D>
-        <<<dim3(static_cast<unsigned>(rows), static_cast<unsigned>(splits)), kThreads, 0, stream>>>(
-            a, chunk, part_m, part_l, part_o);
-    FERRIS_CUDA_LAUNCH_CHECK("attention decode_kernel");
+    launch_dependent("attention decode_kernel", decode_kernel<T, D>,
+                     dim3(static_cast<unsigned>(rows), static_cast<unsigned>(splits)), kThreads, 0,
+                     stream, a, chunk, part_m, part_l, part_o);
     if (splits == 1) return;
-    combine_kernel<<<static_cast<unsigned>(rows), 128, 0, stream>>>(a.out, part_m, part_l, part_o,
-                                                                    splits, a.hs);
-    FERRIS_CUDA_LAUNCH_CHECK("attention combine_kernel");
+    launch_dependent("attention combine_kernel", combine_kernel, static_cast<unsigned>(rows), 128, 0,
+                     stream, static_cast<float*>(a.out), part_m, part_l, part_o, splits, a.hs);
 }
 
 template <typename T>
@@ -326,6 +299,9 @@ size_t attention_scratch_floats(const AttentionArgs& a, int sms) {
 
 void attention(const AttentionArgs& a, int sms, float* scratch, cudaStream_t stream) {
     if (a.b_n <= 0 || a.t_n <= 0 || a.nh <= 0 || a.hs <= 0) return;
+    if (a.io_dtype != DType::F32)
+        fail(ErrorCode::Unsupported, "[attention] cuda: half-precision q needs the tensor-core "
+                                     "kernel (attention_tensor_cores); the backend converts first");
     if (a.t_n <= kDecodeMaxQueries) {
         switch (a.kv_dtype) {
             case DType::F32:
@@ -336,6 +312,7 @@ void attention(const AttentionArgs& a, int sms, float* scratch, cudaStream_t str
                 return decode_for_type<__nv_bfloat16>(a, sms, scratch, stream);
         }
     }
+    if (attention_tensor_cores(a, stream)) return;
     // Head size 32 (e5-small, MiniLM) gets its own prefill instance: padding it to 64 doubled the
     // work of the encoders' attention.
     if (a.hs <= 32) return launch_prefill<32>(a, stream);

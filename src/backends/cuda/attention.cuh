@@ -13,13 +13,16 @@
 namespace ferris::cuda {
 
 struct AttentionArgs {
-    float* out;      // (B, T, NH, HS)
-    const float* q;  // (B, T, NH, HS) contiguous
+    void* out;       // (B, T, NH, HS), in io_dtype
+    const void* q;   // (B, T, NH, HS), in io_dtype: element (b, t, h, d) at b*q_batch + t*q_seq +
+                     // h*HS + d (contiguous for every kernel but the tensor-core one)
+    DType io_dtype;  // q and out: f32 (every kernel), or bf16/f16 (the tensor-core kernel only)
     const void* k;   // (B, S, NKV, HS): element (b, s, kvh, d) at b*k_batch + s*k_seq + kvh*HS + d
     const void* v;   // same layout as k, its own strides
     DType kv_dtype;  // k and v share it (the backend converts when they differ)
     int64_t b_n, t_n, nh, hs, s_n, nkv;
     int64_t k_batch, k_seq, v_batch, v_seq;  // element strides
+    int64_t q_batch, q_seq;
     bool causal;
     int64_t q_offset;
     const int32_t* key_lengths;  // (B) or null
@@ -28,6 +31,10 @@ struct AttentionArgs {
     const float* bias;           // (NH, bias_width = 2W - 1) or null: bias[h, s - t + W - 1]
     int64_t bias_width;
     float scale;
+    // F32: exact f32 arithmetic. BF16/F16: q, k, v and the probabilities may be rounded to half
+    // precision so that tensor cores do the products (f32 accumulation), as flash-attention does:
+    // to the cache's dtype when k/v are f16/bf16, else to this one.
+    DType precision = DType::F32;
 };
 
 constexpr int64_t kMaxAttentionHeadSize = 256;
@@ -36,5 +43,8 @@ constexpr int64_t kDecodeMaxQueries = 15;  // T at or below this takes the split
 // Floats of scratch the launcher needs for `sms` multiprocessors (0 for prefill).
 size_t attention_scratch_floats(const AttentionArgs& a, int sms);
 void attention(const AttentionArgs& a, int sms, float* scratch, cudaStream_t stream);
+// The tensor-core prefill kernel (attention_tc.cu); false when it does not apply (f32 precision,
+// head size other than 32/64/128, unaligned rows), and then nothing was launched.
+bool attention_tensor_cores(const AttentionArgs& a, cudaStream_t stream);
 
 }  // namespace ferris::cuda

@@ -28,6 +28,7 @@
 #include "backends/cuda/pool.cuh"
 #include "backends/cuda/rope.cuh"
 #include "backends/cuda/rows.cuh"
+#include "backends/cuda/sampling.cuh"
 #include "backends/cuda/transfer.h"
 #include "backends/cuda_api.h"
 
@@ -150,6 +151,23 @@ std::string device_name(int index) {
     return prop.name;
 }
 
+DeviceMemory device_memory(int index) {
+    const AllocatorStats st = static_cast<CudaBackend&>(cuda_backend(index)).allocator_stats();
+    DeviceMemory m;
+    m.peak_tensor_bytes = st.peak_in_use_bytes;
+    m.tensor_bytes = st.in_use_bytes;
+    m.cached_bytes = st.cached_bytes;
+    size_t free_bytes = 0, total_bytes = 0;
+    int previous = 0;
+    FERRIS_CUDA_CHECK(cudaGetDevice(&previous));
+    FERRIS_CUDA_CHECK(cudaSetDevice(index));
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess)
+        m.device_used_bytes = total_bytes - free_bytes;
+    (void)cudaGetLastError();
+    FERRIS_CUDA_CHECK(cudaSetDevice(previous));
+    return m;
+}
+
 Backend& cuda_backend(int index) {
     static std::atomic<CudaBackend*> backends[kMaxDevices] = {};
     static std::mutex mutex;
@@ -206,9 +224,17 @@ bool CudaBackend::supports(OpKind op, DType dtype) const {
         case OpKind::Copy:
             return true;
         case OpKind::Embedding:
+        case OpKind::LayerNorm:
+        case OpKind::AddLayerNorm:
+        case OpKind::Gelu:
+        case OpKind::Add:
+        case OpKind::Pool:
         case OpKind::Linear:
         case OpKind::LinearAdd:
         case OpKind::SwiGlu:
+        case OpKind::RmsNormLinear:
+        case OpKind::RmsNormSwiGlu:
+        case OpKind::RopeQkv:
         case OpKind::Attention:
         case OpKind::WriteRows:
             return is_float(dtype);
@@ -328,14 +354,35 @@ void CudaBackend::layer_norm(Tensor& out, const Tensor& x, const Tensor& weight,
     activate();
     const TraceScope trace_scope(stream_, "layer_norm");
     const int64_t c = x.size(-1);
-    cuda::layer_norm(out.data<float>(), x.data<float>(), weight.raw(), weight.dtype(), bias.raw(),
-                     bias.dtype(), c ? x.numel() / c : 0, c, eps, stream_);
+    cuda::layer_norm(out.raw(), out.dtype(), x.raw(), x.dtype(), weight.raw(), weight.dtype(),
+                     bias.raw(), bias.dtype(), c ? x.numel() / c : 0, c, eps, stream_);
+}
+
+void CudaBackend::add_layer_norm(Tensor& out, const Tensor& x, const Tensor& residual,
+                                 const Tensor& weight, const Tensor& bias, float eps) {
+    activate();
+    const TraceScope trace_scope(stream_, "add_layer_norm");
+    const int64_t c = x.size(-1), n = c ? x.numel() / c : 0;
+    if (cuda::add_layer_norm(out.raw(), x.raw(), residual.raw(), x.dtype(), weight.raw(),
+                             weight.dtype(), bias.raw(), bias.dtype(), n, c, eps, stream_))
+        return;
+    Tensor sum = empty(x.shape(), DType::F32);  // wide rows: the sum, then the block kernel
+    Tensor x32 = x, r32 = residual;
+    if (x.dtype() != DType::F32) {
+        x32 = empty(x.shape(), DType::F32);
+        r32 = empty(x.shape(), DType::F32);
+        copy_device(x32, x);
+        copy_device(r32, residual);
+    }
+    cuda::add(sum.raw(), x32.raw(), r32.raw(), DType::F32, 1.0f, sum.numel(), stream_);
+    cuda::layer_norm(out.raw(), out.dtype(), sum.raw(), DType::F32, weight.raw(), weight.dtype(),
+                     bias.raw(), bias.dtype(), n, c, eps, stream_);
 }
 
 void CudaBackend::gelu(Tensor& out, const Tensor& x) {
     activate();
     const TraceScope trace_scope(stream_, "gelu");
-    cuda::gelu(out.data<float>(), x.data<float>(), x.numel(), stream_);
+    cuda::gelu(out.raw(), x.raw(), x.dtype(), x.numel(), stream_);
 }
 
 void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias) {
@@ -344,7 +391,6 @@ void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, con
     const int64_t in = x.size(-1), outs = weight.size(0);
     const int64_t rows = in ? x.numel() / in : out.numel() / (outs ? outs : 1);
     Tensor x_scratch, bias_f32;
-    if (weight.dtype() != DType::F32) x_scratch = empty({rows * in}, weight.dtype());
     if (bias.defined()) {
         bias_f32 = bias;
         if (bias.dtype() != DType::F32 || !bias.is_contiguous()) {
@@ -352,6 +398,15 @@ void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, con
             copy_device(bias_f32, bias);
         }
     }
+    if (x.dtype() != DType::F32) {  // half activations in and out: no conversion pass
+        Tensor bias_scratch;
+        if (bias.defined()) bias_scratch = empty({outs}, weight.dtype());
+        cuda::linear_half(*gemm_, out.raw(), x.raw(), weight.raw(), weight.dtype(),
+                          bias.defined() ? bias_f32.data<float>() : nullptr,
+                          bias.defined() ? bias_scratch.raw() : nullptr, rows, in, outs, stream_);
+        return;
+    }
+    if (weight.dtype() != DType::F32) x_scratch = empty({rows * in}, weight.dtype());
     cuda::linear(*gemm_, out.data<float>(), x.data<float>(), weight.raw(), weight.dtype(),
                  bias.defined() ? bias_f32.data<float>() : nullptr, rows, in, outs,
                  x_scratch.defined() ? x_scratch.raw() : nullptr, stream_);
@@ -370,7 +425,7 @@ void CudaBackend::linear_add(Tensor& acc, const Tensor& x, const Tensor& weight,
     }
     Tensor y = empty(acc.shape(), DType::F32);  // larger products: GEMM, then the add
     linear(y, x, weight, bias);
-    cuda::add(acc.data<float>(), acc.data<float>(), y.data<float>(), 1.0f, acc.numel(), stream_);
+    cuda::add(acc.raw(), acc.raw(), y.raw(), DType::F32, 1.0f, acc.numel(), stream_);
 }
 
 void CudaBackend::swiglu(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& w_up) {
@@ -387,10 +442,54 @@ void CudaBackend::swiglu(Tensor& out, const Tensor& x, const Tensor& w_gate, con
     silu_mul(out, gate, up);
 }
 
+namespace {
+bool f32_vector(const Tensor& t) { return t.dtype() == DType::F32 && t.is_contiguous(); }
+}  // namespace
+
+void CudaBackend::rms_norm_linear(Tensor& out, const Tensor& x, const Tensor& norm_weight,
+                                  float eps, const Tensor& weight, const Tensor& bias) {
+    activate();
+    const TraceScope trace_scope(stream_, "rms_norm_linear");
+    const int64_t in = x.size(-1), outs = weight.size(0), rows = out.numel() / outs;
+    if (f32_vector(norm_weight) && (!bias.defined() || f32_vector(bias)) &&
+        cuda::gemv(out.data<float>(), x.data<float>(), weight.raw(), weight.dtype(),
+                   bias.defined() ? bias.data<float>() : nullptr, rows, in, outs, false, stream_,
+                   norm_weight.data<float>(), eps))
+        return;
+    Tensor h = empty(x.shape(), DType::F32);
+    rms_norm(h, x, norm_weight, eps);
+    linear(out, h, weight, bias);
+}
+
+void CudaBackend::rms_norm_swiglu(Tensor& out, const Tensor& x, const Tensor& norm_weight,
+                                  float eps, const Tensor& w_gate, const Tensor& w_up) {
+    activate();
+    const TraceScope trace_scope(stream_, "rms_norm_swiglu");
+    const int64_t in = x.size(-1), outs = w_gate.size(0), rows = out.numel() / outs;
+    if (f32_vector(norm_weight) && w_gate.dtype() == w_up.dtype() &&
+        cuda::gemv_swiglu(out.data<float>(), x.data<float>(), w_gate.raw(), w_up.raw(),
+                          w_gate.dtype(), rows, in, outs, stream_, norm_weight.data<float>(), eps))
+        return;
+    Tensor h = empty(x.shape(), DType::F32);
+    rms_norm(h, x, norm_weight, eps);
+    swiglu(out, h, w_gate, w_up);
+}
+
+void CudaBackend::rope_qkv(Tensor& q, Tensor& k_cache, Tensor& v_cache, const Tensor& qkv,
+                           const Tensor& positions, float theta) {
+    activate();
+    const TraceScope trace_scope(stream_, "rope_qkv");
+    const int64_t n = qkv.size(0), nh = q.size(1), hs = q.size(2), nkv = k_cache.size(2);
+    const Tensor& freq = inv_freq(theta, hs);
+    cuda::rope_qkv(q.data<float>(), k_cache.raw(), v_cache.raw(), k_cache.dtype(),
+                   k_cache.strides()[1], v_cache.strides()[1], qkv.data<float>(),
+                   positions.data<int32_t>(), freq.data<float>(), n, nh, nkv, hs, stream_);
+}
+
 void CudaBackend::add(Tensor& out, const Tensor& a, const Tensor& b, float alpha) {
     activate();
     const TraceScope trace_scope(stream_, "add");
-    cuda::add(out.data<float>(), a.data<float>(), b.data<float>(), alpha, a.numel(), stream_);
+    cuda::add(out.raw(), a.raw(), b.raw(), a.dtype(), alpha, a.numel(), stream_);
 }
 
 void CudaBackend::silu_mul(Tensor& out, const Tensor& gate, const Tensor& up) {
@@ -434,8 +533,9 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const
         copy_device(vv, v);
     }
     AttentionArgs a{};
-    a.out = out.data<float>();
-    a.q = q.data<float>();
+    a.out = out.raw();
+    a.q = q.raw();
+    a.io_dtype = q.dtype();
     a.k = kk.raw();
     a.v = vv.raw();
     a.kv_dtype = kk.dtype();
@@ -457,9 +557,33 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const
     a.bias = mask.relative_bias.defined() ? mask.relative_bias.data<float>() : nullptr;
     a.bias_width = mask.relative_bias.defined() ? mask.relative_bias.size(1) : 0;
     a.scale = scale;
+    a.precision = mask.precision;
     if (a.hs > kMaxAttentionHeadSize)
         fail(ErrorCode::Unsupported, "[attention] cuda: head size ", a.hs, " > ",
              kMaxAttentionHeadSize);
+    a.q_batch = q.strides()[0];
+    a.q_seq = q.strides()[1];
+    // Half activations, or many queries: the tensor-core kernel, reading q as it lies.
+    if ((a.io_dtype != DType::F32 || a.t_n > kDecodeMaxQueries) &&
+        cuda::attention_tensor_cores(a, stream_))
+        return;
+    // The other kernels take contiguous f32 q and out.
+    Tensor q32 = q, out32 = out;
+    if (q.dtype() != DType::F32 || !q.is_contiguous()) {
+        q32 = empty(q.shape(), DType::F32);
+        copy_device(q32, q);
+    }
+    if (out.dtype() != DType::F32) out32 = empty(out.shape(), DType::F32);
+    a.q = q32.raw();
+    a.out = out32.raw();
+    a.io_dtype = DType::F32;
+    a.q_batch = q32.strides()[0];
+    a.q_seq = q32.strides()[1];
+    run_attention(a);
+    if (out32.raw() != out.raw()) copy_device(out, out32);
+}
+
+void CudaBackend::run_attention(const AttentionArgs& a) {
     const size_t floats = attention_scratch_floats(a, sms_);
     Tensor scratch;
     if (floats) scratch = empty({static_cast<int64_t>(floats)}, DType::F32);
@@ -484,7 +608,30 @@ void CudaBackend::write_rows(Tensor& dst, const Tensor& src, const Tensor& rows)
 void CudaBackend::argmax(Tensor& out, const Tensor& x) {
     activate();
     const TraceScope trace_scope(stream_, "argmax");
-    cuda::argmax(out.data<int32_t>(), x.data<float>(), x.size(0), x.size(1), stream_);
+    const int64_t n = x.size(0), v = x.size(1);
+    const auto bytes = static_cast<int64_t>(cuda::argmax_scratch_bytes(n, v));
+    Tensor scratch = empty({(bytes + 7) / 8}, DType::I64);
+    cuda::argmax(out.data<int32_t>(), x.data<float>(), n, v, scratch.raw(), stream_);
+}
+
+void CudaBackend::sample(Tensor& out, const Tensor& logits, Tensor& seen, const Tensor& uniform,
+                         const SampleOptions& options) {
+    activate();
+    const TraceScope trace_scope(stream_, "sample");
+    const int64_t v = logits.size(1);
+    Tensor scratch = empty({cuda::sample_scratch_words(v)}, DType::I32);
+    cuda::SampleArgs a{};
+    a.out = out.data<int32_t>();
+    a.logits = logits.data<float>();
+    a.seen = seen.data<int32_t>();
+    a.uniform = uniform.data<int64_t>();
+    a.v = static_cast<int32_t>(v);
+    a.temperature = options.temperature;
+    a.top_k = options.top_k;
+    a.top_p = options.top_p;
+    a.min_p = options.min_p;
+    a.repetition_penalty = options.repetition_penalty;
+    cuda::sample(a, scratch.raw(), stream_);
 }
 
 namespace {
@@ -547,8 +694,8 @@ void CudaBackend::pool(Tensor& out, const Tensor& x, const Tensor& segments, Poo
                        bool normalize) {
     activate();
     const TraceScope trace_scope(stream_, "pool");
-    cuda::pool(out.data<float>(), x.data<float>(), segments.data<int32_t>(), segments.size(0) - 1,
-               x.size(1), static_cast<int>(mode), normalize, stream_);
+    cuda::pool(out.data<float>(), x.raw(), x.dtype(), segments.data<int32_t>(),
+               segments.size(0) - 1, x.size(1), static_cast<int>(mode), normalize, stream_);
 }
 
 }  // namespace ferris::cuda

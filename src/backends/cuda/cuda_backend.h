@@ -17,6 +17,7 @@ struct CUstream_st;
 namespace ferris::cuda {
 
 struct GemmContext;
+struct AttentionArgs;
 class PinnedStaging;
 
 class CudaBackend final : public Backend {
@@ -38,11 +39,19 @@ public:
     void rms_norm(Tensor& out, const Tensor& x, const Tensor& weight, float eps) override;
     void layer_norm(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias,
                     float eps) override;
+    void add_layer_norm(Tensor& out, const Tensor& x, const Tensor& residual, const Tensor& weight,
+                        const Tensor& bias, float eps) override;
     void gelu(Tensor& out, const Tensor& x) override;
     void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias) override;
     void linear_add(Tensor& acc, const Tensor& x, const Tensor& weight,
                     const Tensor& bias) override;
     void swiglu(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& w_up) override;
+    void rms_norm_linear(Tensor& out, const Tensor& x, const Tensor& norm_weight, float eps,
+                         const Tensor& weight, const Tensor& bias) override;
+    void rms_norm_swiglu(Tensor& out, const Tensor& x, const Tensor& norm_weight, float eps,
+                         const Tensor& w_gate, const Tensor& w_up) override;
+    void rope_qkv(Tensor& q, Tensor& k_cache, Tensor& v_cache, const Tensor& qkv,
+                  const Tensor& positions, float theta) override;
     void add(Tensor& out, const Tensor& a, const Tensor& b, float alpha) override;
     void silu_mul(Tensor& out, const Tensor& gate, const Tensor& up) override;
     void rope(Tensor& x, const Tensor& positions, float theta) override;
@@ -53,6 +62,8 @@ public:
               bool normalize) override;
     void write_rows(Tensor& dst, const Tensor& src, const Tensor& rows) override;
     void argmax(Tensor& out, const Tensor& x) override;
+    void sample(Tensor& out, const Tensor& logits, Tensor& seen, const Tensor& uniform,
+                const SampleOptions& options) override;
 
     int index() const { return index_; }
     AllocatorStats allocator_stats() const { return allocator_.stats(); }
@@ -64,6 +75,7 @@ private:
     void upload(Tensor& dst, const Tensor& src);       // src on the host
     void download(Tensor& dst, const Tensor& src);     // dst on the host
     const Tensor& inv_freq(float theta, int64_t hs);   // rope frequencies, cached
+    void run_attention(const AttentionArgs& a);        // f32 q/out: picks the kernel, scratch
 
     int index_;
     int sms_ = 1;

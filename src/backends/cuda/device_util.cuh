@@ -33,6 +33,29 @@ __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
     return __float2bfloat16_rn(v);
 }
 
+// Four consecutive elements as floats (one 16-byte or 8-byte load; p aligned to that), and back.
+__device__ __forceinline__ void load4(const float* p, float (&v)[4]) {
+    const float4 f = *reinterpret_cast<const float4*>(p);
+    v[0] = f.x, v[1] = f.y, v[2] = f.z, v[3] = f.w;
+}
+template <typename T>
+__device__ __forceinline__ void load4(const T* p, float (&v)[4]) {
+    const uint2 u = *reinterpret_cast<const uint2*>(p);
+    const T* e = reinterpret_cast<const T*>(&u);
+    v[0] = to_float(e[0]), v[1] = to_float(e[1]), v[2] = to_float(e[2]), v[3] = to_float(e[3]);
+}
+__device__ __forceinline__ void store4(float* p, const float (&v)[4]) {
+    *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+}
+template <typename T>
+__device__ __forceinline__ void store4(T* p, const float (&v)[4]) {
+    uint2 u;
+    T* e = reinterpret_cast<T*>(&u);
+    e[0] = from_float<T>(v[0]), e[1] = from_float<T>(v[1]), e[2] = from_float<T>(v[2]),
+    e[3] = from_float<T>(v[3]);
+    *reinterpret_cast<uint2*>(p) = u;
+}
+
 // Element i of a float buffer whose dtype is known only at run time (a uniform branch).
 __device__ __forceinline__ float load_any(const void* p, DType dt, int64_t i) {
     if (dt == DType::F32) return static_cast<const float*>(p)[i];

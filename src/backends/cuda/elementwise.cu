@@ -10,11 +10,14 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// No __restrict__ on out: add is called in place (out == a).
-__global__ void add_kernel(float* out, const float* a, const float* b, float alpha, int64_t n) {
+// No __restrict__ on out: add is called in place (out == a). Half precision is computed in f32.
+template <typename T>
+__global__ void add_kernel(T* out, const T* a, const T* b, float alpha, int64_t n) {
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-         i += int64_t(gridDim.x) * blockDim.x)
-        out[i] = alpha == 1.0f ? a[i] + b[i] : a[i] + alpha * b[i];
+         i += int64_t(gridDim.x) * blockDim.x) {
+        const float x = to_float(a[i]), y = to_float(b[i]);
+        out[i] = from_float<T>(alpha == 1.0f ? x + y : x + alpha * y);
+    }
 }
 
 __global__ void silu_mul_kernel(float* out, const float* gate, const float* up, int64_t n) {
@@ -25,19 +28,50 @@ __global__ void silu_mul_kernel(float* out, const float* gate, const float* up, 
     }
 }
 
-__global__ void gelu_kernel(float* out, const float* x, int64_t n) {
+template <typename T>
+__global__ void gelu_kernel(T* out, const T* x, int64_t n) {
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
          i += int64_t(gridDim.x) * blockDim.x) {
-        const float v = x[i];
-        out[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+        const float v = to_float(x[i]);
+        out[i] = from_float<T>(0.5f * v * (1.0f + erff(v * 0.70710678118654752f)));
+    }
+}
+
+// Four elements a thread (one 8- or 16-byte load and store): n % 4 == 0, pointers aligned.
+template <typename T>
+__global__ void gelu4_kernel(T* out, const T* x, int64_t n4) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n4;
+         i += int64_t(gridDim.x) * blockDim.x) {
+        float v[4];
+        load4(x + i * 4, v);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) v[e] = 0.5f * v[e] * (1.0f + erff(v[e] * 0.70710678118654752f));
+        store4(out + i * 4, v);
+    }
+}
+
+// Runs f(T{}) with T the element type of the float dtype dt.
+template <typename F>
+void by_float_type(DType dt, F&& f) {
+    if (dt == DType::F32) {
+        f(float{});
+    } else if (dt == DType::F16) {
+        f(__half{});
+    } else {
+        f(__nv_bfloat16{});
     }
 }
 
 }  // namespace
 
-void add(float* out, const float* a, const float* b, float alpha, int64_t n, cudaStream_t stream) {
+void add(void* out, const void* a, const void* b, DType dt, float alpha, int64_t n,
+         cudaStream_t stream) {
     if (n <= 0) return;
-    add_kernel<<<grid_for(n, kThreads), kThreads, 0, stream>>>(out, a, b, alpha, n);
+    by_float_type(dt, [&](auto zero) {
+        using T = decltype(zero);
+        add_kernel<T><<<grid_for(n, kThreads), kThreads, 0, stream>>>(
+            static_cast<T*>(out), static_cast<const T*>(a), static_cast<const T*>(b), alpha, n);
+    });
     FERRIS_CUDA_LAUNCH_CHECK("add_kernel");
 }
 
@@ -47,9 +81,19 @@ void silu_mul(float* out, const float* gate, const float* up, int64_t n, cudaStr
     FERRIS_CUDA_LAUNCH_CHECK("silu_mul_kernel");
 }
 
-void gelu(float* out, const float* x, int64_t n, cudaStream_t stream) {
+void gelu(void* out, const void* x, DType dt, int64_t n, cudaStream_t stream) {
     if (n <= 0) return;
-    gelu_kernel<<<grid_for(n, kThreads), kThreads, 0, stream>>>(out, x, n);
+    const bool vector4 = n % 4 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0 &&
+                         reinterpret_cast<uintptr_t>(x) % 16 == 0;
+    by_float_type(dt, [&](auto zero) {
+        using T = decltype(zero);
+        if (vector4)
+            gelu4_kernel<T><<<grid_for(n / 4, kThreads), kThreads, 0, stream>>>(
+                static_cast<T*>(out), static_cast<const T*>(x), n / 4);
+        else
+            gelu_kernel<T><<<grid_for(n, kThreads), kThreads, 0, stream>>>(
+                static_cast<T*>(out), static_cast<const T*>(x), n);
+    });
     FERRIS_CUDA_LAUNCH_CHECK("gelu_kernel");
 }
 

@@ -5,12 +5,16 @@
 
 #include <cstdint>
 
+#include "ferris/dtype.h"
+
 namespace ferris::cuda {
 
-void add(float* out, const float* a, const float* b, float alpha, int64_t n, cudaStream_t stream);
+// add and gelu: elements of dtype dt (f32, f16 or bf16), computed in f32.
+void add(void* out, const void* a, const void* b, DType dt, float alpha, int64_t n,
+         cudaStream_t stream);
 // out = silu(gate) * up = gate / (1 + exp(-gate)) * up
 void silu_mul(float* out, const float* gate, const float* up, int64_t n, cudaStream_t stream);
 // out = x * 0.5 * (1 + erf(x / sqrt(2)))
-void gelu(float* out, const float* x, int64_t n, cudaStream_t stream);
+void gelu(void* out, const void* x, DType dt, int64_t n, cudaStream_t stream);
 
 }  // namespace ferris::cuda

@@ -1,6 +1,7 @@
 // Embedding kernel: one block per row (grid-stride over rows), threads over the hidden size.
 #include "backends/cuda/check.h"
 #include "backends/cuda/device_util.cuh"
+#include "backends/cuda/launch.cuh"
 #include "backends/cuda/embedding.cuh"
 
 namespace ferris::cuda {
@@ -10,6 +11,7 @@ namespace {
 template <typename T>
 __global__ void embedding_kernel(float* __restrict__ out, const T* __restrict__ table,
                                  const int32_t* __restrict__ ids, int64_t n, int64_t c) {
+    pdl_begin();
     for (int64_t r = blockIdx.x; r < n; r += gridDim.x) {
         const T* row = table + static_cast<int64_t>(ids[r]) * c;
         float* o = out + r * c;
@@ -22,9 +24,8 @@ void launch(float* out, const void* table, const int32_t* ids, int64_t n, int64_
             cudaStream_t stream) {
     const int threads = c >= 256 ? 256 : 128;
     const unsigned blocks = static_cast<unsigned>(n < 65536 ? n : 65536);
-    embedding_kernel<T>
-        <<<blocks, threads, 0, stream>>>(out, static_cast<const T*>(table), ids, n, c);
-    FERRIS_CUDA_LAUNCH_CHECK("embedding_kernel");
+    launch_dependent("embedding_kernel", embedding_kernel<T>, blocks, threads, 0, stream, out,
+                     static_cast<const T*>(table), ids, n, c);
 }
 
 }  // namespace

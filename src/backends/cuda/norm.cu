@@ -1,6 +1,6 @@
-// Norm kernels: one block per row, f32 partial sums per thread reduced over the block; LayerNorm
-// takes two passes (mean, then centred variance) like the CPU, so an offset mean costs nothing in
-// precision. Weights are read in their stored dtype (a uniform runtime branch).
+// Norm kernels: one block per row, f32 partial sums per thread reduced over the block, or (LayerNorm
+// rows up to 1024 wide) one warp per row held in registers; LayerNorm takes two passes (mean, then
+// centred variance) like the CPU, so an offset mean costs nothing in precision. Weights are read in their stored dtype (a uniform runtime branch).
 #include "backends/cuda/check.h"
 #include "backends/cuda/device_util.cuh"
 #include "backends/cuda/norm.cuh"
@@ -22,24 +22,126 @@ __global__ void rms_norm_kernel(float* __restrict__ out, const float* __restrict
         orow[i] = load_any(weight, wd, i) * (xr[i] * inv);
 }
 
-__global__ void layer_norm_kernel(float* __restrict__ out, const float* __restrict__ x,
+// x and out in f32 or half precision (a GPU model's activations), the statistics in f32.
+template <typename Tin, typename Tout>
+__global__ void layer_norm_kernel(Tout* __restrict__ out, const Tin* __restrict__ x,
                                   const void* __restrict__ weight, DType wd,
                                   const void* __restrict__ bias, DType bd, int64_t c, float eps) {
     __shared__ float scratch[32];
-    const float* xr = x + blockIdx.x * c;
-    float* orow = out + blockIdx.x * c;
+    const Tin* xr = x + blockIdx.x * c;
+    Tout* orow = out + blockIdx.x * c;
     float sum = 0.0f;
-    for (int64_t i = threadIdx.x; i < c; i += blockDim.x) sum += xr[i];
+    for (int64_t i = threadIdx.x; i < c; i += blockDim.x) sum += to_float(xr[i]);
     const float mean = block_reduce(sum, scratch) / static_cast<float>(c);
     float var = 0.0f;
     for (int64_t i = threadIdx.x; i < c; i += blockDim.x) {
-        const float d = xr[i] - mean;
+        const float d = to_float(xr[i]) - mean;
         var = fmaf(d, d, var);
     }
     var = block_reduce(var, scratch);
     const float inv = 1.0f / sqrtf(var / static_cast<float>(c) + eps);
     for (int64_t i = threadIdx.x; i < c; i += blockDim.x)
-        orow[i] = (xr[i] - mean) * inv * load_any(weight, wd, i) + load_any(bias, bd, i);
+        orow[i] = from_float<Tout>((to_float(xr[i]) - mean) * inv * load_any(weight, wd, i) +
+                                   load_any(bias, bd, i));
+}
+
+// One warp per row for C <= 32 * 4 * kChunks, C % 4 == 0: the row (plus the residual, when given)
+// is read once into registers in 4-element chunks; mean and centred variance are warp shuffles.
+template <typename Tin, typename Tout, int kChunks>
+__global__ void layer_norm_warp_kernel(Tout* __restrict__ out, const Tin* __restrict__ x,
+                                       const Tin* __restrict__ residual,
+                                       const void* __restrict__ weight, DType wd,
+                                       const void* __restrict__ bias, DType bd, int64_t n,
+                                       int64_t c, float eps) {
+    const int lane = threadIdx.x & 31;
+    const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
+    if (row >= n) return;
+    const int64_t chunks = c / 4;
+    float v[kChunks][4];
+    float sum = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kChunks; ++j) {
+        const int64_t ch = lane + 32 * j;
+        v[j][0] = v[j][1] = v[j][2] = v[j][3] = 0.0f;
+        if (ch < chunks) {
+            load4(x + row * c + ch * 4, v[j]);
+            if (residual) {
+                float r[4];
+                load4(residual + row * c + ch * 4, r);
+#pragma unroll
+                for (int e = 0; e < 4; ++e) v[j][e] += r[e];
+            }
+#pragma unroll
+            for (int e = 0; e < 4; ++e) sum += v[j][e];
+        }
+    }
+    const float mean = warp_sum(sum) / static_cast<float>(c);
+    float var = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kChunks; ++j)
+        if (lane + 32 * j < chunks)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const float d = v[j][e] - mean;
+                var = fmaf(d, d, var);
+            }
+    const float inv = 1.0f / sqrtf(warp_sum(var) / static_cast<float>(c) + eps);
+#pragma unroll
+    for (int j = 0; j < kChunks; ++j) {
+        const int64_t ch = lane + 32 * j;
+        if (ch >= chunks) continue;
+        float y[4];
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            const int64_t i = ch * 4 + e;
+            y[e] = (v[j][e] - mean) * inv * load_any(weight, wd, i) + load_any(bias, bd, i);
+        }
+        store4(out + row * c + ch * 4, y);
+    }
+}
+
+template <typename Tin, typename Tout>
+bool launch_layer_norm_warp(void* out, const void* x, const void* residual, const void* weight,
+                            DType wd, const void* bias, DType bd, int64_t n, int64_t c, float eps,
+                            cudaStream_t stream) {
+    if (c % 4 != 0 || c > 1024) return false;
+    constexpr int kWarps = 8;
+    const auto blocks = static_cast<unsigned>((n + kWarps - 1) / kWarps);
+    auto go = [&](auto kernel) {
+        kernel<<<blocks, kWarps * 32, 0, stream>>>(
+            static_cast<Tout*>(out), static_cast<const Tin*>(x), static_cast<const Tin*>(residual),
+            weight, wd, bias, bd, n, c, eps);
+    };
+    if (c <= 256)
+        go(layer_norm_warp_kernel<Tin, Tout, 2>);
+    else if (c <= 512)
+        go(layer_norm_warp_kernel<Tin, Tout, 4>);
+    else
+        go(layer_norm_warp_kernel<Tin, Tout, 8>);
+    return true;
+}
+
+template <typename Tin, typename Tout>
+void launch_layer_norm(void* out, const void* x, const void* weight, DType wd, const void* bias,
+                       DType bd, int64_t n, int64_t c, float eps, int threads,
+                       cudaStream_t stream) {
+    if (launch_layer_norm_warp<Tin, Tout>(out, x, nullptr, weight, wd, bias, bd, n, c, eps, stream))
+        return;
+    layer_norm_kernel<Tin, Tout><<<static_cast<unsigned>(n), threads, 0, stream>>>(
+        static_cast<Tout*>(out), static_cast<const Tin*>(x), weight, wd, bias, bd, c, eps);
+}
+
+template <typename Tin>
+void layer_norm_from(void* out, DType out_dt, const void* x, const void* weight, DType wd,
+                     const void* bias, DType bd, int64_t n, int64_t c, float eps, int threads,
+                     cudaStream_t stream) {
+    if (out_dt == DType::F32)
+        launch_layer_norm<Tin, float>(out, x, weight, wd, bias, bd, n, c, eps, threads, stream);
+    else if (out_dt == DType::F16)
+        launch_layer_norm<Tin, __half>(out, x, weight, wd, bias, bd, n, c, eps, threads, stream);
+    else
+        launch_layer_norm<Tin, __nv_bfloat16>(out, x, weight, wd, bias, bd, n, c, eps, threads,
+                                              stream);
 }
 
 int threads_for(int64_t c) { return c <= 256 ? 64 : c <= 1024 ? 128 : c <= 4096 ? 256 : 512; }
@@ -54,13 +156,39 @@ void rms_norm(float* out, const float* x, const void* weight, DType weight_dtype
     FERRIS_CUDA_LAUNCH_CHECK("rms_norm_kernel");
 }
 
-void layer_norm(float* out, const float* x, const void* weight, DType weight_dtype,
-                const void* bias, DType bias_dtype, int64_t n, int64_t c, float eps,
-                cudaStream_t stream) {
+void layer_norm(void* out, DType out_dtype, const void* x, DType x_dtype, const void* weight,
+                DType weight_dtype, const void* bias, DType bias_dtype, int64_t n, int64_t c,
+                float eps, cudaStream_t stream) {
     if (n <= 0 || c <= 0) return;
-    layer_norm_kernel<<<static_cast<unsigned>(n), threads_for(c), 0, stream>>>(
-        out, x, weight, weight_dtype, bias, bias_dtype, c, eps);
+    const int threads = threads_for(c);
+    if (x_dtype == DType::F32)
+        layer_norm_from<float>(out, out_dtype, x, weight, weight_dtype, bias, bias_dtype, n, c,
+                               eps, threads, stream);
+    else if (x_dtype == DType::F16)
+        layer_norm_from<__half>(out, out_dtype, x, weight, weight_dtype, bias, bias_dtype, n, c,
+                                eps, threads, stream);
+    else
+        layer_norm_from<__nv_bfloat16>(out, out_dtype, x, weight, weight_dtype, bias, bias_dtype,
+                                       n, c, eps, threads, stream);
     FERRIS_CUDA_LAUNCH_CHECK("layer_norm_kernel");
+}
+
+bool add_layer_norm(void* out, const void* x, const void* residual, DType dtype,
+                    const void* weight, DType weight_dtype, const void* bias, DType bias_dtype,
+                    int64_t n, int64_t c, float eps, cudaStream_t stream) {
+    if (n <= 0 || c <= 0) return true;
+    bool done;
+    if (dtype == DType::F32)
+        done = launch_layer_norm_warp<float, float>(out, x, residual, weight, weight_dtype, bias,
+                                                    bias_dtype, n, c, eps, stream);
+    else if (dtype == DType::F16)
+        done = launch_layer_norm_warp<__half, __half>(out, x, residual, weight, weight_dtype, bias,
+                                                      bias_dtype, n, c, eps, stream);
+    else
+        done = launch_layer_norm_warp<__nv_bfloat16, __nv_bfloat16>(
+            out, x, residual, weight, weight_dtype, bias, bias_dtype, n, c, eps, stream);
+    if (done) FERRIS_CUDA_LAUNCH_CHECK("layer_norm_warp_kernel");
+    return done;
 }
 
 }  // namespace ferris::cuda

@@ -11,8 +11,9 @@ namespace {
 
 constexpr int kThreads = 256;
 
+template <typename T>
 __global__ void __launch_bounds__(kThreads)
-    pool_kernel(float* out, const float* x, const int32_t* segments, int64_t c, int mode,
+    pool_kernel(float* out, const T* x, const int32_t* segments, int64_t c, int mode,
                 bool normalize) {
     __shared__ float scratch[32];
     const int64_t seg = blockIdx.x;
@@ -22,13 +23,13 @@ __global__ void __launch_bounds__(kThreads)
     for (int64_t col = threadIdx.x; col < c; col += blockDim.x) {
         float v;
         if (mode == 1) {
-            v = x[r0 * c + col];
+            v = to_float(x[r0 * c + col]);
         } else if (mode == 2) {
             v = -INFINITY;
-            for (int64_t r = r0; r < r1; ++r) v = fmaxf(v, x[r * c + col]);
+            for (int64_t r = r0; r < r1; ++r) v = fmaxf(v, to_float(x[r * c + col]));
         } else {
             v = 0.0f;
-            for (int64_t r = r0; r < r1; ++r) v += x[r * c + col];
+            for (int64_t r = r0; r < r1; ++r) v += to_float(x[r * c + col]);
             v /= static_cast<float>(r1 - r0);
         }
         o[col] = v;
@@ -42,11 +43,19 @@ __global__ void __launch_bounds__(kThreads)
 
 }  // namespace
 
-void pool(float* out, const float* x, const int32_t* segments, int64_t n_segments, int64_t c,
-          int mode, bool normalize, cudaStream_t stream) {
+void pool(float* out, const void* x, DType x_dtype, const int32_t* segments, int64_t n_segments,
+          int64_t c, int mode, bool normalize, cudaStream_t stream) {
     if (n_segments == 0 || c == 0) return;
-    pool_kernel<<<static_cast<unsigned>(n_segments), kThreads, 0, stream>>>(out, x, segments, c,
-                                                                            mode, normalize);
+    const auto blocks = static_cast<unsigned>(n_segments);
+    if (x_dtype == DType::F32)
+        pool_kernel<<<blocks, kThreads, 0, stream>>>(out, static_cast<const float*>(x), segments,
+                                                     c, mode, normalize);
+    else if (x_dtype == DType::F16)
+        pool_kernel<<<blocks, kThreads, 0, stream>>>(out, static_cast<const __half*>(x), segments,
+                                                     c, mode, normalize);
+    else
+        pool_kernel<<<blocks, kThreads, 0, stream>>>(
+            out, static_cast<const __nv_bfloat16*>(x), segments, c, mode, normalize);
     FERRIS_CUDA_CHECK(cudaGetLastError());
 }
 

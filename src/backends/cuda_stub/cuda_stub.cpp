@@ -16,4 +16,6 @@ int device_count(std::string* reason) {
 
 std::string device_name(int) { return "none"; }
 
+DeviceMemory device_memory(int) { return {}; }
+
 }  // namespace ferris::cuda

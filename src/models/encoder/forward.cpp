@@ -51,6 +51,13 @@ Tensor EncoderModel::forward(const std::vector<std::vector<int32_t>>& batch) con
     mask.segments =
         ops::to_device(Tensor::from_ints({static_cast<int64_t>(starts.size())}, starts), device_);
     if (c.arch == Arch::MPNet) mask.relative_bias = relative_bias(longest);
+    // Half-precision weights let the attention products run in that dtype too (tensor cores);
+    // on a GPU the activations are then in that dtype as well (sentence-transformers' .half()),
+    // halving their memory traffic. The CPU computes in f32.
+    const DType wt = weights_.layers.front().query.weight.dtype();
+    const bool half = wt == DType::BF16 || wt == DType::F16;
+    if (half) mask.precision = wt;
+    const DType act = half && !device_.is_cpu() ? wt : DType::F32;
     const float eps = static_cast<float>(c.layer_norm_eps);
     const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
 
@@ -61,20 +68,25 @@ Tensor EncoderModel::forward(const std::vector<std::vector<int32_t>>& batch) con
             ops::to_device(Tensor::from_ints({N}, std::vector<int32_t>(N, 0)), device_);
         ops::add_(x, ops::embedding(weights_.token_type_embeddings, zeros));
     }
-    x = ops::layer_norm(x, weights_.embed_norm_weight, weights_.embed_norm_bias, eps);
+    x = ops::layer_norm(x, weights_.embed_norm_weight, weights_.embed_norm_bias, eps, act);
 
     for (const LayerWeights& w : weights_.layers) {
-        Tensor q = nn::linear(x, w.query).reshape({1, N, NH, HS});
-        Tensor k = nn::linear(x, w.key).reshape({1, N, NH, HS});
-        Tensor v = nn::linear(x, w.value).reshape({1, N, NH, HS});
+        Tensor q, k, v;
+        if (w.qkv.weight.defined()) {  // one product; attention reads q, k, v where they lie
+            const Tensor qkv = nn::linear(x, w.qkv).reshape({1, N, 3, NH, HS});
+            q = qkv.select(2, 0);
+            k = qkv.select(2, 1);
+            v = qkv.select(2, 2);
+        } else {
+            q = nn::linear(x, w.query).reshape({1, N, NH, HS});
+            k = nn::linear(x, w.key).reshape({1, N, NH, HS});
+            v = nn::linear(x, w.value).reshape({1, N, NH, HS});
+        }
         Tensor a = ops::attention(q, k, v, mask, scale).reshape({N, C});
-        Tensor h = nn::linear(a, w.attn_out);
-        ops::add_(h, x);
-        x = ops::layer_norm(h, w.attn_norm_weight, w.attn_norm_bias, eps);
-
-        h = nn::linear(ops::gelu(nn::linear(x, w.mlp_up)), w.mlp_down);
-        ops::add_(h, x);
-        x = ops::layer_norm(h, w.out_norm_weight, w.out_norm_bias, eps);
+        x = ops::add_layer_norm(nn::linear(a, w.attn_out), x, w.attn_norm_weight,
+                                w.attn_norm_bias, eps);
+        const Tensor h = nn::linear(ops::gelu(nn::linear(x, w.mlp_up)), w.mlp_down);
+        x = ops::add_layer_norm(h, x, w.out_norm_weight, w.out_norm_bias, eps);
     }
     return x;
 }

@@ -28,6 +28,9 @@ std::unique_ptr<EncoderModel> EncoderModel::load(const std::string& dir,
         m->bias_table_ = ops::to_host_floats(table);
     }
     m->device_ = options.device;
+    if (!options.device.is_cpu())  // one q/k/v product instead of three
+        for (LayerWeights& l : m->weights_.layers)
+            l.qkv = nn::stack_linears({&l.query, &l.key, &l.value}, options.device);
     m->keepalive_ = std::make_shared<io::Checkpoint>(std::move(ckpt));
     return m;
 }

@@ -26,7 +26,8 @@ public:
     Device device() const { return device_; }
     DType weight_dtype() const { return weights_.word_embeddings.dtype(); }
 
-    // Last hidden states (N, C) f32 on the model's device for B token sequences (each 1 ..
+    // Last hidden states (N, C) on the model's device (f32; on a GPU, bf16/f16 when the weights
+    // are: the activations' dtype) for B token sequences (each 1 ..
     // config().max_tokens() ids), packed back to back: sequence b is rows
     // sum(len[0..b)) .. + len[b]. Nothing is padded and sequences never see each other.
     Tensor forward(const std::vector<std::vector<int32_t>>& batch) const;

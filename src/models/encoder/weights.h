@@ -26,6 +26,9 @@ struct LayerWeights {
     nn::LinearWeights mlp_down;  // (C, I)  output.dense
     Tensor out_norm_weight;      // (C)     output.LayerNorm
     Tensor out_norm_bias;        // (C)
+    // On a GPU: query, key and value stacked into one product ((3C, C), bias (3C)); the three
+    // are then views of its rows. Undefined on the CPU (no copy of the mapped weights).
+    nn::LinearWeights qkv;
 };
 
 struct EncoderWeights {

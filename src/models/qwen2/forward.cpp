@@ -8,6 +8,20 @@
 
 namespace ferris::models::qwen2 {
 
+namespace {
+// Half-precision weights let the attention products run in that dtype too (AttentionMask).
+DType attention_precision(DType weights) {
+    return weights == DType::BF16 || weights == DType::F16 ? weights : DType::F32;
+}
+bool has_adapter(const nn::LinearWeights& w) { return w.lora.has_value(); }
+
+// The stacked q/k/v product applies unless an adapter sits on one of the three.
+bool fused_qkv(const LayerWeights& w) {
+    return w.qkv_proj.weight.defined() && !has_adapter(w.q_proj) && !has_adapter(w.k_proj) &&
+           !has_adapter(w.v_proj);
+}
+}  // namespace
+
 Tensor Qwen2Model::forward_hidden(const std::vector<int32_t>& ids, nn::KvCache& cache) const {
     const Qwen2Config& c = config_;
     const int64_t T = static_cast<int64_t>(ids.size());
@@ -25,24 +39,34 @@ Tensor Qwen2Model::forward_hidden(const std::vector<int32_t>& ids, nn::KvCache& 
     for (int64_t t = 0; t < T; ++t) pos_host[t] = static_cast<int32_t>(start + t);
     const Tensor positions = ops::to_device(Tensor::from_ints({T}, pos_host), device_);
     const Tensor tokens = ops::to_device(Tensor::from_ints({T}, ids), device_);
+    AttentionMask mask;  // causal, after the `start` cached positions
+    mask.q_offset = start;
+    mask.precision = attention_precision(weights_.layers.front().q_proj.weight.dtype());
 
     Tensor x = ops::embedding(weights_.embed_tokens, tokens);  // (T, C)
     for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
         const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
 
-        Tensor h = ops::rms_norm(x, w.input_layernorm, eps);
-        Tensor q = nn::linear(h, w.q_proj).reshape({T, NH, HS});
-        Tensor k = nn::linear(h, w.k_proj).reshape({T, NKV, HS});
-        Tensor v = nn::linear(h, w.v_proj).reshape({T, NKV, HS});
-        ops::rope_(q, positions, theta);
-        ops::rope_(k, positions, theta);
-        cache.write(l, k.reshape({1, T, NKV, HS}), v.reshape({1, T, NKV, HS}));
-        Tensor a =
-            ops::scaled_dot_product_attention(q.reshape({1, T, NH, HS}), cache.keys(l, start + T),
-                                              cache.values(l, start + T), start, scale);
+        Tensor q;
+        if (fused_qkv(w)) {  // one q/k/v product; rope and the cache write in one kernel
+            const Tensor qkv = ops::rms_norm_linear(x, w.input_layernorm, eps, w.qkv_proj.weight,
+                                                    w.qkv_proj.bias);
+            Tensor keys_l = cache.all_keys(l), values_l = cache.all_values(l);
+            q = ops::rope_qkv(qkv, NH, keys_l, values_l, positions, theta);
+        } else {
+            Tensor h = ops::rms_norm(x, w.input_layernorm, eps);
+            q = nn::linear(h, w.q_proj).reshape({T, NH, HS});
+            Tensor k = nn::linear(h, w.k_proj).reshape({T, NKV, HS});
+            Tensor v = nn::linear(h, w.v_proj).reshape({T, NKV, HS});
+            ops::rope_(q, positions, theta);
+            ops::rope_(k, positions, theta);
+            cache.write(l, k.reshape({1, T, NKV, HS}), v.reshape({1, T, NKV, HS}));
+        }
+        Tensor a = ops::attention(q.reshape({1, T, NH, HS}), cache.keys(l, start + T),
+                                  cache.values(l, start + T), mask, scale);
         ops::add_(x, nn::linear(a.reshape({T, NH * HS}), w.o_proj));
 
-        h = ops::rms_norm(x, w.post_attention_layernorm, eps);
+        Tensor h = ops::rms_norm(x, w.post_attention_layernorm, eps);
         Tensor m = ops::silu_mul(nn::linear(h, w.gate_proj), nn::linear(h, w.up_proj));
         ops::add_(x, nn::linear(m, w.down_proj));
     }
@@ -65,21 +89,36 @@ Tensor Qwen2Model::forward_step(const Tensor& token, const Tensor& position, con
     for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
         const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
 
-        Tensor h = ops::rms_norm(x, w.input_layernorm, eps);
-        Tensor q = nn::linear(h, w.q_proj).reshape({1, NH, HS});
-        Tensor k = nn::linear(h, w.k_proj).reshape({1, NKV, HS});
-        Tensor v = nn::linear(h, w.v_proj).reshape({1, NKV, HS});
-        ops::rope_(q, position, theta);
-        ops::rope_(k, position, theta);
-        cache.write_at(l, k.reshape({1, 1, NKV, HS}), v.reshape({1, 1, NKV, HS}), position);
+        Tensor q;
+        if (fused_qkv(w)) {  // norm + q/k/v product, then rope + cache write: two kernels
+            const Tensor qkv = ops::rms_norm_linear(x, w.input_layernorm, eps, w.qkv_proj.weight,
+                                                    w.qkv_proj.bias);
+            Tensor keys_l = cache.all_keys(l), values_l = cache.all_values(l);
+            q = ops::rope_qkv(qkv, NH, keys_l, values_l, position, theta);
+        } else {
+            Tensor h = ops::rms_norm(x, w.input_layernorm, eps);
+            q = nn::linear(h, w.q_proj).reshape({1, NH, HS});
+            Tensor k = nn::linear(h, w.k_proj).reshape({1, NKV, HS});
+            Tensor v = nn::linear(h, w.v_proj).reshape({1, NKV, HS});
+            ops::rope_(q, position, theta);
+            ops::rope_(k, position, theta);
+            cache.write_at(l, k.reshape({1, 1, NKV, HS}), v.reshape({1, 1, NKV, HS}), position);
+        }
         Tensor a = ops::attention(q.reshape({1, 1, NH, HS}), cache.all_keys(l), cache.all_values(l),
                                   mask, scale);
         nn::linear_add_(x, a.reshape({1, NH * HS}), w.o_proj);
 
-        h = ops::rms_norm(x, w.post_attention_layernorm, eps);
-        nn::linear_add_(x, nn::swiglu(h, w.gate_proj, w.up_proj), w.down_proj);
+        if (has_adapter(w.gate_proj) || has_adapter(w.up_proj)) {
+            const Tensor h = ops::rms_norm(x, w.post_attention_layernorm, eps);
+            nn::linear_add_(x, nn::swiglu(h, w.gate_proj, w.up_proj), w.down_proj);
+        } else {
+            nn::linear_add_(x,
+                            ops::rms_norm_swiglu(x, w.post_attention_layernorm, eps,
+                                                 w.gate_proj.weight, w.up_proj.weight),
+                            w.down_proj);
+        }
     }
-    return logits(ops::rms_norm(x, weights_.norm, eps));
+    return ops::rms_norm_linear(x, weights_.norm, eps, weights_.lm_head);
 }
 
 Tensor Qwen2Model::logits(const Tensor& hidden) const {

@@ -2,8 +2,19 @@
 #include "models/qwen2/model.h"
 
 #include "io/files.h"
+#include "ops/ops.h"
 
 namespace ferris::models::qwen2 {
+
+namespace {
+
+// Decode reads q, k and v in one product on a GPU (one kernel instead of three).
+void fuse_qkv(Qwen2Weights& w, Device device) {
+    for (LayerWeights& l : w.layers)
+        l.qkv_proj = nn::stack_linears({&l.q_proj, &l.k_proj, &l.v_proj}, device);
+}
+
+}  // namespace
 
 std::unique_ptr<Qwen2Model> Qwen2Model::load(const std::string& dir, const LoadOptions& options) {
     if (!io::is_directory(dir)) fail(ErrorCode::Io, dir, ": not a model directory");
@@ -22,6 +33,7 @@ std::unique_ptr<Qwen2Model> Qwen2Model::load(const std::string& dir, const LoadO
     dtype = options.dtype.value_or(dtype);
     m->weights_ = load_weights(m->config_, ckpt, dtype, options.device);
     m->device_ = options.device;
+    if (!options.device.is_cpu()) fuse_qkv(m->weights_, options.device);
     m->keepalive_ = std::make_shared<io::Checkpoint>(std::move(ckpt));
     return m;
 }

@@ -22,6 +22,9 @@ struct LayerWeights {
     nn::LinearWeights gate_proj;      // (I, C)       mlp.gate_proj.weight
     nn::LinearWeights up_proj;        // (I, C)       mlp.up_proj.weight
     nn::LinearWeights down_proj;      // (C, I)       mlp.down_proj.weight
+    // On a GPU: q, k and v stacked in one product (((NH + 2 NKV) HS, C), bias likewise); then
+    // q_proj/k_proj/v_proj are views of its rows. Undefined on the CPU (no copy of mapped weights).
+    nn::LinearWeights qkv_proj;
 };
 
 struct Qwen2Weights {

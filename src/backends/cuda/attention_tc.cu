@@ -1,0 +1,361 @@
+// Prefill attention on tensor cores, flash-attention-2 style: a block = 64 query rows of one head
+// (4 warps x 16 rows); K/V tiles of 64 keys staged in shared memory in the compute dtype (bf16 or
+// f16); S = Q K^T and O += P V with mma.sync m16n8k16 (f32 accumulate); online softmax in
+// registers, in base 2. q, k, v and the probabilities p are rounded to the compute dtype, as
+// flash-attention does; the caller opts in through AttentionArgs::precision. Masks as the SIMT
+// kernel (attention_mask.cuh): causal with an offset, key lengths, packed segments, relative bias.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "backends/cuda/attention.cuh"
+#include "backends/cuda/attention_mask.cuh"
+#include "backends/cuda/check.h"
+#include "backends/cuda/device_util.cuh"
+
+namespace ferris::cuda {
+
+namespace {
+
+constexpr int kTcWarps = 4;
+constexpr int kTcThreads = kTcWarps * 32;
+constexpr int kTcRows = kTcWarps * 16;  // query rows per block
+constexpr int kTcKeys = 64;             // keys per tile
+constexpr float kLog2e = 1.4426950408889634f;
+
+// Two floats rounded into one 32-bit register of two 16-bit values (low half first).
+template <typename T>
+__device__ __forceinline__ uint32_t pack2(float lo, float hi);
+template <>
+__device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float lo, float hi) {
+    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t*>(&v);
+}
+template <>
+__device__ __forceinline__ uint32_t pack2<__half>(float lo, float hi) {
+    const __half2 v = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+// Two adjacent outputs: a float2, or two 16-bit values in one 32-bit store.
+__device__ __forceinline__ void store2(float* p, float x, float y) {
+    *reinterpret_cast<float2*>(p) = make_float2(x, y);
+}
+template <typename T>
+__device__ __forceinline__ void store2(T* p, float x, float y) {
+    *reinterpret_cast<uint32_t*>(p) = pack2<T>(x, y);
+}
+
+// c += a (16x16, row-major) * b (16x8, column-major): one warp, f32 accumulators.
+template <typename T>
+__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
+                                         uint32_t b1) {
+    if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+        asm volatile(
+            "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+            "{%8,%9}, {%0,%1,%2,%3};\n"
+            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    } else {
+        asm volatile(
+            "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+            "{%8,%9}, {%0,%1,%2,%3};\n"
+            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+}
+
+// Four 8x8 matrices of 16-bit values from shared memory; lane l gives the address of row l % 8 of
+// matrix l / 8. `trans` delivers them transposed (for V, whose rows are keys).
+template <bool kTrans>
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
+    const auto addr = static_cast<uint32_t>(__cvta_generic_to_shared(p));
+    if constexpr (kTrans) {
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                     : "r"(addr));
+    } else {
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                     : "r"(addr));
+    }
+}
+
+// Eight consecutive elements of a row into shared memory as T: 16-byte copies when the source
+// already is T, else two float4 loads rounded (f32 activations, e.g. the encoders' K and V).
+template <typename T, typename Src>
+__device__ __forceinline__ void stage8(T* dst, const Src* src, bool ok) {
+    uint4 packed = make_uint4(0, 0, 0, 0);
+    if (ok) {
+        if constexpr (std::is_same_v<Src, T>) {
+            packed = *reinterpret_cast<const uint4*>(src);
+        } else {
+            const float4 lo = *reinterpret_cast<const float4*>(src);
+            const float4 hi = *reinterpret_cast<const float4*>(src + 4);
+            packed = make_uint4(pack2<T>(lo.x, lo.y), pack2<T>(lo.z, lo.w), pack2<T>(hi.x, hi.y),
+                                pack2<T>(hi.z, hi.w));
+        }
+    }
+    *reinterpret_cast<uint4*>(dst) = packed;
+}
+
+// The key ranges of a block's rows. With packed segments, the boundaries that 64 consecutive rows
+// can touch are staged in shared memory once: the block's first segment is found by a
+// warp-cooperative search (a few dependent loads instead of one binary search per row), so
+// range() costs shared-memory reads only. Without segments it is range_of (no memory reads).
+struct BlockRanges {
+    int32_t bounds[kTcRows + 2];  // segments[first .. first + kTcRows + 1], INT32_MAX past the end
+
+    // Every thread calls it (it synchronizes the block).
+    __device__ void load(const AttentionArgs& a, int64_t t0) {
+        __shared__ int64_t first;
+        if (!a.segments) return;
+        if (threadIdx.x < 32) {
+            const int lane = threadIdx.x;
+            int64_t lo = 0, hi = a.n_segments - 1;  // the last i with segments[i] <= t0
+            while (hi > lo) {
+                const int64_t stride = (hi - lo + 32) / 32;
+                const int64_t idx = lo + lane * stride;
+                const bool le = idx <= hi && a.segments[idx] <= t0;
+                const unsigned votes = __ballot_sync(kFullMask, le);
+                const int k = 31 - __clz(votes);  // lane 0 always votes (segments[lo] <= t0)
+                lo = lo + k * stride;
+                hi = min(hi, lo + stride - 1);
+                if (stride == 1) break;
+            }
+            if (lane == 0) first = lo;
+        }
+        __syncthreads();
+        for (int i = threadIdx.x; i < kTcRows + 2; i += blockDim.x) {
+            const int64_t idx = first + i;
+            bounds[i] = idx <= a.n_segments ? a.segments[idx] : INT32_MAX;
+        }
+        __syncthreads();
+    }
+
+    __device__ KeyRange range(const AttentionArgs& a, int64_t b, int64_t t) const {
+        if (!a.segments || t >= a.t_n) return range_of(a, b, t);
+        int k = 0;  // the last staged boundary <= t (rows of one block span <= kTcRows segments)
+        while (k + 1 < kTcRows + 2 && bounds[k + 1] <= t) ++k;
+        return {bounds[k], a.causal ? t + 1 : static_cast<int64_t>(bounds[k + 1])};
+    }
+};
+
+template <int D>
+constexpr size_t tc_smem_bytes() {
+    return sizeof(uint16_t) * (kTcRows + 2 * kTcKeys) * (D + 8);
+}
+
+template <typename T, typename KV, typename QO, int D>
+__global__ void __launch_bounds__(kTcThreads)
+    tc_prefill_kernel(AttentionArgs a) {
+    constexpr int kStride = D + 8;  // row pitch in elements: 16 bytes of padding, no bank conflicts
+    constexpr int kSteps = D / 16;  // k-steps of Q K^T, and pairs of 8-wide output column tiles
+    extern __shared__ uint4 tc_smem[];
+    T* qs = reinterpret_cast<T*>(tc_smem);  // (kTcRows, kStride)
+    T* ks = qs + kTcRows * kStride;         // (kTcKeys, kStride)
+    T* vs = ks + kTcKeys * kStride;         // (kTcKeys, kStride)
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int quad_row = lane >> 2, quad_col = (lane & 3) * 2;
+    const int64_t b = blockIdx.z, h = blockIdx.y;
+    // The blocks with the most keys first: causal rows late in the sequence; packed sequences
+    // (sorted longest first by the callers) at the start.
+    const int64_t t0 =
+        static_cast<int64_t>(a.causal ? gridDim.x - 1 - blockIdx.x : blockIdx.x) * kTcRows;
+    const int64_t kvh = h / (a.nh / a.nkv);
+    __shared__ BlockRanges ranges;
+    ranges.load(a, t0);
+    const int64_t first = ranges.range(a, b, t0).begin;
+    const int64_t last =
+        max(first, ranges.range(a, b, min(t0 + static_cast<int64_t>(kTcRows), a.t_n) - 1).end);
+
+    for (int idx = threadIdx.x; idx < kTcRows * D / 8; idx += kTcThreads) {
+        const int r = idx / (D / 8), c = idx % (D / 8) * 8;
+        const int64_t t = t0 + r;
+        stage8<T, QO>(qs + r * kStride + c,
+                      static_cast<const QO*>(a.q) + b * a.q_batch + t * a.q_seq + h * D + c,
+                      t < a.t_n);
+    }
+    // This thread's two rows (quad_row and quad_row + 8 of the warp's 16), and the warp's span.
+    const int64_t wt = t0 + warp * 16;
+    const int64_t row0 = wt + quad_row, row1 = row0 + 8;
+    const KeyRange r0 = ranges.range(a, b, row0), r1 = ranges.range(a, b, row1);
+    const int64_t w_begin = ranges.range(a, b, wt).begin;
+    const int64_t w_end = ranges.range(a, b, min(wt + 15, a.t_n - 1)).end;
+    const bool warp_live = wt < a.t_n;
+    __syncthreads();
+    uint32_t qf[kSteps][4];
+#pragma unroll
+    for (int k = 0; k < kSteps; ++k)
+        ldmatrix_x4<false>(qf[k], qs + (warp * 16 + (lane & 15)) * kStride + k * 16 + (lane >> 4) * 8);
+
+    float o[2 * kSteps][4];
+#pragma unroll
+    for (int n = 0; n < 2 * kSteps; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
+    const KV* kp = static_cast<const KV*>(a.k) + b * a.k_batch + kvh * D;
+    const KV* vp = static_cast<const KV*>(a.v) + b * a.v_batch + kvh * D;
+
+    for (int64_t s0 = first; s0 < last; s0 += kTcKeys) {
+        __syncthreads();  // the previous tile is consumed (and the Q fragments are loaded)
+        for (int idx = threadIdx.x; idx < kTcKeys * D / 8; idx += kTcThreads) {
+            const int j = idx / (D / 8), c = idx % (D / 8) * 8;
+            const int64_t s = s0 + j;
+            stage8<T, KV>(ks + j * kStride + c, kp + s * a.k_seq + c, s < last);
+            stage8<T, KV>(vs + j * kStride + c, vp + s * a.v_seq + c, s < last);
+        }
+        __syncthreads();
+        if (!warp_live || w_end <= s0 || w_begin >= s0 + kTcKeys) continue;  // warp-uniform
+
+        float sc[8][4];  // S for 8 tiles of 8 keys: [0..1] row0, [2..3] row1
+#pragma unroll
+        for (int n = 0; n < 8; ++n) sc[n][0] = sc[n][1] = sc[n][2] = sc[n][3] = 0.0f;
+#pragma unroll
+        for (int k = 0; k < kSteps; ++k)
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                uint32_t kb[4];
+                ldmatrix_x4<false>(kb, ks + (j * 16 + (lane & 7) + (lane >> 4) * 8) * kStride +
+                                           k * 16 + ((lane >> 3) & 1) * 8);
+                mma16816<T>(sc[2 * j], qf[k], kb[0], kb[1]);
+                mma16816<T>(sc[2 * j + 1], qf[k], kb[2], kb[3]);
+            }
+
+        float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+        for (int n = 0; n < 8; ++n)
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+                const int64_t s = s0 + n * 8 + quad_col + e;
+                sc[n][e] = (s >= r0.begin && s < r0.end)
+                               ? (sc[n][e] * a.scale + bias_of(a, h, row0, s)) * kLog2e
+                               : -INFINITY;
+                sc[n][2 + e] = (s >= r1.begin && s < r1.end)
+                                   ? (sc[n][2 + e] * a.scale + bias_of(a, h, row1, s)) * kLog2e
+                                   : -INFINITY;
+                mx0 = fmaxf(mx0, sc[n][e]);
+                mx1 = fmaxf(mx1, sc[n][2 + e]);
+            }
+        mx0 = fmaxf(mx0, __shfl_xor_sync(kFullMask, mx0, 1));
+        mx0 = fmaxf(mx0, __shfl_xor_sync(kFullMask, mx0, 2));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(kFullMask, mx1, 1));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(kFullMask, mx1, 2));
+        const float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
+        const float c0 = m0 == -INFINITY ? 0.0f : exp2f(m0 - n0);
+        const float c1 = m1 == -INFINITY ? 0.0f : exp2f(m1 - n1);
+        m0 = n0;
+        m1 = n1;
+        float sum0 = 0.0f, sum1 = 0.0f;
+#pragma unroll
+        for (int n = 0; n < 8; ++n)
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+                sc[n][e] = sc[n][e] == -INFINITY ? 0.0f : exp2f(sc[n][e] - n0);
+                sc[n][2 + e] = sc[n][2 + e] == -INFINITY ? 0.0f : exp2f(sc[n][2 + e] - n1);
+                sum0 += sc[n][e];
+                sum1 += sc[n][2 + e];
+            }
+        l0 = l0 * c0 + sum0;  // a quarter of the row's sum: the quad is reduced at the end
+        l1 = l1 * c1 + sum1;
+#pragma unroll
+        for (int n = 0; n < 2 * kSteps; ++n) {
+            o[n][0] *= c0;
+            o[n][1] *= c0;
+            o[n][2] *= c1;
+            o[n][3] *= c1;
+        }
+        // P (16 x 64) as the A operand: the accumulator layout of two key tiles is the A
+        // fragment of one 16-key step.
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            const uint32_t pa[4] = {
+                pack2<T>(sc[2 * j][0], sc[2 * j][1]), pack2<T>(sc[2 * j][2], sc[2 * j][3]),
+                pack2<T>(sc[2 * j + 1][0], sc[2 * j + 1][1]),
+                pack2<T>(sc[2 * j + 1][2], sc[2 * j + 1][3])};
+#pragma unroll
+            for (int dn = 0; dn < kSteps; ++dn) {
+                uint32_t vb[4];
+                ldmatrix_x4<true>(vb, vs + (j * 16 + (lane & 15)) * kStride + dn * 16 +
+                                          (lane >> 4) * 8);
+                mma16816<T>(o[2 * dn], pa, vb[0], vb[1]);
+                mma16816<T>(o[2 * dn + 1], pa, vb[2], vb[3]);
+            }
+        }
+    }
+    l0 += __shfl_xor_sync(kFullMask, l0, 1);
+    l0 += __shfl_xor_sync(kFullMask, l0, 2);
+    l1 += __shfl_xor_sync(kFullMask, l1, 1);
+    l1 += __shfl_xor_sync(kFullMask, l1, 2);
+    const float inv0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, inv1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+    QO* out = static_cast<QO*>(a.out);
+#pragma unroll
+    for (int n = 0; n < 2 * kSteps; ++n) {
+        const int c = n * 8 + quad_col;
+        if (row0 < a.t_n) store2(out + ((b * a.t_n + row0) * a.nh + h) * D + c, o[n][0] * inv0, o[n][1] * inv0);
+        if (row1 < a.t_n) store2(out + ((b * a.t_n + row1) * a.nh + h) * D + c, o[n][2] * inv1, o[n][3] * inv1);
+    }
+}
+
+template <typename T, typename KV, typename QO, int D>
+void launch_tc(const AttentionArgs& a, cudaStream_t stream) {
+    constexpr size_t smem = tc_smem_bytes<D>();
+    if constexpr (smem > 48 * 1024)  // per device, so on every launch (it is cheap)
+        FERRIS_CUDA_CHECK(cudaFuncSetAttribute(tc_prefill_kernel<T, KV, QO, D>,
+                                               cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                               static_cast<int>(smem)));
+    const dim3 grid(static_cast<unsigned>((a.t_n + kTcRows - 1) / kTcRows),
+                    static_cast<unsigned>(a.nh), static_cast<unsigned>(a.b_n));
+    tc_prefill_kernel<T, KV, QO, D><<<grid, kTcThreads, smem, stream>>>(a);
+    FERRIS_CUDA_LAUNCH_CHECK("attention tc_prefill_kernel");
+}
+
+template <typename T, typename KV, typename QO = float>
+bool launch_tc_for_head(const AttentionArgs& a, cudaStream_t stream) {
+    switch (a.hs) {
+        case 32:
+            launch_tc<T, KV, QO, 32>(a, stream);
+            return true;
+        case 64:
+            launch_tc<T, KV, QO, 64>(a, stream);
+            return true;
+        case 128:
+            launch_tc<T, KV, QO, 128>(a, stream);
+            return true;
+        default:
+            return false;
+    }
+}
+
+
+bool aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
+
+}  // namespace
+
+bool attention_tensor_cores(const AttentionArgs& a, cudaStream_t stream) {
+    if (a.precision != DType::BF16 && a.precision != DType::F16 && a.io_dtype == DType::F32)
+        return false;
+    // 16-byte staging: every row start of q, k and v on a multiple of 8 elements.
+    const bool rows_aligned = a.q_batch % 8 == 0 && a.q_seq % 8 == 0 && a.k_batch % 8 == 0 && a.k_seq % 8 == 0 && a.v_batch % 8 == 0 &&
+                              a.v_seq % 8 == 0 && aligned(a.q, 16) && aligned(a.k, 16) &&
+                              aligned(a.v, 16) && aligned(a.out, 4);
+    if (!rows_aligned || a.nh % a.nkv != 0) return false;
+    // Half activations (q and out in bf16/f16): k and v in that dtype too, all read as they are.
+    if (a.io_dtype != DType::F32) {
+        if (a.kv_dtype != a.io_dtype) return false;
+        return a.io_dtype == DType::BF16
+                   ? launch_tc_for_head<__nv_bfloat16, __nv_bfloat16, __nv_bfloat16>(a, stream)
+                   : launch_tc_for_head<__half, __half, __half>(a, stream);
+    }
+    // A half-precision cache sets the compute dtype (its values are exact there); f32 k/v (the
+    // encoders' activations) are rounded to the requested precision while staged.
+    switch (a.kv_dtype) {
+        case DType::BF16:
+            return launch_tc_for_head<__nv_bfloat16, __nv_bfloat16>(a, stream);
+        case DType::F16:
+            return launch_tc_for_head<__half, __half>(a, stream);
+        default:
+            return a.precision == DType::BF16 ? launch_tc_for_head<__nv_bfloat16, float>(a, stream)
+                                              : launch_tc_for_head<__half, float>(a, stream);
+    }
+}
+
+}  // namespace ferris::cuda
