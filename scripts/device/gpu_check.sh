@@ -68,6 +68,16 @@ if [ "${NCU:-0}" = 1 ]; then
   timeout 240 env FERRIS_CUDA_NO_GRAPH=1 ncu --metrics gpu__time_duration.sum --csv $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 4 --decode 8 --repeat 1 > /tmp/ncu_dec.csv 2>/dev/null
   python3 scripts/device/ncu_summary.py /tmp/ncu_dec.csv 16
 fi
+if [ "${NCU_DETAIL:-0}" = 1 ]; then
+  echo "== ncu detail: speed of light, occupancy, warp stalls of the SwiGLU GEMV and the tensor-core attention"
+  [ -f /tmp/m/e5-small-v2/config.json ] || $B/ferris create-model --arch bert --preset e5-small-v2 --out /tmp/m/e5-small-v2 2>/dev/null
+  [ -f /tmp/m/q05/config.json ] || $B/ferris create-model --preset qwen2.5-0.5b --out /tmp/m/q05 2>/dev/null
+  SECTIONS="--section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats"
+  KEEP="Duration|Throughput|Occupancy|Registers Per|Block Limit|Waves Per SM|Warp Cycles|stalled|Stall|Busy|Achieved|Threads"
+  timeout 200 env FERRIS_CUDA_NO_GRAPH=1 ncu $SECTIONS --kernel-name-base demangled -k "regex:gemv_kernel<__nv_bfloat16, 1, 2>" --launch-skip 20 --launch-count 1 $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 4 --decode 16 --repeat 1 2>&1 | grep -E "$KEEP" | cut -c1-220 | head -40
+  echo "-- attention"
+  timeout 200 ncu $SECTIONS -k regex:tc_prefill --launch-skip 6 --launch-count 1 $B/bench/bench_embed /tmp/m/e5-small-v2 .device-in/docs1000.json --device cuda --dtype bf16 --sizes 100 --repeat 1 2>&1 | grep -E "$KEEP" | cut -c1-220 | head -40
+fi
 if [ "${OPS:-0}" = 1 ]; then
   echo "== single ops at the encoders' shapes: Ferris (f32 activations) and torch (bf16), same card"
   for c in 384 768; do

@@ -197,8 +197,9 @@ __global__ void __launch_bounds__(kTcThreads)
 
     for (int64_t s0 = first; s0 < last; s0 += kTcKeys) {
         __syncthreads();  // the previous tile is consumed (and the Q fragments are loaded)
+#pragma unroll
         for (int idx = threadIdx.x; idx < kTcKeys * D / 8; idx += kTcThreads) {
-            const int j = idx / (D / 8), c = idx % (D / 8) * 8;
+            const int j = idx / (D / 8), c = idx % (D / 8) * 8;  // D / 8: a power of two
             const int64_t s = s0 + j;
             stage8<T, KV>(ks + j * kStride + c, kp + s * a.k_seq + c, s < last);
             stage8<T, KV>(vs + j * kStride + c, vp + s * a.v_seq + c, s < last);
@@ -221,20 +222,43 @@ __global__ void __launch_bounds__(kTcThreads)
             }
 
         float mx0 = -INFINITY, mx1 = -INFINITY;
+        // Key offsets within the tile, in 32-bit: [lo, hi) of each row seen in this tile.
+        constexpr int64_t kKeys = kTcKeys;
+        const int k0lo = static_cast<int>(max(r0.begin - s0, int64_t{0}));
+        const int k0hi = static_cast<int>(min(r0.end - s0, kKeys));
+        const int k1lo = static_cast<int>(max(r1.begin - s0, int64_t{0}));
+        const int k1hi = static_cast<int>(min(r1.end - s0, kKeys));
+        if (!a.bias && k0lo == 0 && k1lo == 0 && k0hi == kTcKeys && k1hi == kTcKeys) {
+            // The whole tile is seen by both rows (the inside of long sequences): scale only.
+            const float scale2 = a.scale * kLog2e;
 #pragma unroll
-        for (int n = 0; n < 8; ++n)
+            for (int n = 0; n < 8; ++n)
 #pragma unroll
-            for (int e = 0; e < 2; ++e) {
-                const int64_t s = s0 + n * 8 + quad_col + e;
-                sc[n][e] = (s >= r0.begin && s < r0.end)
-                               ? (sc[n][e] * a.scale + bias_of(a, h, row0, s)) * kLog2e
-                               : -INFINITY;
-                sc[n][2 + e] = (s >= r1.begin && s < r1.end)
-                                   ? (sc[n][2 + e] * a.scale + bias_of(a, h, row1, s)) * kLog2e
+                for (int e = 0; e < 4; ++e) {
+                    sc[n][e] *= scale2;
+                    if (e < 2) {
+                        mx0 = fmaxf(mx0, sc[n][e]);
+                    } else {
+                        mx1 = fmaxf(mx1, sc[n][e]);
+                    }
+                }
+        } else {
+#pragma unroll
+            for (int n = 0; n < 8; ++n)
+#pragma unroll
+                for (int e = 0; e < 2; ++e) {
+                    const int k = n * 8 + quad_col + e;
+                    const int64_t s = s0 + k;
+                    sc[n][e] = (k >= k0lo && k < k0hi)
+                                   ? (sc[n][e] * a.scale + bias_of(a, h, row0, s)) * kLog2e
                                    : -INFINITY;
-                mx0 = fmaxf(mx0, sc[n][e]);
-                mx1 = fmaxf(mx1, sc[n][2 + e]);
-            }
+                    sc[n][2 + e] = (k >= k1lo && k < k1hi)
+                                       ? (sc[n][2 + e] * a.scale + bias_of(a, h, row1, s)) * kLog2e
+                                       : -INFINITY;
+                    mx0 = fmaxf(mx0, sc[n][e]);
+                    mx1 = fmaxf(mx1, sc[n][2 + e]);
+                }
+        }
         mx0 = fmaxf(mx0, __shfl_xor_sync(kFullMask, mx0, 1));
         mx0 = fmaxf(mx0, __shfl_xor_sync(kFullMask, mx0, 2));
         mx1 = fmaxf(mx1, __shfl_xor_sync(kFullMask, mx1, 1));
