@@ -172,9 +172,10 @@ int main(int argc, char** argv) {
                                     {"top_p", sampling.top_p},
                                     {"min_p", sampling.min_p}};
             if (!json)
-                std::printf("%-8s %10.1f tok/s  (%.3f s; first token after %.1f ms; a step alone "
-                            "on the device %.0f us)\n",
-                            key.c_str(), decode / m, m, median(ttft) * 1e3, median(replays) * 1e6);
+                std::printf(
+                    "%-8s %10.1f tok/s  (%.3f s; first token after %.1f ms; a step alone "
+                    "on the device %.0f us)\n",
+                    key.c_str(), decode / m, m, median(ttft) * 1e3, median(replays) * 1e6);
         }
         rusage ru{};
         getrusage(RUSAGE_SELF, &ru);
@@ -190,10 +191,10 @@ int main(int argc, char** argv) {
             std::printf("peak RSS %.0f MB, load %.3f s, %d threads\n", ru.ru_maxrss / 1024.0,
                         load_s, num_threads());
             if (out.contains("gpu_peak_tensor_mb"))
-                std::printf("GPU memory: peak %.0f MB of Ferris tensors (weights, KV cache, "
-                            "activations); %.0f MB used on the card (CUDA context included)\n",
-                            out["gpu_peak_tensor_mb"].get<double>(),
-                            out["gpu_used_mb"].get<double>());
+                std::printf(
+                    "GPU memory: peak %.0f MB of Ferris tensors (weights, KV cache, "
+                    "activations); %.0f MB used on the card (CUDA context included)\n",
+                    out["gpu_peak_tensor_mb"].get<double>(), out["gpu_used_mb"].get<double>());
         }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

@@ -53,13 +53,20 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&]() { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-        if (a == "--device") device_arg = next();
-        else if (a == "--rows") rows = std::stoll(next());
-        else if (a == "--hidden") hidden = std::stoll(next());
-        else if (a == "--dtype") dtype_arg = next();
-        else if (a == "--repeat") repeat = std::stoi(next());
+        if (a == "--device")
+            device_arg = next();
+        else if (a == "--rows")
+            rows = std::stoll(next());
+        else if (a == "--hidden")
+            hidden = std::stoll(next());
+        else if (a == "--dtype")
+            dtype_arg = next();
+        else if (a == "--repeat")
+            repeat = std::stoi(next());
         else {
-            std::fprintf(stderr, "usage: bench_ops [--device D] [--rows N] [--hidden C] [--dtype bf16|f16]\n");
+            std::fprintf(
+                stderr,
+                "usage: bench_ops [--device D] [--rows N] [--hidden C] [--dtype bf16|f16]\n");
             return 2;
         }
     }
@@ -75,12 +82,13 @@ int main(int argc, char** argv) {
         const Tensor b_qkv = random_on({3 * C}, DType::F32, device, 6);
         const Tensor g = random_on({C}, DType::F32, device, 7);
         auto row = [&](const char* name, double us, double flops, double bytes) {
-            std::printf("%-34s %9.1f us  %7.1f TFLOP/s  %7.1f GB/s\n", name, us,
-                        flops / us * 1e-6, bytes / us * 1e-3);
+            std::printf("%-34s %9.1f us  %7.1f TFLOP/s  %7.1f GB/s\n", name, us, flops / us * 1e-6,
+                        bytes / us * 1e-3);
         };
         const double n = static_cast<double>(rows);
-        row("linear qkv (N,C)->(N,3C)", time_us(device, repeat, [&] { ops::linear(x, w_qkv, b_qkv); }),
-            2 * n * C * 3 * C, 4 * n * (C + 3 * C));
+        row("linear qkv (N,C)->(N,3C)",
+            time_us(device, repeat, [&] { ops::linear(x, w_qkv, b_qkv); }), 2 * n * C * 3 * C,
+            4 * n * (C + 3 * C));
         row("linear up (N,C)->(N,4C)", time_us(device, repeat, [&] { ops::linear(x, w_up); }),
             2 * n * C * I, 4 * n * (C + I));
         row("linear down (N,4C)->(N,C)", time_us(device, repeat, [&] { ops::linear(xi, w_down); }),
@@ -89,10 +97,12 @@ int main(int argc, char** argv) {
         row("layer_norm (N,C)", time_us(device, repeat, [&] { ops::layer_norm(x, g, g, 1e-12f); }),
             0, 8 * n * C);
         row("add (N,C)", time_us(device, repeat, [&] { ops::add(x, x, 1.0f); }), 0, 12 * n * C);
-        row("copy f32 -> dtype (N,4C)", time_us(device, repeat, [&] {
-                Tensor h = ops::empty({rows, I}, wt, device);
-                ops::copy_(h, xi);
-            }),
+        row("copy f32 -> dtype (N,4C)",
+            time_us(device, repeat,
+                    [&] {
+                        Tensor h = ops::empty({rows, I}, wt, device);
+                        ops::copy_(h, xi);
+                    }),
             0, 6 * n * I);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

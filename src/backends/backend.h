@@ -129,8 +129,8 @@ public:
     virtual void rms_norm_swiglu(Tensor& out, const Tensor& x, const Tensor& norm_weight, float eps,
                                  const Tensor& w_gate, const Tensor& w_up) = 0;
     // Fused, for decode (the tail of one q/k/v product): qkv (N, (NH + 2 NKV) HS) f32 holds each
-    // token's q, k and v heads. q (N, NH, HS) f32 = rope(q part); k_cache / v_cache (1, S, NKV, HS),
-    // rows contiguous, one float dtype: row positions[n] = rope(k part) / the v part.
+    // token's q, k and v heads. q (N, NH, HS) f32 = rope(q part); k_cache / v_cache (1, S, NKV,
+    // HS), rows contiguous, one float dtype: row positions[n] = rope(k part) / the v part.
     virtual void rope_qkv(Tensor& q, Tensor& k_cache, Tensor& v_cache, const Tensor& qkv,
                           const Tensor& positions, float theta) = 0;
     // out = a + alpha * b (same shapes; out may alias a)

@@ -40,8 +40,8 @@ Tensor rope_qkv(const Tensor& qkv, int64_t heads, Tensor& k_cache, Tensor& v_cac
         v_cache.strides()[2] != hs)
         fail(ErrorCode::InvalidArgument, "[rope_qkv] cache rows must be contiguous");
     if (qkv.size(1) != (heads + 2 * kv_heads) * hs || hs % 2 != 0 || heads <= 0)
-        fail(ErrorCode::ShapeMismatch, "[rope_qkv] qkv ", shape_str(qkv.shape()), " is not ",
-             heads, " + 2 x ", kv_heads, " heads of an even size ", hs);
+        fail(ErrorCode::ShapeMismatch, "[rope_qkv] qkv ", shape_str(qkv.shape()), " is not ", heads,
+             " + 2 x ", kv_heads, " heads of an even size ", hs);
     if (positions.size(0) != n)
         fail(ErrorCode::ShapeMismatch, "[rope_qkv] ", positions.size(0), " positions for ", n,
              " rows");

@@ -468,9 +468,9 @@ TEST_F(CudaOps, AttentionTensorCoresMatchF32) {
                     EXPECT_LT(err, tol) << what << " " << dtype_name(prec) << " kv "
                                         << dtype_name(kd) << " HS=" << hs << " T=" << c.T;
                 };
-                for (AttnCase c : {AttnCase{1, 16, 4, 2, hs, 16, 0},
-                                   AttnCase{2, 130, 6, 2, hs, 150, 20},
-                                   AttnCase{1, 257, 14, 2, hs, 257, 0}}) {
+                for (AttnCase c :
+                     {AttnCase{1, 16, 4, 2, hs, 16, 0}, AttnCase{2, 130, 6, 2, hs, 150, 20},
+                      AttnCase{1, 257, 14, 2, hs, 257, 0}}) {
                     AttentionMask mask;
                     mask.q_offset = c.offset;
                     check(c, mask, "causal");
@@ -521,8 +521,7 @@ TEST_F(CudaOps, HalfActivationOpsMatchCpu) {
         check(ops::gelu(up(x)), ops::gelu(x), "gelu");
         check(ops::gelu(up(x.narrow(0, 0, 3))), ops::gelu(x.narrow(0, 0, 3)), "gelu, 192 elements");
         const Tensor r = random_tensor({37, 64}, dt, rng, -2, 2);
-        check(ops::add_layer_norm(up(x), up(r), up(g), up(g),
-                                  1e-5f),
+        check(ops::add_layer_norm(up(x), up(r), up(g), up(g), 1e-5f),
               ops::add_layer_norm(x, r, g, g, 1e-5f), "add_layer_norm");
         const Tensor y = random_tensor({37, 64}, dt, rng, -2, 2);
         check(ops::add(up(x), up(y), 0.5f), ops::add(x, y, 0.5f), "add");

@@ -127,15 +127,15 @@ void CpuBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, cons
     }
 }
 
-void CpuBackend::rms_norm_linear(Tensor& out, const Tensor& x, const Tensor& norm_weight,
-                                 float eps, const Tensor& weight, const Tensor& bias) {
+void CpuBackend::rms_norm_linear(Tensor& out, const Tensor& x, const Tensor& norm_weight, float eps,
+                                 const Tensor& weight, const Tensor& bias) {
     Tensor h = empty(x.shape(), DType::F32);
     rms_norm(h, x, norm_weight, eps);
     linear(out, h, weight, bias);
 }
 
-void CpuBackend::rms_norm_swiglu(Tensor& out, const Tensor& x, const Tensor& norm_weight,
-                                 float eps, const Tensor& w_gate, const Tensor& w_up) {
+void CpuBackend::rms_norm_swiglu(Tensor& out, const Tensor& x, const Tensor& norm_weight, float eps,
+                                 const Tensor& w_gate, const Tensor& w_up) {
     Tensor h = empty(x.shape(), DType::F32);
     rms_norm(h, x, norm_weight, eps);
     swiglu(out, h, w_gate, w_up);

@@ -17,11 +17,11 @@
 namespace ferris::cuda {
 
 struct AllocatorStats {
-    size_t in_use_bytes = 0;    // bucket bytes held by live Storages
+    size_t in_use_bytes = 0;       // bucket bytes held by live Storages
     size_t peak_in_use_bytes = 0;  // the most in_use_bytes has been
-    size_t cached_bytes = 0;    // bucket bytes in the free lists
-    size_t device_mallocs = 0;  // cudaMalloc calls that succeeded
-    size_t cache_hits = 0;      // allocations served from a free list
+    size_t cached_bytes = 0;       // bucket bytes in the free lists
+    size_t device_mallocs = 0;     // cudaMalloc calls that succeeded
+    size_t cache_hits = 0;         // allocations served from a free list
 };
 
 class CachingAllocator {

@@ -270,8 +270,8 @@ void launch_decode(const AttentionArgs& a, int sms, float* scratch, cudaStream_t
                      dim3(static_cast<unsigned>(rows), static_cast<unsigned>(splits)), kThreads, 0,
                      stream, a, chunk, part_m, part_l, part_o);
     if (splits == 1) return;
-    launch_dependent("attention combine_kernel", combine_kernel, static_cast<unsigned>(rows), 128, 0,
-                     stream, static_cast<float*>(a.out), part_m, part_l, part_o, splits, a.hs);
+    launch_dependent("attention combine_kernel", combine_kernel, static_cast<unsigned>(rows), 128,
+                     0, stream, static_cast<float*>(a.out), part_m, part_l, part_o, splits, a.hs);
 }
 
 template <typename T>
@@ -300,8 +300,9 @@ size_t attention_scratch_floats(const AttentionArgs& a, int sms) {
 void attention(const AttentionArgs& a, int sms, float* scratch, cudaStream_t stream) {
     if (a.b_n <= 0 || a.t_n <= 0 || a.nh <= 0 || a.hs <= 0) return;
     if (a.io_dtype != DType::F32)
-        fail(ErrorCode::Unsupported, "[attention] cuda: half-precision q needs the tensor-core "
-                                     "kernel (attention_tensor_cores); the backend converts first");
+        fail(ErrorCode::Unsupported,
+             "[attention] cuda: half-precision q needs the tensor-core "
+             "kernel (attention_tensor_cores); the backend converts first");
     if (a.t_n <= kDecodeMaxQueries) {
         switch (a.kv_dtype) {
             case DType::F32:

@@ -146,8 +146,7 @@ constexpr size_t tc_smem_bytes() {
 }
 
 template <typename T, typename KV, typename QO, int D>
-__global__ void __launch_bounds__(kTcThreads)
-    tc_prefill_kernel(AttentionArgs a) {
+__global__ void __launch_bounds__(kTcThreads) tc_prefill_kernel(AttentionArgs a) {
     constexpr int kStride = D + 8;  // row pitch in elements: 16 bytes of padding, no bank conflicts
     constexpr int kSteps = D / 16;  // k-steps of Q K^T, and pairs of 8-wide output column tiles
     extern __shared__ uint4 tc_smem[];
@@ -186,7 +185,8 @@ __global__ void __launch_bounds__(kTcThreads)
     uint32_t qf[kSteps][4];
 #pragma unroll
     for (int k = 0; k < kSteps; ++k)
-        ldmatrix_x4<false>(qf[k], qs + (warp * 16 + (lane & 15)) * kStride + k * 16 + (lane >> 4) * 8);
+        ldmatrix_x4<false>(qf[k],
+                           qs + (warp * 16 + (lane & 15)) * kStride + k * 16 + (lane >> 4) * 8);
 
     float o[2 * kSteps][4];
 #pragma unroll
@@ -291,15 +291,15 @@ __global__ void __launch_bounds__(kTcThreads)
         // fragment of one 16-key step.
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
-            const uint32_t pa[4] = {
-                pack2<T>(sc[2 * j][0], sc[2 * j][1]), pack2<T>(sc[2 * j][2], sc[2 * j][3]),
-                pack2<T>(sc[2 * j + 1][0], sc[2 * j + 1][1]),
-                pack2<T>(sc[2 * j + 1][2], sc[2 * j + 1][3])};
+            const uint32_t pa[4] = {pack2<T>(sc[2 * j][0], sc[2 * j][1]),
+                                    pack2<T>(sc[2 * j][2], sc[2 * j][3]),
+                                    pack2<T>(sc[2 * j + 1][0], sc[2 * j + 1][1]),
+                                    pack2<T>(sc[2 * j + 1][2], sc[2 * j + 1][3])};
 #pragma unroll
             for (int dn = 0; dn < kSteps; ++dn) {
                 uint32_t vb[4];
-                ldmatrix_x4<true>(vb, vs + (j * 16 + (lane & 15)) * kStride + dn * 16 +
-                                          (lane >> 4) * 8);
+                ldmatrix_x4<true>(
+                    vb, vs + (j * 16 + (lane & 15)) * kStride + dn * 16 + (lane >> 4) * 8);
                 mma16816<T>(o[2 * dn], pa, vb[0], vb[1]);
                 mma16816<T>(o[2 * dn + 1], pa, vb[2], vb[3]);
             }
@@ -314,8 +314,10 @@ __global__ void __launch_bounds__(kTcThreads)
 #pragma unroll
     for (int n = 0; n < 2 * kSteps; ++n) {
         const int c = n * 8 + quad_col;
-        if (row0 < a.t_n) store2(out + ((b * a.t_n + row0) * a.nh + h) * D + c, o[n][0] * inv0, o[n][1] * inv0);
-        if (row1 < a.t_n) store2(out + ((b * a.t_n + row1) * a.nh + h) * D + c, o[n][2] * inv1, o[n][3] * inv1);
+        if (row0 < a.t_n)
+            store2(out + ((b * a.t_n + row0) * a.nh + h) * D + c, o[n][0] * inv0, o[n][1] * inv0);
+        if (row1 < a.t_n)
+            store2(out + ((b * a.t_n + row1) * a.nh + h) * D + c, o[n][2] * inv1, o[n][3] * inv1);
     }
 }
 
@@ -349,7 +351,6 @@ bool launch_tc_for_head(const AttentionArgs& a, cudaStream_t stream) {
     }
 }
 
-
 bool aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
 }  // namespace
@@ -358,9 +359,10 @@ bool attention_tensor_cores(const AttentionArgs& a, cudaStream_t stream) {
     if (a.precision != DType::BF16 && a.precision != DType::F16 && a.io_dtype == DType::F32)
         return false;
     // 16-byte staging: every row start of q, k and v on a multiple of 8 elements.
-    const bool rows_aligned = a.q_batch % 8 == 0 && a.q_seq % 8 == 0 && a.k_batch % 8 == 0 && a.k_seq % 8 == 0 && a.v_batch % 8 == 0 &&
-                              a.v_seq % 8 == 0 && aligned(a.q, 16) && aligned(a.k, 16) &&
-                              aligned(a.v, 16) && aligned(a.out, 4);
+    const bool rows_aligned = a.q_batch % 8 == 0 && a.q_seq % 8 == 0 && a.k_batch % 8 == 0 &&
+                              a.k_seq % 8 == 0 && a.v_batch % 8 == 0 && a.v_seq % 8 == 0 &&
+                              aligned(a.q, 16) && aligned(a.k, 16) && aligned(a.v, 16) &&
+                              aligned(a.out, 4);
     if (!rows_aligned || a.nh % a.nkv != 0) return false;
     // Half activations (q and out in bf16/f16): k and v in that dtype too, all read as they are.
     if (a.io_dtype != DType::F32) {

@@ -1,8 +1,8 @@
 // Embedding kernel: one block per row (grid-stride over rows), threads over the hidden size.
 #include "backends/cuda/check.h"
 #include "backends/cuda/device_util.cuh"
-#include "backends/cuda/launch.cuh"
 #include "backends/cuda/embedding.cuh"
+#include "backends/cuda/launch.cuh"
 
 namespace ferris::cuda {
 

@@ -111,7 +111,6 @@ cudaDataType_t cuda_type(DType dt) {
     return dt == DType::F32 ? CUDA_R_32F : dt == DType::F16 ? CUDA_R_16F : CUDA_R_16BF;
 }
 
-
 // Returns false when cuBLASLt has no algorithm for this problem.
 // out (D) in out_dt: f32, or dt itself (half activations); bias in out_dt (or null).
 bool lt_matmul(GemmContext& ctx, void* out, DType out_dt, const void* a_ptr, const void* b_ptr,
@@ -119,8 +118,8 @@ bool lt_matmul(GemmContext& ctx, void* out, DType out_dt, const void* a_ptr, con
                cudaStream_t stream) {
     const uint32_t al_a = alignment(a_ptr), al_b = alignment(b_ptr), al_d = alignment(out),
                    al_bias = bias ? alignment(bias) : 0;
-    const GemmKey key{n,    in,   outs, static_cast<int>(dt), static_cast<int>(out_dt),
-                      al_a, al_b, al_d, al_bias};
+    const GemmKey key{n,    in,   outs,   static_cast<int>(dt), static_cast<int>(out_dt), al_a,
+                      al_b, al_d, al_bias};
     auto it = ctx.plans.find(key);
     if (it == ctx.plans.end()) {
         const cudaDataType_t t = cuda_type(dt);
@@ -244,7 +243,7 @@ __global__ void __launch_bounds__(kGemvThreads, kMode == 2 ? 3 : 4)
     // Blocks loop over groups of rows (a grid of a few waves: the norm below is found once per
     // block, not once per 8 rows of a 152k-row lm_head).
     auto row_of = [&](int64_t group) { return group * rows_per_block + warp / split; };
-    auto load_first = [&](int64_t o, uint4 (&first)[kDots][kGemvUnroll]) {
+    auto load_first = [&](int64_t o, uint4(&first)[kDots][kGemvUnroll]) {
 #pragma unroll
         for (int d = 0; d < kDots; ++d) {
             const uint4* row = reinterpret_cast<const uint4*>((d == 0 ? w : w2) + o * in);
@@ -267,7 +266,8 @@ __global__ void __launch_bounds__(kGemvThreads, kMode == 2 ? 3 : 4)
 #pragma unroll
         for (int r = 0; r < N; ++r) {
             float ss = 0.0f;
-            for (int64_t i = threadIdx.x; i < in; i += kGemvThreads) ss += x[r * in + i] * x[r * in + i];
+            for (int64_t i = threadIdx.x; i < in; i += kGemvThreads)
+                ss += x[r * in + i] * x[r * in + i];
             ss = block_reduce(ss, reduce_scratch);
             inv[r] = 1.0f / sqrtf(ss / static_cast<float>(in) + norm.eps);
         }
@@ -344,20 +344,20 @@ void launch_gemv(float* out, const float* x, const void* w, const void* w2, cons
     const T* wt2 = static_cast<const T*>(w2);
     switch (n) {
         case 1:
-            launch_dependent("gemv_kernel", gemv_kernel<T, 1, kMode>, blocks, kGemvThreads, 0, stream,
-                             out, x, wt, wt2, bias, in, outs, split, norm);
+            launch_dependent("gemv_kernel", gemv_kernel<T, 1, kMode>, blocks, kGemvThreads, 0,
+                             stream, out, x, wt, wt2, bias, in, outs, split, norm);
             break;
         case 2:
-            launch_dependent("gemv_kernel", gemv_kernel<T, 2, kMode>, blocks, kGemvThreads, 0, stream,
-                             out, x, wt, wt2, bias, in, outs, split, norm);
+            launch_dependent("gemv_kernel", gemv_kernel<T, 2, kMode>, blocks, kGemvThreads, 0,
+                             stream, out, x, wt, wt2, bias, in, outs, split, norm);
             break;
         case 3:
-            launch_dependent("gemv_kernel", gemv_kernel<T, 3, kMode>, blocks, kGemvThreads, 0, stream,
-                             out, x, wt, wt2, bias, in, outs, split, norm);
+            launch_dependent("gemv_kernel", gemv_kernel<T, 3, kMode>, blocks, kGemvThreads, 0,
+                             stream, out, x, wt, wt2, bias, in, outs, split, norm);
             break;
         default:
-            launch_dependent("gemv_kernel", gemv_kernel<T, 4, kMode>, blocks, kGemvThreads, 0, stream,
-                             out, x, wt, wt2, bias, in, outs, split, norm);
+            launch_dependent("gemv_kernel", gemv_kernel<T, 4, kMode>, blocks, kGemvThreads, 0,
+                             stream, out, x, wt, wt2, bias, in, outs, split, norm);
             break;
     }
     FERRIS_CUDA_CHECK(cudaGetLastError());
@@ -447,11 +447,10 @@ void linear_half(GemmContext& ctx, void* out, const void* x, const void* weight,
     const cudaDataType_t t = cuda_type(dt);
     const float alpha = 1.0f, beta = 0.0f;
     FERRIS_CUBLAS_CHECK(cublasSetStream(ctx.blas, stream));
-    FERRIS_CUBLAS_CHECK(cublasGemmEx(ctx.blas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(outs),
-                                     static_cast<int>(n), static_cast<int>(in), &alpha, weight, t,
-                                     static_cast<int>(in), x, t, static_cast<int>(in), &beta, out,
-                                     t, static_cast<int>(outs), CUBLAS_COMPUTE_32F,
-                                     CUBLAS_GEMM_DEFAULT));
+    FERRIS_CUBLAS_CHECK(cublasGemmEx(
+        ctx.blas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(outs), static_cast<int>(n),
+        static_cast<int>(in), &alpha, weight, t, static_cast<int>(in), x, t, static_cast<int>(in),
+        &beta, out, t, static_cast<int>(outs), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     if (bias) bias_rows(out, dt, bias, n, outs, true, stream);
 }
 

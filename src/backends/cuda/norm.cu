@@ -1,6 +1,7 @@
-// Norm kernels: one block per row, f32 partial sums per thread reduced over the block, or (LayerNorm
-// rows up to 1024 wide) one warp per row held in registers; LayerNorm takes two passes (mean, then
-// centred variance) like the CPU, so an offset mean costs nothing in precision. Weights are read in their stored dtype (a uniform runtime branch).
+// Norm kernels: one block per row, f32 partial sums per thread reduced over the block, or
+// (LayerNorm rows up to 1024 wide) one warp per row held in registers; LayerNorm takes two passes
+// (mean, then centred variance) like the CPU, so an offset mean costs nothing in precision. Weights
+// are read in their stored dtype (a uniform runtime branch).
 #include "backends/cuda/check.h"
 #include "backends/cuda/device_util.cuh"
 #include "backends/cuda/norm.cuh"
@@ -162,20 +163,20 @@ void layer_norm(void* out, DType out_dtype, const void* x, DType x_dtype, const 
     if (n <= 0 || c <= 0) return;
     const int threads = threads_for(c);
     if (x_dtype == DType::F32)
-        layer_norm_from<float>(out, out_dtype, x, weight, weight_dtype, bias, bias_dtype, n, c,
-                               eps, threads, stream);
+        layer_norm_from<float>(out, out_dtype, x, weight, weight_dtype, bias, bias_dtype, n, c, eps,
+                               threads, stream);
     else if (x_dtype == DType::F16)
         layer_norm_from<__half>(out, out_dtype, x, weight, weight_dtype, bias, bias_dtype, n, c,
                                 eps, threads, stream);
     else
-        layer_norm_from<__nv_bfloat16>(out, out_dtype, x, weight, weight_dtype, bias, bias_dtype,
-                                       n, c, eps, threads, stream);
+        layer_norm_from<__nv_bfloat16>(out, out_dtype, x, weight, weight_dtype, bias, bias_dtype, n,
+                                       c, eps, threads, stream);
     FERRIS_CUDA_LAUNCH_CHECK("layer_norm_kernel");
 }
 
-bool add_layer_norm(void* out, const void* x, const void* residual, DType dtype,
-                    const void* weight, DType weight_dtype, const void* bias, DType bias_dtype,
-                    int64_t n, int64_t c, float eps, cudaStream_t stream) {
+bool add_layer_norm(void* out, const void* x, const void* residual, DType dtype, const void* weight,
+                    DType weight_dtype, const void* bias, DType bias_dtype, int64_t n, int64_t c,
+                    float eps, cudaStream_t stream) {
     if (n <= 0 || c <= 0) return true;
     bool done;
     if (dtype == DType::F32)

@@ -48,14 +48,14 @@ void pool(float* out, const void* x, DType x_dtype, const int32_t* segments, int
     if (n_segments == 0 || c == 0) return;
     const auto blocks = static_cast<unsigned>(n_segments);
     if (x_dtype == DType::F32)
-        pool_kernel<<<blocks, kThreads, 0, stream>>>(out, static_cast<const float*>(x), segments,
-                                                     c, mode, normalize);
+        pool_kernel<<<blocks, kThreads, 0, stream>>>(out, static_cast<const float*>(x), segments, c,
+                                                     mode, normalize);
     else if (x_dtype == DType::F16)
         pool_kernel<<<blocks, kThreads, 0, stream>>>(out, static_cast<const __half*>(x), segments,
                                                      c, mode, normalize);
     else
-        pool_kernel<<<blocks, kThreads, 0, stream>>>(
-            out, static_cast<const __nv_bfloat16*>(x), segments, c, mode, normalize);
+        pool_kernel<<<blocks, kThreads, 0, stream>>>(out, static_cast<const __nv_bfloat16*>(x),
+                                                     segments, c, mode, normalize);
     FERRIS_CUDA_CHECK(cudaGetLastError());
 }
 

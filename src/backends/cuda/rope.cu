@@ -36,7 +36,8 @@ __global__ void rope_kernel(float* __restrict__ x, const int32_t* __restrict__ p
 template <typename T>
 __global__ void rope_qkv_kernel(float* __restrict__ q_out, T* __restrict__ k_cache,
                                 T* __restrict__ v_cache, int64_t k_seq, int64_t v_seq,
-                                const float* __restrict__ qkv, const int32_t* __restrict__ positions,
+                                const float* __restrict__ qkv,
+                                const int32_t* __restrict__ positions,
                                 const float* __restrict__ inv_freq, int64_t nh, int64_t nkv,
                                 int64_t hs) {
     pdl_begin();

@@ -60,7 +60,8 @@ __global__ void __launch_bounds__(kArgmaxThreads)
     const int64_t begin = part * per_part, end = min(v, begin + per_part);
     float bv = -INFINITY;
     int64_t bi = v;
-    for (int64_t i = begin + threadIdx.x; i < end; i += kArgmaxThreads) keep_best(bv, bi, xr[i], i, v);
+    for (int64_t i = begin + threadIdx.x; i < end; i += kArgmaxThreads)
+        keep_best(bv, bi, xr[i], i, v);
     block_best(bv, bi, v);
     if (threadIdx.x == 0) {
         part_value[row * parts + part] = bv;
@@ -82,9 +83,9 @@ __global__ void __launch_bounds__(kArgmaxThreads)
 }
 
 int64_t argmax_parts(int64_t v) {
-    return std::clamp<int64_t>((v + kArgmaxThreads * kArgmaxPerThread - 1) /
-                                   (kArgmaxThreads * kArgmaxPerThread),
-                               1, kArgmaxMaxParts);
+    return std::clamp<int64_t>(
+        (v + kArgmaxThreads * kArgmaxPerThread - 1) / (kArgmaxThreads * kArgmaxPerThread), 1,
+        kArgmaxMaxParts);
 }
 
 }  // namespace

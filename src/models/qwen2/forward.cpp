@@ -49,8 +49,8 @@ Tensor Qwen2Model::forward_hidden(const std::vector<int32_t>& ids, nn::KvCache& 
 
         Tensor q;
         if (fused_qkv(w)) {  // one q/k/v product; rope and the cache write in one kernel
-            const Tensor qkv = ops::rms_norm_linear(x, w.input_layernorm, eps, w.qkv_proj.weight,
-                                                    w.qkv_proj.bias);
+            const Tensor qkv =
+                ops::rms_norm_linear(x, w.input_layernorm, eps, w.qkv_proj.weight, w.qkv_proj.bias);
             Tensor keys_l = cache.all_keys(l), values_l = cache.all_values(l);
             q = ops::rope_qkv(qkv, NH, keys_l, values_l, positions, theta);
         } else {
@@ -91,8 +91,8 @@ Tensor Qwen2Model::forward_step(const Tensor& token, const Tensor& position, con
 
         Tensor q;
         if (fused_qkv(w)) {  // norm + q/k/v product, then rope + cache write: two kernels
-            const Tensor qkv = ops::rms_norm_linear(x, w.input_layernorm, eps, w.qkv_proj.weight,
-                                                    w.qkv_proj.bias);
+            const Tensor qkv =
+                ops::rms_norm_linear(x, w.input_layernorm, eps, w.qkv_proj.weight, w.qkv_proj.bias);
             Tensor keys_l = cache.all_keys(l), values_l = cache.all_values(l);
             q = ops::rope_qkv(qkv, NH, keys_l, values_l, position, theta);
         } else {
