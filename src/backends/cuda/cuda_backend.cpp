@@ -390,6 +390,20 @@ void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, con
     const TraceScope trace_scope(stream_, "linear");
     const int64_t in = x.size(-1), outs = weight.size(0);
     const int64_t rows = in ? x.numel() / in : out.numel() / (outs ? outs : 1);
+    if (x.dtype() != DType::F32) {  // half activations in and out: no conversion pass
+        Tensor bias_c = bias, bias_scratch;
+        if (bias.defined() && !bias.is_contiguous()) {
+            bias_c = empty(bias.shape(), bias.dtype());
+            copy_device(bias_c, bias);
+        }
+        if (bias.defined() && bias.dtype() != weight.dtype())
+            bias_scratch = empty({outs}, weight.dtype());
+        cuda::linear_half(*gemm_, out.raw(), x.raw(), weight.raw(), weight.dtype(),
+                          bias.defined() ? bias_c.raw() : nullptr, bias.dtype(),
+                          bias_scratch.defined() ? bias_scratch.raw() : nullptr, rows, in, outs,
+                          stream_);
+        return;
+    }
     Tensor x_scratch, bias_f32;
     if (bias.defined()) {
         bias_f32 = bias;
@@ -397,14 +411,6 @@ void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, con
             bias_f32 = empty(bias.shape(), DType::F32);
             copy_device(bias_f32, bias);
         }
-    }
-    if (x.dtype() != DType::F32) {  // half activations in and out: no conversion pass
-        Tensor bias_scratch;
-        if (bias.defined()) bias_scratch = empty({outs}, weight.dtype());
-        cuda::linear_half(*gemm_, out.raw(), x.raw(), weight.raw(), weight.dtype(),
-                          bias.defined() ? bias_f32.data<float>() : nullptr,
-                          bias.defined() ? bias_scratch.raw() : nullptr, rows, in, outs, stream_);
-        return;
     }
     if (weight.dtype() != DType::F32) x_scratch = empty({rows * in}, weight.dtype());
     cuda::linear(*gemm_, out.data<float>(), x.data<float>(), weight.raw(), weight.dtype(),

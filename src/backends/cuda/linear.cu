@@ -74,29 +74,30 @@ GemmContext* create_gemm_context(cudaStream_t stream, size_t workspace_bytes) {
 namespace {
 
 template <typename T>
-__global__ void bias_rows_kernel(T* __restrict__ out, const float* __restrict__ bias, int64_t rows,
-                                 int64_t outs, bool accumulate) {
+__global__ void bias_rows_kernel(T* __restrict__ out, const void* __restrict__ bias, DType bd,
+                                 int64_t rows, int64_t outs, bool accumulate) {
     const int64_t n = rows * outs;
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
          i += int64_t(gridDim.x) * blockDim.x) {
-        const float b = bias ? bias[i % outs] : 0.0f;
+        const float b = bias ? load_any(bias, bd, i % outs) : 0.0f;
         out[i] = from_float<T>(accumulate ? to_float(out[i]) + b : b);
     }
 }
 
-// out (rows, outs) of dtype dt: = bias, or += bias (accumulate); bias (outs) f32 or null (zero).
-void bias_rows(void* out, DType dt, const float* bias, int64_t rows, int64_t outs, bool accumulate,
-               cudaStream_t stream) {
+// out (rows, outs) of dtype dt: = bias, or += bias (accumulate); bias (outs) of dtype bd, or
+// null (zero).
+void bias_rows(void* out, DType dt, const void* bias, DType bd, int64_t rows, int64_t outs,
+               bool accumulate, cudaStream_t stream) {
     const unsigned blocks = grid_for(rows * outs, 256);
     if (dt == DType::F32)
-        bias_rows_kernel<<<blocks, 256, 0, stream>>>(static_cast<float*>(out), bias, rows, outs,
-                                                     accumulate);
-    else if (dt == DType::F16)
-        bias_rows_kernel<<<blocks, 256, 0, stream>>>(static_cast<__half*>(out), bias, rows, outs,
-                                                     accumulate);
-    else
-        bias_rows_kernel<<<blocks, 256, 0, stream>>>(static_cast<__nv_bfloat16*>(out), bias, rows,
+        bias_rows_kernel<<<blocks, 256, 0, stream>>>(static_cast<float*>(out), bias, bd, rows,
                                                      outs, accumulate);
+    else if (dt == DType::F16)
+        bias_rows_kernel<<<blocks, 256, 0, stream>>>(static_cast<__half*>(out), bias, bd, rows,
+                                                     outs, accumulate);
+    else
+        bias_rows_kernel<<<blocks, 256, 0, stream>>>(static_cast<__nv_bfloat16*>(out), bias, bd,
+                                                     rows, outs, accumulate);
     FERRIS_CUDA_LAUNCH_CHECK("bias_rows_kernel");
 }
 
@@ -410,7 +411,7 @@ void linear(GemmContext& ctx, float* out, const float* x, const void* weight, DT
             cudaStream_t stream) {
     if (n <= 0 || outs <= 0) return;
     if (in <= 0) {  // an empty sum: out = bias (or zeros)
-        bias_rows(out, DType::F32, bias, n, outs, false, stream);
+        bias_rows(out, DType::F32, bias, DType::F32, n, outs, false, stream);
         return;
     }
     if (gemv(out, x, weight, weight_dtype, bias, n, in, outs, false, stream)) return;
@@ -429,21 +430,24 @@ void linear(GemmContext& ctx, float* out, const float* x, const void* weight, DT
                                      static_cast<int>(in), b_ptr, t, static_cast<int>(in), &beta,
                                      out, CUDA_R_32F, static_cast<int>(outs), CUBLAS_COMPUTE_32F,
                                      CUBLAS_GEMM_DEFAULT));
-    if (bias) bias_rows(out, DType::F32, bias, n, outs, true, stream);
+    if (bias) bias_rows(out, DType::F32, bias, DType::F32, n, outs, true, stream);
 }
 
 void linear_half(GemmContext& ctx, void* out, const void* x, const void* weight, DType dt,
-                 const float* bias, void* bias_scratch, int64_t n, int64_t in, int64_t outs,
-                 cudaStream_t stream) {
+                 const void* bias, DType bias_dtype, void* bias_scratch, int64_t n, int64_t in,
+                 int64_t outs, cudaStream_t stream) {
     if (n <= 0 || outs <= 0) return;
     if (in <= 0) {
-        bias_rows(out, dt, bias, n, outs, false, stream);
+        bias_rows(out, dt, bias, bias_dtype, n, outs, false, stream);
         return;
     }
-    // The epilogue's bias is in the output's dtype: the f32 bias rounded once per call.
-    if (bias) convert_contiguous(bias_scratch, dt, bias, DType::F32, outs, stream);
-    if (lt_matmul(ctx, out, dt, weight, x, dt, bias ? bias_scratch : nullptr, n, in, outs, stream))
-        return;
+    // The epilogue's bias is in the output's dtype: another dtype is rounded into the scratch.
+    const void* epilogue_bias = bias;
+    if (bias && bias_dtype != dt) {
+        convert_contiguous(bias_scratch, dt, bias, bias_dtype, outs, stream);
+        epilogue_bias = bias_scratch;
+    }
+    if (lt_matmul(ctx, out, dt, weight, x, dt, epilogue_bias, n, in, outs, stream)) return;
     const cudaDataType_t t = cuda_type(dt);
     const float alpha = 1.0f, beta = 0.0f;
     FERRIS_CUBLAS_CHECK(cublasSetStream(ctx.blas, stream));
@@ -451,7 +455,7 @@ void linear_half(GemmContext& ctx, void* out, const void* x, const void* weight,
         ctx.blas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(outs), static_cast<int>(n),
         static_cast<int>(in), &alpha, weight, t, static_cast<int>(in), x, t, static_cast<int>(in),
         &beta, out, t, static_cast<int>(outs), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-    if (bias) bias_rows(out, dt, bias, n, outs, true, stream);
+    if (bias) bias_rows(out, dt, bias, bias_dtype, n, outs, true, stream);
 }
 
 }  // namespace ferris::cuda

@@ -24,11 +24,11 @@ void linear(GemmContext& ctx, float* out, const float* x, const void* weight, DT
             cudaStream_t stream);
 
 // Half activations (a GPU model in bf16/f16): x (N, I) and out (N, O) in the weight's dtype dt,
-// f32 accumulation; bias (O) f32 or null, rounded into bias_scratch (O elements of dt) for the
-// GEMM epilogue.
+// f32 accumulation; bias (O) contiguous in bias_dtype, or null: used as it is when in dt, else
+// rounded into bias_scratch (O elements of dt) for the GEMM epilogue.
 void linear_half(GemmContext& ctx, void* out, const void* x, const void* weight, DType dt,
-                 const float* bias, void* bias_scratch, int64_t n, int64_t in, int64_t outs,
-                 cudaStream_t stream);
+                 const void* bias, DType bias_dtype, void* bias_scratch, int64_t n, int64_t in,
+                 int64_t outs, cudaStream_t stream);
 
 // Decode-sized products (1..4 rows, bf16/f16 weights, 16-byte aligned, I % 8 == 0) in one GEMV
 // kernel; false, with nothing launched, where it does not apply. accumulate: out += x W^T + b.

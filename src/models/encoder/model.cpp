@@ -28,9 +28,22 @@ std::unique_ptr<EncoderModel> EncoderModel::load(const std::string& dir,
         m->bias_table_ = ops::to_host_floats(table);
     }
     m->device_ = options.device;
-    if (!options.device.is_cpu())  // one q/k/v product instead of three
-        for (LayerWeights& l : m->weights_.layers)
+    if (!options.device.is_cpu()) {
+        // One q/k/v product instead of three. With half weights the activations are half too
+        // (forward.cpp): the products' biases then go to that dtype once here, not per call
+        // (sentence-transformers' .half() rounds them likewise).
+        const DType wt = m->weights_.layers.front().query.weight.dtype();
+        const bool half = wt == DType::BF16 || wt == DType::F16;
+        for (LayerWeights& l : m->weights_.layers) {
             l.qkv = nn::stack_linears({&l.query, &l.key, &l.value}, options.device);
+            for (nn::LinearWeights* lw : {&l.qkv, &l.attn_out, &l.mlp_up, &l.mlp_down})
+                if (half && lw->bias.defined() && lw->bias.dtype() != wt) {
+                    Tensor b = ops::empty(lw->bias.shape(), wt, options.device);
+                    ops::copy_(b, lw->bias);
+                    lw->bias = b;
+                }
+        }
+    }
     m->keepalive_ = std::make_shared<io::Checkpoint>(std::move(ckpt));
     return m;
 }
