@@ -90,8 +90,8 @@ void bias_rows(void* out, DType dt, const void* bias, DType bd, int64_t rows, in
                bool accumulate, cudaStream_t stream) {
     const unsigned blocks = grid_for(rows * outs, 256);
     if (dt == DType::F32)
-        bias_rows_kernel<<<blocks, 256, 0, stream>>>(static_cast<float*>(out), bias, bd, rows,
-                                                     outs, accumulate);
+        bias_rows_kernel<<<blocks, 256, 0, stream>>>(static_cast<float*>(out), bias, bd, rows, outs,
+                                                     accumulate);
     else if (dt == DType::F16)
         bias_rows_kernel<<<blocks, 256, 0, stream>>>(static_cast<__half*>(out), bias, bd, rows,
                                                      outs, accumulate);
