@@ -20,17 +20,6 @@ size_t KvCache::bytes() const {
     return n;
 }
 
-void KvCache::write(int64_t layer, const Tensor& k, const Tensor& v) {
-    const int64_t t = k.size(1);
-    if (length_ + t > capacity_)
-        fail(ErrorCode::InvalidArgument, "KV cache full: ", length_, " + ", t,
-             " positions exceed its capacity of ", capacity_);
-    Tensor kd = k_[layer].narrow(1, length_, t);
-    Tensor vd = v_[layer].narrow(1, length_, t);
-    ops::copy_(kd, k);
-    ops::copy_(vd, v);
-}
-
 void KvCache::write_at(int64_t layer, const Tensor& k, const Tensor& v, const Tensor& positions) {
     ops::write_rows_(k_[layer], k, positions);
     ops::write_rows_(v_[layer], v, positions);

@@ -19,13 +19,11 @@ public:
     DType dtype() const { return dtype_; }
     size_t bytes() const;
 
-    // Writes k, v (B, T, NKV, HS) for `layer` at positions [length, length + T).
-    void write(int64_t layer, const Tensor& k, const Tensor& v);
     // Views of positions [0, end) for `layer`: (B, end, NKV, HS).
     Tensor keys(int64_t layer, int64_t end) const;
     Tensor values(int64_t layer, int64_t end) const;
-    // The same write with the positions (T) i32 held on the cache's device, so a recorded
-    // decode step stays valid as they change; length() is left to advance().
+    // Writes k, v (B, T, NKV, HS) for `layer` at `positions` (T) i32 held on the cache's device
+    // (so a recorded decode step stays valid as they change); length() is left to advance().
     void write_at(int64_t layer, const Tensor& k, const Tensor& v, const Tensor& positions);
     // The whole capacity (B, S_max, NKV, HS), for attention that reads its length on the device.
     const Tensor& all_keys(int64_t layer) const { return k_[layer]; }

@@ -22,16 +22,42 @@ bool fused_qkv(const LayerWeights& w) {
 }
 }  // namespace
 
+// Pre-norm, q/k/v projections and rope for rows x (T, C) at `positions` (T) i32 on the device:
+// keys and values go into the cache at those positions, the rotated queries (T, NH, HS) are
+// returned. With the stacked q/k/v product (GPU, no adapter on q/k/v): two kernels.
+Tensor Qwen2Model::queries_and_cache_write(int64_t l, const Tensor& x, const Tensor& positions,
+                                           nn::KvCache& cache) const {
+    const Qwen2Config& c = config_;
+    const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
+    const int64_t T = x.size(0), NH = c.num_attention_heads, NKV = c.num_key_value_heads,
+                  HS = c.head_dim;
+    const float theta = static_cast<float>(c.rope_theta);
+    const float eps = static_cast<float>(c.rms_norm_eps);
+    if (fused_qkv(w)) {
+        const Tensor qkv =
+            ops::rms_norm_linear(x, w.input_layernorm, eps, w.qkv_proj.weight, w.qkv_proj.bias);
+        Tensor keys = cache.all_keys(l), values = cache.all_values(l);
+        return ops::rope_qkv(qkv, NH, keys, values, positions, theta);
+    }
+    const Tensor h = ops::rms_norm(x, w.input_layernorm, eps);
+    Tensor q = nn::linear(h, w.q_proj).reshape({T, NH, HS});
+    Tensor k = nn::linear(h, w.k_proj).reshape({T, NKV, HS});
+    const Tensor v = nn::linear(h, w.v_proj).reshape({T, NKV, HS});
+    ops::rope_(q, positions, theta);
+    ops::rope_(k, positions, theta);
+    cache.write_at(l, k.reshape({1, T, NKV, HS}), v.reshape({1, T, NKV, HS}), positions);
+    return q;
+}
+
 Tensor Qwen2Model::forward_hidden(const std::vector<int32_t>& ids, nn::KvCache& cache) const {
     const Qwen2Config& c = config_;
     const int64_t T = static_cast<int64_t>(ids.size());
-    const int64_t NH = c.num_attention_heads, NKV = c.num_key_value_heads, HS = c.head_dim;
+    const int64_t NH = c.num_attention_heads, HS = c.head_dim;
     const int64_t start = cache.length();
     if (T == 0) fail(ErrorCode::InvalidArgument, "forward: no tokens");
     if (start + T > cache.capacity())
         fail(ErrorCode::InvalidArgument, "sequence of ", start + T,
              " tokens exceeds the context of ", cache.capacity());
-    const float theta = static_cast<float>(c.rope_theta);
     const float eps = static_cast<float>(c.rms_norm_eps);
     const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
 
@@ -47,21 +73,7 @@ Tensor Qwen2Model::forward_hidden(const std::vector<int32_t>& ids, nn::KvCache& 
     for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
         const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
 
-        Tensor q;
-        if (fused_qkv(w)) {  // one q/k/v product; rope and the cache write in one kernel
-            const Tensor qkv =
-                ops::rms_norm_linear(x, w.input_layernorm, eps, w.qkv_proj.weight, w.qkv_proj.bias);
-            Tensor keys_l = cache.all_keys(l), values_l = cache.all_values(l);
-            q = ops::rope_qkv(qkv, NH, keys_l, values_l, positions, theta);
-        } else {
-            Tensor h = ops::rms_norm(x, w.input_layernorm, eps);
-            q = nn::linear(h, w.q_proj).reshape({T, NH, HS});
-            Tensor k = nn::linear(h, w.k_proj).reshape({T, NKV, HS});
-            Tensor v = nn::linear(h, w.v_proj).reshape({T, NKV, HS});
-            ops::rope_(q, positions, theta);
-            ops::rope_(k, positions, theta);
-            cache.write(l, k.reshape({1, T, NKV, HS}), v.reshape({1, T, NKV, HS}));
-        }
+        const Tensor q = queries_and_cache_write(l, x, positions, cache);  // (T, NH, HS)
         Tensor a = ops::attention(q.reshape({1, T, NH, HS}), cache.keys(l, start + T),
                                   cache.values(l, start + T), mask, scale);
         ops::add_(x, nn::linear(a.reshape({T, NH * HS}), w.o_proj));
@@ -77,8 +89,7 @@ Tensor Qwen2Model::forward_hidden(const std::vector<int32_t>& ids, nn::KvCache& 
 Tensor Qwen2Model::forward_step(const Tensor& token, const Tensor& position, const Tensor& keys,
                                 nn::KvCache& cache) const {
     const Qwen2Config& c = config_;
-    const int64_t NH = c.num_attention_heads, NKV = c.num_key_value_heads, HS = c.head_dim;
-    const float theta = static_cast<float>(c.rope_theta);
+    const int64_t NH = c.num_attention_heads, HS = c.head_dim;
     const float eps = static_cast<float>(c.rms_norm_eps);
     const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
     AttentionMask mask;  // causal over the whole cache, cut at `keys` on the device
@@ -89,21 +100,7 @@ Tensor Qwen2Model::forward_step(const Tensor& token, const Tensor& position, con
     for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
         const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
 
-        Tensor q;
-        if (fused_qkv(w)) {  // norm + q/k/v product, then rope + cache write: two kernels
-            const Tensor qkv =
-                ops::rms_norm_linear(x, w.input_layernorm, eps, w.qkv_proj.weight, w.qkv_proj.bias);
-            Tensor keys_l = cache.all_keys(l), values_l = cache.all_values(l);
-            q = ops::rope_qkv(qkv, NH, keys_l, values_l, position, theta);
-        } else {
-            Tensor h = ops::rms_norm(x, w.input_layernorm, eps);
-            q = nn::linear(h, w.q_proj).reshape({1, NH, HS});
-            Tensor k = nn::linear(h, w.k_proj).reshape({1, NKV, HS});
-            Tensor v = nn::linear(h, w.v_proj).reshape({1, NKV, HS});
-            ops::rope_(q, position, theta);
-            ops::rope_(k, position, theta);
-            cache.write_at(l, k.reshape({1, 1, NKV, HS}), v.reshape({1, 1, NKV, HS}), position);
-        }
+        const Tensor q = queries_and_cache_write(l, x, position, cache);  // (1, NH, HS)
         Tensor a = ops::attention(q.reshape({1, 1, NH, HS}), cache.all_keys(l), cache.all_values(l),
                                   mask, scale);
         nn::linear_add_(x, a.reshape({1, NH * HS}), w.o_proj);

@@ -43,6 +43,9 @@ public:
                         nn::KvCache& cache) const;
 
 private:
+    Tensor queries_and_cache_write(int64_t layer, const Tensor& x, const Tensor& positions,
+                                   nn::KvCache& cache) const;
+
     Qwen2Config config_;
     Qwen2Weights weights_;
     Device device_;
