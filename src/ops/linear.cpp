@@ -7,10 +7,16 @@ namespace ferris::ops {
 
 namespace {
 
-// What every product checks: x (..., I) f32 contiguous, weight (O, I) float, bias (O).
-void check_product(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias) {
+// What every product checks: x (..., I) f32 contiguous (or, with half_x, in the weight's own
+// half dtype: a GPU model's activations), weight (O, I) float, bias (O).
+void check_product(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                   bool half_x = false) {
     check_defined(op, "x", x);
-    check_dtype(op, "x", x, DType::F32);
+    if (!half_x || x.dtype() == DType::F32) {
+        check_dtype(op, "x", x, DType::F32);
+    } else {
+        check_dtype(op, "x", x, weight.dtype());
+    }
     check_contiguous(op, "x", x);
     check_dim(op, "weight", weight, 2);
     check_float(op, "weight", weight);
@@ -28,36 +34,22 @@ void check_product(const char* op, const Tensor& x, const Tensor& weight, const 
     }
 }
 
-}  // namespace
-
-void linear_add_(Tensor& acc, const Tensor& x, const Tensor& weight, const Tensor& bias) {
-    check_product("linear_add", x, weight, bias);
-    check_dtype("linear_add", "acc", acc, DType::F32);
-    check_contiguous("linear_add", "acc", acc);
-    check_same_device("linear_add", acc, x);
-    Shape want = x.shape();
-    want.back() = weight.size(0);
-    if (acc.shape() != want)
-        fail(ErrorCode::ShapeMismatch, "[linear_add] acc ", shape_str(acc.shape()),
-             " != ", shape_str(want));
-    backend_checked(OpKind::LinearAdd, weight).linear_add(acc, x, weight, bias);
-}
-
-Tensor swiglu(const Tensor& x, const Tensor& w_gate, const Tensor& w_up) {
-    check_product("swiglu", x, w_gate, Tensor());
-    check_product("swiglu", x, w_up, Tensor());
+// The SwiGLU pair: both products of x, and of one shape.
+void check_gate_up(const char* op, const Tensor& x, const Tensor& w_gate, const Tensor& w_up) {
+    check_product(op, x, w_gate, Tensor());
+    check_product(op, x, w_up, Tensor());
     if (w_gate.shape() != w_up.shape())
-        fail(ErrorCode::ShapeMismatch, "[swiglu] w_gate ", shape_str(w_gate.shape()), " != w_up ",
+        fail(ErrorCode::ShapeMismatch, "[", op, "] w_gate ", shape_str(w_gate.shape()), " != w_up ",
              shape_str(w_up.shape()));
-    Backend& be = backend_checked(OpKind::SwiGlu, w_gate);
-    Shape out_shape = x.shape();
-    out_shape.back() = w_gate.size(0);
-    Tensor out = be.empty(out_shape, DType::F32);
-    be.swiglu(out, x, w_gate, w_up);
-    return out;
 }
 
-namespace {
+// x (..., I) times weight (O, I)^T: (..., O).
+Shape product_shape(const Tensor& x, const Tensor& weight) {
+    Shape shape = x.shape();
+    shape.back() = weight.size(0);
+    return shape;
+}
+
 void check_norm_weight(const char* op, const Tensor& x, const Tensor& norm_weight) {
     check_dim(op, "norm_weight", norm_weight, 1);
     check_float(op, "norm_weight", norm_weight);
@@ -66,59 +58,53 @@ void check_norm_weight(const char* op, const Tensor& x, const Tensor& norm_weigh
         fail(ErrorCode::ShapeMismatch, "[", op, "] norm_weight ", shape_str(norm_weight.shape()),
              " != (", x.size(-1), ")");
 }
+
 }  // namespace
+
+void linear_add_(Tensor& acc, const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    check_product("linear_add", x, weight, bias);
+    check_dtype("linear_add", "acc", acc, DType::F32);
+    check_contiguous("linear_add", "acc", acc);
+    check_same_device("linear_add", acc, x);
+    const Shape want = product_shape(x, weight);
+    if (acc.shape() != want)
+        fail(ErrorCode::ShapeMismatch, "[linear_add] acc ", shape_str(acc.shape()),
+             " != ", shape_str(want));
+    backend_checked(OpKind::LinearAdd, weight).linear_add(acc, x, weight, bias);
+}
+
+Tensor swiglu(const Tensor& x, const Tensor& w_gate, const Tensor& w_up) {
+    check_gate_up("swiglu", x, w_gate, w_up);
+    Backend& be = backend_checked(OpKind::SwiGlu, w_gate);
+    Tensor out = be.empty(product_shape(x, w_gate), DType::F32);
+    be.swiglu(out, x, w_gate, w_up);
+    return out;
+}
 
 Tensor rms_norm_linear(const Tensor& x, const Tensor& norm_weight, float eps, const Tensor& weight,
                        const Tensor& bias) {
     check_product("rms_norm_linear", x, weight, bias);
     check_norm_weight("rms_norm_linear", x, norm_weight);
     Backend& be = backend_checked(OpKind::RmsNormLinear, weight);
-    Shape out_shape = x.shape();
-    out_shape.back() = weight.size(0);
-    Tensor out = be.empty(out_shape, DType::F32);
+    Tensor out = be.empty(product_shape(x, weight), DType::F32);
     be.rms_norm_linear(out, x, norm_weight, eps, weight, bias);
     return out;
 }
 
 Tensor rms_norm_swiglu(const Tensor& x, const Tensor& norm_weight, float eps, const Tensor& w_gate,
                        const Tensor& w_up) {
-    check_product("rms_norm_swiglu", x, w_gate, Tensor());
-    check_product("rms_norm_swiglu", x, w_up, Tensor());
+    check_gate_up("rms_norm_swiglu", x, w_gate, w_up);
     check_norm_weight("rms_norm_swiglu", x, norm_weight);
-    if (w_gate.shape() != w_up.shape())
-        fail(ErrorCode::ShapeMismatch, "[rms_norm_swiglu] w_gate ", shape_str(w_gate.shape()),
-             " != w_up ", shape_str(w_up.shape()));
     Backend& be = backend_checked(OpKind::RmsNormSwiGlu, w_gate);
-    Shape out_shape = x.shape();
-    out_shape.back() = w_gate.size(0);
-    Tensor out = be.empty(out_shape, DType::F32);
+    Tensor out = be.empty(product_shape(x, w_gate), DType::F32);
     be.rms_norm_swiglu(out, x, norm_weight, eps, w_gate, w_up);
     return out;
 }
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-    check_defined("linear", "x", x);
-    check_contiguous("linear", "x", x);
-    check_dim("linear", "weight", weight, 2);
-    // x is f32, or in the weight's own half dtype (a GPU model's activations): out follows x.
-    if (x.dtype() != DType::F32) check_dtype("linear", "x", x, weight.dtype());
-    check_float("linear", "weight", weight);
-    check_contiguous("linear", "weight", weight);
-    check_same_device("linear", x, weight);
-    if (weight.size(1) != x.size(-1))
-        fail(ErrorCode::ShapeMismatch, "[linear] weight ", shape_str(weight.shape()),
-             " does not take inputs of size ", x.size(-1));
-    if (bias.defined()) {
-        check_dim("linear", "bias", bias, 1);
-        check_float("linear", "bias", bias);
-        if (bias.size(0) != weight.size(0))
-            fail(ErrorCode::ShapeMismatch, "[linear] bias ", shape_str(bias.shape()), " != (",
-                 weight.size(0), ")");
-    }
+    check_product("linear", x, weight, bias, /*half_x=*/true);  // out follows x's dtype
     Backend& be = backend_checked(OpKind::Linear, weight);
-    Shape out_shape = x.shape();
-    out_shape.back() = weight.size(0);
-    Tensor out = be.empty(out_shape, x.dtype());
+    Tensor out = be.empty(product_shape(x, weight), x.dtype());
     be.linear(out, x, weight, bias);
     return out;
 }
