@@ -6,6 +6,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <climits>
 #include <cstdint>
 
 #include "ferris/dtype.h"
@@ -96,6 +97,37 @@ __device__ __forceinline__ T block_reduce(T v, T* scratch) {
         r = warp_sum(r);
     }
     return r;
+}
+
+// (value, first id) maxima: the larger value wins, then the lower id; (-inf, INT_MAX) is "none".
+__device__ __forceinline__ bool better(float v, int id, float best, int best_id) {
+    return v > best || (v == best && id < best_id);
+}
+__device__ __forceinline__ void warp_best(float& v, int& id) {
+    for (int o = 16; o > 0; o >>= 1) {
+        const float ov = __shfl_xor_sync(kFullMask, v, o);
+        const int oid = __shfl_xor_sync(kFullMask, id, o);
+        if (better(ov, oid, v, id)) {
+            v = ov;
+            id = oid;
+        }
+    }
+}
+// The block's largest value and its first id; every thread gets them (all threads call it).
+__device__ inline void block_best(float& v, int& id) {
+    __shared__ float warp_v[32];
+    __shared__ int warp_id[32];
+    warp_best(v, id);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    __syncthreads();  // a previous call may still read warp_v
+    if (lane == 0) {
+        warp_v[warp] = v;
+        warp_id[warp] = id;
+    }
+    __syncthreads();
+    v = lane < warps ? warp_v[lane] : -INFINITY;
+    id = lane < warps ? warp_id[lane] : INT_MAX;
+    warp_best(v, id);
 }
 
 // Blocks for a grid-stride loop over n elements with `threads` per block.

@@ -25,44 +25,21 @@ constexpr int kArgmaxThreads = 256;
 constexpr int64_t kArgmaxPerThread = 16;
 constexpr int64_t kArgmaxMaxParts = 64;
 
-// The better of two candidates: larger value, then lower index; index == end means "none".
-__device__ __forceinline__ void keep_best(float& bv, int64_t& bi, float ov, int64_t oi,
-                                          int64_t end) {
-    if (oi != end && (bi == end || ov > bv || (ov == bv && oi < bi))) {
-        bv = ov;
-        bi = oi;
-    }
-}
-
-__device__ __forceinline__ void block_best(float& bv, int64_t& bi, int64_t end) {
-    __shared__ float values[kArgmaxThreads / 32];
-    __shared__ int64_t indices[kArgmaxThreads / 32];
-    for (int o = 16; o > 0; o >>= 1)
-        keep_best(bv, bi, __shfl_xor_sync(kFullMask, bv, o), __shfl_xor_sync(kFullMask, bi, o),
-                  end);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    if (lane == 0) {
-        values[warp] = bv;
-        indices[warp] = bi;
-    }
-    __syncthreads();
-    if (threadIdx.x == 0)
-        for (int w = 1; w < static_cast<int>(blockDim.x / 32); ++w)
-            keep_best(bv, bi, values[w], indices[w], end);
-}
-
 __global__ void __launch_bounds__(kArgmaxThreads)
-    argmax_parts_kernel(float* part_value, int64_t* part_index, const float* x, int64_t v,
+    argmax_parts_kernel(float* part_value, int32_t* part_index, const float* x, int64_t v,
                         int64_t per_part) {
     pdl_begin();
     const int64_t row = blockIdx.y, part = blockIdx.x, parts = gridDim.x;
     const float* xr = x + row * v;
     const int64_t begin = part * per_part, end = min(v, begin + per_part);
     float bv = -INFINITY;
-    int64_t bi = v;
+    int bi = INT_MAX;
     for (int64_t i = begin + threadIdx.x; i < end; i += kArgmaxThreads)
-        keep_best(bv, bi, xr[i], i, v);
-    block_best(bv, bi, v);
+        if (better(xr[i], static_cast<int>(i), bv, bi)) {
+            bv = xr[i];
+            bi = static_cast<int>(i);
+        }
+    block_best(bv, bi);
     if (threadIdx.x == 0) {
         part_value[row * parts + part] = bv;
         part_index[row * parts + part] = bi;
@@ -70,16 +47,19 @@ __global__ void __launch_bounds__(kArgmaxThreads)
 }
 
 __global__ void __launch_bounds__(kArgmaxThreads)
-    argmax_final_kernel(int32_t* out, const float* part_value, const int64_t* part_index,
-                        int64_t parts, int64_t v) {
+    argmax_final_kernel(int32_t* out, const float* part_value, const int32_t* part_index,
+                        int64_t parts) {
     pdl_begin();
     const int64_t row = blockIdx.x;
     float bv = -INFINITY;
-    int64_t bi = v;
+    int bi = INT_MAX;
     for (int64_t p = threadIdx.x; p < parts; p += kArgmaxThreads)
-        keep_best(bv, bi, part_value[row * parts + p], part_index[row * parts + p], v);
-    block_best(bv, bi, v);
-    if (threadIdx.x == 0) out[row] = static_cast<int32_t>(bi == v ? 0 : bi);
+        if (better(part_value[row * parts + p], part_index[row * parts + p], bv, bi)) {
+            bv = part_value[row * parts + p];
+            bi = part_index[row * parts + p];
+        }
+    block_best(bv, bi);
+    if (threadIdx.x == 0) out[row] = bi == INT_MAX ? 0 : bi;
 }
 
 int64_t argmax_parts(int64_t v) {
@@ -113,20 +93,20 @@ void write_rows(void* dst, DType dst_dtype, int64_t dst_batch, int64_t dst_seq, 
 }
 
 size_t argmax_scratch_bytes(int64_t n, int64_t v) {
-    return static_cast<size_t>(n * argmax_parts(v)) * (sizeof(float) + sizeof(int64_t));
+    return static_cast<size_t>(n * argmax_parts(v)) * (sizeof(float) + sizeof(int32_t));
 }
 
 void argmax(int32_t* out, const float* x, int64_t n, int64_t v, void* scratch,
             cudaStream_t stream) {
     if (n == 0 || v == 0) return;
     const int64_t parts = argmax_parts(v), per_part = (v + parts - 1) / parts;
-    auto* part_index = static_cast<int64_t*>(scratch);
-    auto* part_value = reinterpret_cast<float*>(part_index + n * parts);
+    auto* part_value = static_cast<float*>(scratch);
+    auto* part_index = reinterpret_cast<int32_t*>(part_value + n * parts);
     launch_dependent("argmax_parts_kernel", argmax_parts_kernel,
                      dim3(static_cast<unsigned>(parts), static_cast<unsigned>(n)), kArgmaxThreads,
                      0, stream, part_value, part_index, x, v, per_part);
     launch_dependent("argmax_final_kernel", argmax_final_kernel, static_cast<unsigned>(n),
-                     kArgmaxThreads, 0, stream, out, part_value, part_index, parts, v);
+                     kArgmaxThreads, 0, stream, out, part_value, part_index, parts);
 }
 
 }  // namespace ferris::cuda

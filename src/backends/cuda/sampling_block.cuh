@@ -1,4 +1,4 @@
-// Block-level pieces of the sampling kernels (sampling.cu): (value, first id) maxima, exclusive
+// Block-level pieces of the sampling kernels (sampling.cu): exclusive
 // scans, order-preserving float keys, the radix walks behind top-k and top-p (8-bit digits from
 // the top, shared histograms) and the ordered search behind the inverse CDF. Every function here
 // is called by all threads of a block (they synchronize); blockDim.x is a multiple of 32.
@@ -13,40 +13,7 @@ namespace ferris::cuda::sampling {
 
 // ---- (value, first id) maxima and scans ----
 
-__device__ __forceinline__ bool better(float v, int id, float best, int best_id) {
-    return v > best || (v == best && id < best_id);
-}
-
-// The block's largest value and its first id; every thread gets them.
-__device__ inline void block_best(float& v, int& id) {
-    __shared__ float warp_v[32];
-    __shared__ int warp_id[32];
-    for (int o = 16; o > 0; o >>= 1) {
-        const float ov = __shfl_xor_sync(kFullMask, v, o);
-        const int oid = __shfl_xor_sync(kFullMask, id, o);
-        if (better(ov, oid, v, id)) {
-            v = ov;
-            id = oid;
-        }
-    }
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    __syncthreads();  // a previous call may still read warp_v
-    if (lane == 0) {
-        warp_v[warp] = v;
-        warp_id[warp] = id;
-    }
-    __syncthreads();
-    v = lane < warps ? warp_v[lane] : -INFINITY;
-    id = lane < warps ? warp_id[lane] : INT_MAX;
-    for (int o = 16; o > 0; o >>= 1) {
-        const float ov = __shfl_xor_sync(kFullMask, v, o);
-        const int oid = __shfl_xor_sync(kFullMask, id, o);
-        if (better(ov, oid, v, id)) {
-            v = ov;
-            id = oid;
-        }
-    }
-}
+// better() and block_best() live in device_util.cuh (argmax uses them too).
 
 // Sum of v over the threads before this one (in thread order), and the block's total.
 __device__ inline double block_exclusive_scan(double v, double& total) {
