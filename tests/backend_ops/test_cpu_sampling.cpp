@@ -10,25 +10,12 @@
 #include "harness.h"
 #include "ops/ops.h"
 #include "runtime/sampler.h"
+#include "sampling_cases.h"
 
 namespace ferris::testing {
 namespace {
 
 using runtime::SamplingParams;
-
-// Logits of one of three shapes: spread (few ties), peaked, or on a coarse grid (many ties).
-enum class Shape { Spread, Peaked, Tied };
-
-std::vector<float> make_logits(int64_t v, Shape shape, Rng& rng) {
-    std::vector<float> l(static_cast<size_t>(v));
-    for (float& x : l) {
-        const float r = rng.uniform(-1.0f, 1.0f);
-        x = shape == Shape::Spread   ? 3.0f * r
-            : shape == Shape::Peaked ? 10.0f * r * r * r
-                                     : 0.5f * std::round(4.0f * r);
-    }
-    return l;
-}
 
 // Random previous ids (prompt + output) for the repetition penalty, some repeated.
 std::vector<int32_t> make_previous(int64_t v, Rng& rng) {
@@ -36,12 +23,6 @@ std::vector<int32_t> make_previous(int64_t v, Rng& rng) {
     for (int64_t i = 0; i < v / 4 + 2; ++i)
         ids.push_back(static_cast<int32_t>(rng.next_u64() % static_cast<uint64_t>(v)));
     return ids;
-}
-
-Tensor uniform_tensor(double u) {
-    Tensor t = Tensor::empty({1}, DType::I64);
-    t.data<int64_t>()[0] = static_cast<int64_t>(u * kSampleUniformScale);
-    return t;
 }
 
 // `draws` choices by the op and by a Sampler with the same seed; returns the distinct ids.
@@ -88,7 +69,7 @@ SamplingParams params(float temperature, int top_k, float top_p, float min_p, fl
 TEST(CpuSample, MatchesSamplerForEachFilterAndCombinations) {
     Rng rng(3);
     for (int64_t v : {1, 2, 31, 32, 33, 255, 256, 257, 4096}) {
-        for (Shape shape : {Shape::Spread, Shape::Peaked, Shape::Tied}) {
+        for (LogitShape shape : {LogitShape::Spread, LogitShape::Peaked, LogitShape::Tied}) {
             const std::vector<float> logits = make_logits(v, shape, rng);
             const std::vector<int32_t> previous = make_previous(v, rng);
             const int k = static_cast<int>(std::min<int64_t>(40, std::max<int64_t>(1, v / 3)));

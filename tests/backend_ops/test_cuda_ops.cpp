@@ -9,26 +9,16 @@
 
 #include "backends/cpu/gemm_bf16.h"
 #include "backends/cuda/cuda_backend.h"
-#include "harness.h"
+#include "cuda_harness.h"
 #include "ops/ops.h"
 
 namespace ferris::testing {
 namespace {
 
+using CudaOps = CudaTest;
+
 constexpr int32_t kGuardWord = static_cast<int32_t>(0xA5A5A5A5u);
 constexpr int32_t kNanWord = 0x7fc00000;
-
-Backend& gpu() { return backend_for(Device::cuda(0)); }
-Tensor up(const Tensor& t) { return ops::to_device(t, Device::cuda(0)); }
-Tensor down(const Tensor& t) { return ops::to_device(t, Device::cpu()); }
-
-class CudaOps : public ::testing::Test {
-protected:
-    void SetUp() override {
-        std::string reason;
-        if (cuda_device_count(&reason) == 0) GTEST_SKIP() << "no CUDA device: " << reason;
-    }
-};
 
 // A device output (f32 unless said) inside a buffer of guard words, itself poisoned with NaN.
 struct DeviceGuarded {

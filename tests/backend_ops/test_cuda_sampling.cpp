@@ -9,44 +9,15 @@
 #include <string>
 
 #include "backends/cpu/sampling.h"
-#include "harness.h"
+#include "cuda_harness.h"
 #include "ops/ops.h"
 #include "runtime/sampler.h"
+#include "sampling_cases.h"
 
 namespace ferris::testing {
 namespace {
 
-Backend& gpu() { return backend_for(Device::cuda(0)); }
-Tensor up(const Tensor& t) { return ops::to_device(t, Device::cuda(0)); }
-Tensor down(const Tensor& t) { return ops::to_device(t, Device::cpu()); }
-
-class CudaSampling : public ::testing::Test {
-protected:
-    void SetUp() override {
-        std::string reason;
-        if (cuda_device_count(&reason) == 0) GTEST_SKIP() << "no CUDA device: " << reason;
-    }
-};
-
-enum class Shape { Spread, Peaked, Tied };
-
-std::vector<float> make_logits(int64_t v, Shape shape, Rng& rng) {
-    std::vector<float> l(static_cast<size_t>(v));
-    for (float& x : l) {
-        const float r = rng.uniform(-1.0f, 1.0f);
-        x = shape == Shape::Spread   ? 3.0f * r
-            : shape == Shape::Peaked ? 12.0f * r * r * r
-                                     : 0.5f * std::round(4.0f * r);  // a few values, many ties
-    }
-    if (shape == Shape::Peaked && v > 3) l[static_cast<size_t>(v / 3)] = 14.0f;
-    return l;
-}
-
-Tensor uniform_tensor(double u) {
-    Tensor t = Tensor::empty({1}, DType::I64);
-    t.data<int64_t>()[0] = static_cast<int64_t>(u * kSampleUniformScale);
-    return t;
-}
+using CudaSampling = CudaTest;
 
 // The CPU's final distribution for one (logits, seen, options): the CDF in token-id order, as
 // cpu::draw accumulates it, and the token it picks at u.
@@ -159,7 +130,7 @@ SampleOptions options(float temperature, int top_k, float top_p, float min_p, fl
     return o;
 }
 
-std::string describe(int64_t v, Shape shape, const SampleOptions& o) {
+std::string describe(int64_t v, LogitShape shape, const SampleOptions& o) {
     return "V " + std::to_string(v) + ", shape " + std::to_string(static_cast<int>(shape)) +
            ", T " + std::to_string(o.temperature) + ", k " + std::to_string(o.top_k) + ", p " +
            std::to_string(o.top_p) + ", min_p " + std::to_string(o.min_p) + ", penalty " +
@@ -170,8 +141,8 @@ TEST_F(CudaSampling, MatchesCpuForEveryFilterCombination) {
     Rng rng(5);
     Tally tally;
     for (int64_t v : {1, 31, 32, 33, 255, 256, 257, 151936}) {
-        for (Shape shape : {Shape::Spread, Shape::Peaked, Shape::Tied}) {
-            const std::vector<float> logits = make_logits(v, shape, rng);
+        for (LogitShape shape : {LogitShape::Spread, LogitShape::Peaked, LogitShape::Tied}) {
+            const std::vector<float> logits = make_logits(v, shape, rng, 12.0f, true);
             std::vector<int32_t> seen(static_cast<size_t>(v), 0);
             for (int64_t i = 0; i < v / 8 + 1; ++i)
                 seen[rng.next_u64() % static_cast<uint64_t>(v)] = 1;
@@ -201,7 +172,7 @@ TEST_F(CudaSampling, MatchesCpuForEveryFilterCombination) {
 TEST_F(CudaSampling, RecordedReplayChoosesAsADirectCall) {
     Rng rng(9);
     const int64_t v = 151936;
-    const std::vector<float> logits = make_logits(v, Shape::Peaked, rng);
+    const std::vector<float> logits = make_logits(v, LogitShape::Peaked, rng, 12.0f, true);
     std::vector<int32_t> seen(static_cast<size_t>(v), 0);
     for (int i = 0; i < 100; ++i) seen[rng.next_u64() % static_cast<uint64_t>(v)] = 1;
     for (const SampleOptions& o :
@@ -216,7 +187,8 @@ TEST_F(CudaSampling, RecordedReplayChoosesAsADirectCall) {
             step->replay();
             const int32_t replayed = down(dev.out).data<int32_t>()[0];
             const Tensor seen_replayed = down(dev.seen);
-            EXPECT_EQ(replayed, dev.choose(u, o)) << describe(v, Shape::Peaked, o) << ", u " << u;
+            EXPECT_EQ(replayed, dev.choose(u, o))
+                << describe(v, LogitShape::Peaked, o) << ", u " << u;
             EXPECT_EQ(seen_replayed.data<int32_t>()[replayed], 1);
         }
     }
