@@ -22,6 +22,7 @@
 #include "backends/cuda/copy.cuh"
 #include "backends/cuda/elementwise.cuh"
 #include "backends/cuda/embedding.cuh"
+#include "backends/cuda/gemv.cuh"
 #include "backends/cuda/linear.cuh"
 #include "backends/cuda/loss.cuh"
 #include "backends/cuda/norm.cuh"

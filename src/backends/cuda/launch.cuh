@@ -11,6 +11,9 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <map>
+#include <mutex>
+#include <tuple>
 
 #include "backends/cuda/check.h"
 
@@ -53,6 +56,26 @@ inline int sm_count() {
         sms[device].store(n > 0 ? n : 1);
     }
     return sms[device].load();
+}
+
+// Blocks of `kernel` resident on one multiprocessor at `threads` and `smem` bytes of dynamic
+// shared memory (the occupancy calculator, asked once per kernel and size).
+template <typename... Params>
+int resident_blocks(void (*kernel)(Params...), int threads, size_t smem) {
+    static std::mutex mutex;
+    static std::map<std::tuple<const void*, int, size_t, int>, int> known;
+    int device = 0;
+    FERRIS_CUDA_CHECK(cudaGetDevice(&device));
+    const auto key = std::make_tuple(reinterpret_cast<const void*>(kernel), threads, smem, device);
+    const std::lock_guard<std::mutex> lock(mutex);
+    auto it = known.find(key);
+    if (it == known.end()) {
+        int blocks = 0;
+        FERRIS_CUDA_CHECK(
+            cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, threads, smem));
+        it = known.emplace(key, blocks > 0 ? blocks : 1).first;
+    }
+    return it->second;
 }
 
 template <typename... Params, typename... Args>

@@ -30,17 +30,4 @@ void linear_half(GemmContext& ctx, void* out, const void* x, const void* weight,
                  const void* bias, DType bias_dtype, void* bias_scratch, int64_t n, int64_t in,
                  int64_t outs, cudaStream_t stream);
 
-// Decode-sized products (1..4 rows, bf16/f16 weights, 16-byte aligned, I % 8 == 0) in one GEMV
-// kernel; false, with nothing launched, where it does not apply. accumulate: out += x W^T + b.
-// norm_weight (I) f32, 16-byte aligned: x is RMS-normalized first (x / rms(x) * norm_weight, the
-// rms_norm op) inside the same kernel.
-bool gemv(float* out, const float* x, const void* weight, DType weight_dtype, const float* bias,
-          int64_t n, int64_t in, int64_t outs, bool accumulate, cudaStream_t stream,
-          const float* norm_weight = nullptr, float eps = 0.0f);
-// out (n, outs) = silu(x Wg^T) * (x Wu^T) in one pass over both weights (x normalized first when
-// norm_weight is given); false where the GEMV path does not apply.
-bool gemv_swiglu(float* out, const float* x, const void* w_gate, const void* w_up, DType dt,
-                 int64_t n, int64_t in, int64_t outs, cudaStream_t stream,
-                 const float* norm_weight = nullptr, float eps = 0.0f);
-
 }  // namespace ferris::cuda
