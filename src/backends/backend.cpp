@@ -45,6 +45,8 @@ const char* op_name(OpKind op) {
             return "rms_norm_swiglu";
         case OpKind::RopeQkv:
             return "rope_qkv";
+        case OpKind::RmsNormQkvRope:
+            return "rms_norm_qkv_rope";
         case OpKind::AddLayerNorm:
             return "add_layer_norm";
     }

@@ -33,6 +33,7 @@ enum class OpKind {
     RmsNormLinear,
     RmsNormSwiGlu,
     RopeQkv,
+    RmsNormQkvRope,
     AddLayerNorm,
 };
 const char* op_name(OpKind op);
@@ -133,6 +134,11 @@ public:
     // HS), rows contiguous, one float dtype: row positions[n] = rope(k part) / the v part.
     virtual void rope_qkv(Tensor& q, Tensor& k_cache, Tensor& v_cache, const Tensor& qkv,
                           const Tensor& positions, float theta) = 0;
+    // Fused, for decode (the whole q/k/v step): rope_qkv of rms_norm_linear(x, norm_weight, eps,
+    // weight, bias); x (N, C) f32; weight ((NH + 2 NKV) HS, C) stacks the q, k, v projections.
+    virtual void rms_norm_qkv_rope(Tensor& q, Tensor& k_cache, Tensor& v_cache, const Tensor& x,
+                                   const Tensor& norm_weight, float eps, const Tensor& weight,
+                                   const Tensor& bias, const Tensor& positions, float theta) = 0;
     // out = a + alpha * b (same shapes; out may alias a)
     virtual void add(Tensor& out, const Tensor& a, const Tensor& b, float alpha) = 0;
     // out = silu(gate) * up; all (N, I)

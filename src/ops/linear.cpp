@@ -2,15 +2,12 @@
 // weight (O, I), bias (O).
 #include "ops/check.h"
 #include "ops/ops.h"
+#include "ops/product_checks.h"
 
 namespace ferris::ops {
 
-namespace {
-
-// What every product checks: x (..., I) f32 contiguous (or, with half_x, in the weight's own
-// half dtype: a GPU model's activations), weight (O, I) float, bias (O).
 void check_product(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias,
-                   bool half_x = false) {
+                   bool half_x) {
     check_defined(op, "x", x);
     if (!half_x || x.dtype() == DType::F32) {
         check_dtype(op, "x", x, DType::F32);
@@ -34,6 +31,17 @@ void check_product(const char* op, const Tensor& x, const Tensor& weight, const 
     }
 }
 
+void check_norm_weight(const char* op, const Tensor& x, const Tensor& norm_weight) {
+    check_dim(op, "norm_weight", norm_weight, 1);
+    check_float(op, "norm_weight", norm_weight);
+    check_same_device(op, x, norm_weight);
+    if (norm_weight.size(0) != x.size(-1))
+        fail(ErrorCode::ShapeMismatch, "[", op, "] norm_weight ", shape_str(norm_weight.shape()),
+             " != (", x.size(-1), ")");
+}
+
+namespace {
+
 // The SwiGLU pair: both products of x, and of one shape.
 void check_gate_up(const char* op, const Tensor& x, const Tensor& w_gate, const Tensor& w_up) {
     check_product(op, x, w_gate, Tensor());
@@ -48,15 +56,6 @@ Shape product_shape(const Tensor& x, const Tensor& weight) {
     Shape shape = x.shape();
     shape.back() = weight.size(0);
     return shape;
-}
-
-void check_norm_weight(const char* op, const Tensor& x, const Tensor& norm_weight) {
-    check_dim(op, "norm_weight", norm_weight, 1);
-    check_float(op, "norm_weight", norm_weight);
-    check_same_device(op, x, norm_weight);
-    if (norm_weight.size(0) != x.size(-1))
-        fail(ErrorCode::ShapeMismatch, "[", op, "] norm_weight ", shape_str(norm_weight.shape()),
-             " != (", x.size(-1), ")");
 }
 
 }  // namespace

@@ -41,6 +41,11 @@ void rope_(Tensor& x, const Tensor& positions, float theta);  // x (N, H, HS) in
 // keys and the values into the caches (1, S, NKV, HS) at `positions` (N) i32.
 Tensor rope_qkv(const Tensor& qkv, int64_t heads, Tensor& k_cache, Tensor& v_cache,
                 const Tensor& positions, float theta);
+// The whole q/k/v step of decode in one op: rope_qkv of rms_norm_linear(x, norm_weight, eps,
+// weight, bias), where weight stacks the q, k and v projections.
+Tensor rms_norm_qkv_rope(const Tensor& x, const Tensor& norm_weight, float eps,
+                         const Tensor& weight, const Tensor& bias, int64_t heads, Tensor& k_cache,
+                         Tensor& v_cache, const Tensor& positions, float theta);
 // q (B, T, NH, HS); k, v (B, S, NKV, HS); causal with queries at q_offset + t.
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     int64_t q_offset, float scale);

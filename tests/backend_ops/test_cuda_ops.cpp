@@ -290,6 +290,66 @@ TEST_F(CudaOps, LinearAddAndSwigluMatchCpu) {
             }
 }
 
+// The pre-norm fusions of decode: rms_norm_linear, rms_norm_swiglu and the whole q/k/v step
+// (rms_norm_qkv_rope: product, bias, rope, cache writes) against the CPU composing the plain ops
+// on x normalized and rounded to the weight dtype as the GPU rounds it. 1..4 rows take the GEMV
+// kernels; 7 rows the GEMM fallback. GQA heads (3 q, 1 k/v), cache rows at scattered positions.
+TEST_F(CudaOps, FusedNormProductsMatchCpu) {
+    const float eps = 1e-6f, theta = 1000000.0f;
+    for (DType wd : {DType::BF16, DType::F16})
+        for (int64_t rows : {int64_t{1}, int64_t{2}, int64_t{4}, int64_t{7}})
+            for (int64_t hs : {int64_t{32}, int64_t{64}}) {
+                const int64_t in = hs == 32 ? 64 : 896, nh = 3, nkv = 1, S = 16;
+                const int64_t outs = (nh + 2 * nkv) * hs;
+                const std::string what = dtype_name(wd) + std::string(" rows ") +
+                                         std::to_string(rows) + " hs " + std::to_string(hs);
+                Rng rng(rows * 131 + hs + (wd == DType::BF16 ? 7 : 0));
+                Tensor x = random_tensor({rows, in}, DType::F32, rng, -2, 2);
+                Tensor g = random_tensor({in}, DType::F32, rng, 0.5f, 1.5f);
+                Tensor w = random_tensor({outs, in}, wd, rng, -0.1f, 0.1f);
+                Tensor w2 = random_tensor({outs, in}, wd, rng, -0.1f, 0.1f);
+                Tensor b = random_tensor({outs}, DType::F32, rng, -1, 1);
+                Tensor h = Tensor::empty({rows, in}, DType::F32);
+                cpu().rms_norm(h, x, g, eps);
+                for (int64_t i = 0; i < h.numel(); ++i)
+                    h.data<float>()[i] = round_to(h.data<float>()[i], wd);
+
+                Tensor want = Tensor::empty({rows, outs}, DType::F32);
+                cpu().linear(want, h, w, b);
+                DeviceGuarded got({rows, outs});
+                gpu().rms_norm_linear(got.view, up(x), up(g), eps, up(w), up(b));
+                EXPECT_TRUE(got.guards_intact()) << what;
+                EXPECT_LT(rel(got.values(), want.to_floats()), 1e-3) << what << " rms_norm_linear";
+
+                Tensor want2 = Tensor::empty({rows, outs}, DType::F32);
+                cpu().swiglu(want2, h, w, w2);
+                DeviceGuarded got2({rows, outs});
+                gpu().rms_norm_swiglu(got2.view, up(x), up(g), eps, up(w), up(w2));
+                EXPECT_TRUE(got2.guards_intact()) << what;
+                EXPECT_LT(rel(got2.values(), want2.to_floats()), 1e-3) << what << " swiglu";
+
+                const std::vector<int32_t> all_pos = {5, 0, 15, 9, 3, 12, 7};
+                Tensor pos = Tensor::from_ints(
+                    {rows}, std::vector<int32_t>(all_pos.begin(), all_pos.begin() + rows));
+                for (DType cd : {DType::F32, DType::BF16}) {
+                    Tensor kc = Tensor::zeros({1, S, nkv, hs}, cd),
+                           vc = Tensor::zeros({1, S, nkv, hs}, cd);
+                    Tensor q_want = Tensor::empty({rows, nh, hs}, DType::F32);
+                    cpu().rope_qkv(q_want, kc, vc, want, pos, theta);
+                    Tensor dk = up(Tensor::zeros({1, S, nkv, hs}, cd)),
+                           dv = up(Tensor::zeros({1, S, nkv, hs}, cd));
+                    DeviceGuarded q_got({rows, nh, hs});
+                    gpu().rms_norm_qkv_rope(q_got.view, dk, dv, up(x), up(g), eps, up(w), up(b),
+                                            up(pos), theta);
+                    EXPECT_TRUE(q_got.guards_intact()) << what;
+                    const double tol = cd == DType::F32 ? 1e-3 : 5e-3;  // a rounding may flip
+                    EXPECT_LT(rel(q_got.values(), q_want.to_floats()), 1e-3) << what << " q";
+                    EXPECT_LT(rel(down(dk).to_floats(), kc.to_floats()), tol) << what << " k";
+                    EXPECT_LT(rel(down(dv).to_floats(), vc.to_floats()), tol) << what << " v";
+                }
+            }
+}
+
 TEST_F(CudaOps, WriteRowsAndArgmaxMatchCpu) {
     for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
         Rng rng(11);
@@ -394,9 +454,11 @@ TEST_F(CudaOps, AttentionDecodeUpTo2100Keys) {
                 EXPECT_TRUE(guards);
                 EXPECT_LT(err, 1e-5) << dtype_name(kd) << " S=" << s << " HS=" << hs;
             }
-    // A few queries at once (speculative/chunked decode) and odd head sizes.
+    // A few queries at once (speculative/chunked decode), odd head sizes, and a GQA group of 10
+    // q heads (more than one decode block serves: kMaxGroup is 8).
     for (AttnCase c : {AttnCase{1, 4, 4, 2, 64, 900, 896}, AttnCase{3, 15, 4, 4, 16, 15, 0},
-                       AttnCase{1, 1, 2, 1, 33, 500, 499}, AttnCase{1, 2, 2, 2, 256, 70, 68}}) {
+                       AttnCase{1, 1, 2, 1, 33, 500, 499}, AttnCase{1, 2, 2, 2, 256, 70, 68},
+                       AttnCase{2, 1, 20, 2, 64, 700, 699}}) {
         AttentionMask mask;
         mask.q_offset = c.offset;
         bool guards = false;

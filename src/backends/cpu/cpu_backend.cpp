@@ -28,6 +28,7 @@ bool CpuBackend::supports(OpKind op, DType dtype) const {
         case OpKind::RmsNormLinear:
         case OpKind::RmsNormSwiGlu:
         case OpKind::RopeQkv:
+        case OpKind::RmsNormQkvRope:
         case OpKind::Attention:
         case OpKind::WriteRows:
             return is_float(dtype);

@@ -157,6 +157,14 @@ void CpuBackend::rope_qkv(Tensor& q, Tensor& k_cache, Tensor& v_cache, const Ten
     write_rows(v_cache, v, positions);
 }
 
+void CpuBackend::rms_norm_qkv_rope(Tensor& q, Tensor& k_cache, Tensor& v_cache, const Tensor& x,
+                                   const Tensor& norm_weight, float eps, const Tensor& weight,
+                                   const Tensor& bias, const Tensor& positions, float theta) {
+    Tensor qkv = empty({x.size(0), weight.size(0)}, DType::F32);
+    rms_norm_linear(qkv, x, norm_weight, eps, weight, bias);
+    rope_qkv(q, k_cache, v_cache, qkv, positions, theta);
+}
+
 }  // namespace ferris::cpu
 
 namespace ferris::cpu {

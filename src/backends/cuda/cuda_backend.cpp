@@ -236,6 +236,7 @@ bool CudaBackend::supports(OpKind op, DType dtype) const {
         case OpKind::RmsNormLinear:
         case OpKind::RmsNormSwiGlu:
         case OpKind::RopeQkv:
+        case OpKind::RmsNormQkvRope:
         case OpKind::Attention:
         case OpKind::WriteRows:
             return is_float(dtype);
@@ -491,6 +492,35 @@ void CudaBackend::rope_qkv(Tensor& q, Tensor& k_cache, Tensor& v_cache, const Te
     cuda::rope_qkv(q.data<float>(), k_cache.raw(), v_cache.raw(), k_cache.dtype(),
                    k_cache.strides()[1], v_cache.strides()[1], qkv.data<float>(),
                    positions.data<int32_t>(), freq.data<float>(), n, nh, nkv, hs, stream_);
+}
+
+void CudaBackend::rms_norm_qkv_rope(Tensor& q, Tensor& k_cache, Tensor& v_cache, const Tensor& x,
+                                    const Tensor& norm_weight, float eps, const Tensor& weight,
+                                    const Tensor& bias, const Tensor& positions, float theta) {
+    activate();
+    const TraceScope trace_scope(stream_, "rms_norm_qkv_rope");
+    const int64_t n = x.size(0), in = x.size(1), nh = q.size(1), hs = q.size(2);
+    if (f32_vector(norm_weight) && (!bias.defined() || f32_vector(bias))) {
+        cuda::GemvRope rope;
+        rope.q_out = q.data<float>();
+        rope.k_cache = k_cache.raw();
+        rope.v_cache = v_cache.raw();
+        rope.cache_dtype = k_cache.dtype();
+        rope.k_seq = k_cache.strides()[1];
+        rope.v_seq = v_cache.strides()[1];
+        rope.positions = positions.data<int32_t>();
+        rope.inv_freq = inv_freq(theta, hs).data<float>();
+        rope.nh = nh;
+        rope.nkv = k_cache.size(2);
+        rope.hs = hs;
+        if (cuda::gemv_qkv_rope(rope, x.data<float>(), weight.raw(), weight.dtype(),
+                                bias.defined() ? bias.data<float>() : nullptr, n, in, stream_,
+                                norm_weight.data<float>(), eps))
+            return;
+    }
+    Tensor qkv = empty({n, weight.size(0)}, DType::F32);
+    rms_norm_linear(qkv, x, norm_weight, eps, weight, bias);
+    rope_qkv(q, k_cache, v_cache, qkv, positions, theta);
 }
 
 void CudaBackend::add(Tensor& out, const Tensor& a, const Tensor& b, float alpha) {

@@ -52,6 +52,9 @@ public:
                          const Tensor& w_gate, const Tensor& w_up) override;
     void rope_qkv(Tensor& q, Tensor& k_cache, Tensor& v_cache, const Tensor& qkv,
                   const Tensor& positions, float theta) override;
+    void rms_norm_qkv_rope(Tensor& q, Tensor& k_cache, Tensor& v_cache, const Tensor& x,
+                           const Tensor& norm_weight, float eps, const Tensor& weight,
+                           const Tensor& bias, const Tensor& positions, float theta) override;
     void add(Tensor& out, const Tensor& a, const Tensor& b, float alpha) override;
     void silu_mul(Tensor& out, const Tensor& gate, const Tensor& up) override;
     void rope(Tensor& x, const Tensor& positions, float theta) override;

@@ -24,7 +24,8 @@ bool fused_qkv(const LayerWeights& w) {
 
 // Pre-norm, q/k/v projections and rope for rows x (T, C) at `positions` (T) i32 on the device:
 // keys and values go into the cache at those positions, the rotated queries (T, NH, HS) are
-// returned. With the stacked q/k/v product (GPU, no adapter on q/k/v): two kernels.
+// returned. With the stacked q/k/v product (GPU, no adapter on q/k/v): one op, for decode one
+// kernel.
 Tensor Qwen2Model::queries_and_cache_write(int64_t l, const Tensor& x, const Tensor& positions,
                                            nn::KvCache& cache) const {
     const Qwen2Config& c = config_;
@@ -34,10 +35,9 @@ Tensor Qwen2Model::queries_and_cache_write(int64_t l, const Tensor& x, const Ten
     const float theta = static_cast<float>(c.rope_theta);
     const float eps = static_cast<float>(c.rms_norm_eps);
     if (fused_qkv(w)) {
-        const Tensor qkv =
-            ops::rms_norm_linear(x, w.input_layernorm, eps, w.qkv_proj.weight, w.qkv_proj.bias);
         Tensor keys = cache.all_keys(l), values = cache.all_values(l);
-        return ops::rope_qkv(qkv, NH, keys, values, positions, theta);
+        return ops::rms_norm_qkv_rope(x, w.input_layernorm, eps, w.qkv_proj.weight, w.qkv_proj.bias,
+                                      NH, keys, values, positions, theta);
     }
     const Tensor h = ops::rms_norm(x, w.input_layernorm, eps);
     Tensor q = nn::linear(h, w.q_proj).reshape({T, NH, HS});
