@@ -208,6 +208,167 @@ void launch_gemv_any(float* out, const float* x, const void* w, const void* w2, 
 
 }  // namespace ferris::cuda::v0
 
+namespace ferris::cuda {
+// ---- Tried and dropped (dev/NOTES.md): the streaming variant (sm_90, one row of x): weight rows
+// arrive by TMA bulk copies into a ring of shared-memory stages, so a block keeps ~96 KB in flight
+// without registers, issued before the wait on the previous kernel. One block a multiprocessor,
+// small enough that the next kernel's block fits beside it and starts its own copies early (PDL).
+constexpr int kTmaMaxStages = 16;
+constexpr int64_t kTmaStageBytes = 16384;  // target bytes a stage
+constexpr int64_t kTmaRingBytes = 96 * 1024;
+
+struct GemvTmaPlan {
+    int rows_per_stage = 1;  // 1, 2, 4 or 8 rows (of each matrix for SwiGlu)
+    int team = kGemvBlock;   // threads a row: kGemvBlock / rows_per_stage
+    int stages = 1;          // ring slots
+    int64_t stage_bytes = 0;
+};
+
+namespace gemv_detail {
+__device__ __forceinline__ uint32_t smem_u32(const void* p) {
+    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ void mbar_init(uint64_t* bar) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(smem_u32(bar)) : "memory");
+}
+__device__ __forceinline__ void mbar_expect(uint64_t* bar, uint32_t bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(smem_u32(bar)),
+                 "r"(bytes)
+                 : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
+    asm volatile(
+        "{\n"
+        ".reg .pred done;\n"
+        "WAIT:\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+        "@!done bra WAIT;\n"
+        "}\n" ::"r"(smem_u32(bar)),
+        "r"(parity)
+        : "memory");
+}
+__device__ __forceinline__ void bulk_copy(void* dst, const void* src, uint32_t bytes,
+                                          uint64_t* bar) {
+    asm volatile(
+        "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::
+            "r"(smem_u32(dst)),
+        "l"(src), "r"(bytes), "r"(smem_u32(bar))
+        : "memory");
+}
+}  // namespace gemv_detail
+
+template <typename T, GemvMode kMode>
+__global__ void __launch_bounds__(kGemvBlock, 1) gemv_tma_kernel(GemvParams p, GemvTmaPlan plan) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    using namespace gemv_detail;
+    static_assert(kMode != GemvMode::QkvRope, "the q/k/v product takes gemv_kernel");
+    constexpr bool kDual = kMode == GemvMode::SwiGlu;
+    extern __shared__ __align__(128) unsigned char tma_smem[];
+    __shared__ __align__(8) uint64_t bars[kTmaMaxStages];
+    __shared__ float team_partial[2][kGemvBlock / 32];
+    __shared__ float reduce_scratch[32];
+    __shared__ float inv_rms;
+    const int64_t in = p.in, chunks = in / 8, row_bytes = in * static_cast<int64_t>(sizeof(T));
+    const int64_t per = (p.items + gridDim.x - 1) / gridDim.x;
+    const int64_t r0 = blockIdx.x * per, r1 = min(p.items, r0 + per);
+    const int R = plan.rows_per_stage;
+    const int64_t n_stages = r1 > r0 ? (r1 - r0 + R - 1) / R : 0;
+    unsigned char* ring = tma_smem;
+    float* xs = reinterpret_cast<float*>(tma_smem + plan.stages * plan.stage_bytes);
+    auto issue = [&](int64_t k) {  // thread 0: stage k into slot k % stages
+        const int slot = static_cast<int>(k % plan.stages);
+        const int64_t first = r0 + k * R;
+        const auto bytes =
+            static_cast<uint32_t>(min(static_cast<int64_t>(R), r1 - first) * row_bytes);
+        unsigned char* dst = ring + slot * plan.stage_bytes;
+        mbar_expect(&bars[slot], kDual ? 2 * bytes : bytes);
+        bulk_copy(dst, static_cast<const char*>(p.w) + first * row_bytes, bytes, &bars[slot]);
+        if constexpr (kDual)
+            bulk_copy(dst + R * row_bytes, static_cast<const char*>(p.w2) + first * row_bytes,
+                      bytes, &bars[slot]);
+    };
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < plan.stages; ++s) mbar_init(&bars[s]);
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+        for (int64_t k = 0; k < min(static_cast<int64_t>(plan.stages), n_stages); ++k) issue(k);
+    }
+    pdl_begin();
+    const bool staged = p.norm_weight || in <= kGemvStageMax;
+    if (p.norm_weight) {
+        float ss = 0.0f;
+        for (int64_t i = threadIdx.x; i < in; i += kGemvBlock) ss += p.x[i] * p.x[i];
+        ss = block_reduce(ss, reduce_scratch);
+        if (threadIdx.x == 0) inv_rms = 1.0f / sqrtf(ss / static_cast<float>(in) + p.eps);
+        __syncthreads();
+    }
+    if (staged)
+        for (int64_t i = threadIdx.x; i < in; i += kGemvBlock) {
+            float v = p.x[i];
+            if (p.norm_weight) v = p.norm_weight[i] * (v * inv_rms);
+            xs[i] = to_float(from_float<T>(v));
+        }
+    __syncthreads();  // xs written; the barriers' init visible to every thread
+
+    const int team = plan.team, sub = threadIdx.x % team, slot_row = threadIdx.x / team;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    for (int64_t k = 0; k < n_stages; ++k) {
+        const int slot = static_cast<int>(k % plan.stages);
+        mbar_wait(&bars[slot], static_cast<uint32_t>((k / plan.stages) & 1));
+        const int64_t first = r0 + k * R;
+        const int rows = static_cast<int>(min(static_cast<int64_t>(R), r1 - first));
+        const T* wa = reinterpret_cast<const T*>(ring + slot * plan.stage_bytes) + slot_row * in;
+        const T* wb = wa + R * in;
+        float acc[1] = {0.0f}, acc2[1] = {0.0f};
+        if (slot_row < rows)
+            for (int64_t c = sub; c < chunks; c += team) {
+                const uint4 va = *reinterpret_cast<const uint4*>(wa + c * 8);
+                if (staged)
+                    dot8<T, 1, false>(va, xs, in, c, acc);
+                else
+                    dot8<T, 1, true>(va, p.x, in, c, acc);
+                if constexpr (kDual) {
+                    const uint4 vb = *reinterpret_cast<const uint4*>(wb + c * 8);
+                    dot8<T, 1, false>(vb, xs, in, c, acc2);
+                }
+            }
+        for (int s = min(team, 32) / 2; s > 0; s >>= 1) {
+            acc[0] += __shfl_xor_sync(kFullMask, acc[0], s);
+            if constexpr (kDual) acc2[0] += __shfl_xor_sync(kFullMask, acc2[0], s);
+        }
+        if (team > 32) {
+            if (lane == 0) {
+                team_partial[0][warp] = acc[0];
+                team_partial[1][warp] = acc2[0];
+            }
+            __syncthreads();
+            if (sub == 0) {
+                acc[0] = acc2[0] = 0.0f;
+                for (int w = 0; w < team / 32; ++w) {
+                    acc[0] += team_partial[0][warp + w];
+                    acc2[0] += team_partial[1][warp + w];
+                }
+            }
+        }
+        if (sub == 0 && slot_row < rows) {
+            const int64_t item = first + slot_row;
+            if constexpr (kMode == GemvMode::SwiGlu) {
+                p.out[item] = acc[0] / (1.0f + expf(-acc[0])) * acc2[0];
+            } else {
+                const float v = acc[0] + (p.bias ? p.bias[item] : 0.0f);
+                p.out[item] = kMode == GemvMode::Accumulate ? p.out[item] + v : v;
+            }
+        }
+        __syncthreads();  // the slot is read: it may be refilled
+        if (threadIdx.x == 0 && k + plan.stages < n_stages) {
+            asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+            issue(k + plan.stages);
+        }
+    }
+#endif
+}
+
+}  // namespace ferris::cuda
+
 using namespace ferris::cuda;
 using bf16 = __nv_bfloat16;
 
@@ -264,6 +425,28 @@ int team_for(int64_t in) {
     return chunks <= 64 ? 8 : chunks <= 128 ? 16 : chunks <= 256 ? 32 : chunks <= 512 ? 64 : 128;
 }
 // The new kernel with the threads an item given (0: gemv.cu's choice).
+// The TMA-ring kernel (one row of x) with its plan.
+GemvTmaPlan tma_plan(int64_t in, bool dual) {
+    GemvTmaPlan plan;
+    const int64_t per_row = in * 2 * (dual ? 2 : 1);
+    int r = static_cast<int>(std::clamp<int64_t>(kTmaStageBytes / per_row, 1, 8));
+    while (r & (r - 1)) r &= r - 1;  // a power of two
+    plan.rows_per_stage = r;
+    plan.team = kGemvBlock / r;
+    plan.stage_bytes = r * per_row;
+    plan.stages =
+        static_cast<int>(std::clamp<int64_t>(kTmaRingBytes / plan.stage_bytes, 1, kTmaMaxStages));
+    return plan;
+}
+template <GemvMode kMode>
+void v2(GemvParams p, cudaStream_t s) {
+    const auto kernel = gemv_tma_kernel<bf16, kMode>;
+    const GemvTmaPlan plan = tma_plan(p.in, kMode == GemvMode::SwiGlu);
+    const size_t smem = plan.stages * plan.stage_bytes + p.in * sizeof(float);
+    CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    launch_dependent("gemv_tma", kernel, (unsigned)sm_count(), kGemvBlock, smem, s, p, plan);
+}
+int g_tma = 0;       // 1: TMA kernel for o, SwiGLU, down and the LM head
 int g_grid_cap = 0;  // blocks an SM at most (0: one full wave)
 template <GemvMode kMode>
 void v1(GemvParams p, int lanes, cudaStream_t s) {
@@ -365,6 +548,15 @@ void step(const Model& m, const Buffers& b, int version, int lanes, cudaStream_t
                 p.prefetch.ptr[1] = nx.p.w2, p.prefetch.bytes[1] = std::min(nx.bytes[1], budget);
         }
         const int team = p.in == I ? down_team : lanes;
+        if (g_tma && v[i].mode != GemvMode::QkvRope) {
+            if (v[i].mode == GemvMode::SwiGlu)
+                v2<GemvMode::SwiGlu>(p, s);
+            else if (v[i].mode == GemvMode::Accumulate)
+                v2<GemvMode::Accumulate>(p, s);
+            else
+                v2<GemvMode::Plain>(p, s);
+            continue;
+        }
         switch (v[i].mode) {
             case GemvMode::QkvRope:
                 v1<GemvMode::QkvRope>(p, team, s);
@@ -463,12 +655,20 @@ int main() {
         v1<GemvMode::SwiGlu>(g, 0, s);
         CK(cudaStreamSynchronize(s));
         compare("swiglu", r1, r2, I);
+        CK(cudaMemset(r2, 0xff, I * 4));
+        v2<GemvMode::SwiGlu>(g, s);
+        CK(cudaStreamSynchronize(s));
+        compare("swiglu TMA", r1, r2, I);
         v0::launch_gemv<bf16, 0>(r1, b.h, m.down[0], nullptr, nullptr, 1, I, C, v0::GemvNorm{}, s);
         GemvParams d;
         d.out = r2, d.x = b.h, d.w = m.down[0], d.in = I, d.items = C;
         v1<GemvMode::Plain>(d, 0, s);
         CK(cudaStreamSynchronize(s));
         compare("down", r1, r2, C);
+        CK(cudaMemset(r2, 0xff, C * 4));
+        v2<GemvMode::Plain>(d, s);
+        CK(cudaStreamSynchronize(s));
+        compare("down TMA", r1, r2, C);
         v0::launch_gemv<bf16, 0>(r1, b.x, m.lm, nullptr, nullptr, 1, C, V,
                                  v0::GemvNorm{m.nf, 1e-6f}, s);
         GemvParams p;
@@ -477,6 +677,45 @@ int main() {
         v1<GemvMode::Plain>(p, 0, s);
         CK(cudaStreamSynchronize(s));
         compare("lm_head", r1, r2, V);
+        CK(cudaMemset(r2, 0xff, V * 4));
+        v2<GemvMode::Plain>(p, s);
+        CK(cudaStreamSynchronize(s));
+        compare("lm_head TMA", r1, r2, V);
+        // one product alone, each kind, TMA vs register kernel (rotating layers)
+        int li = 0;
+        const float t_sw = time_us(
+            [&] {
+                const int l = li++ % L;
+                GemvParams q = g;
+                q.w = m.gate[l], q.w2 = m.up[l], q.out = b.h;
+                v2<GemvMode::SwiGlu>(q, s);
+            },
+            48, s);
+        const float t_dn = time_us(
+            [&] {
+                const int l = li++ % L;
+                GemvParams q = d;
+                q.w = m.down[l], q.out = b.x;
+                v2<GemvMode::Accumulate>(q, s);
+            },
+            48, s);
+        const float t_o = time_us(
+            [&] {
+                const int l = li++ % L;
+                GemvParams q;
+                q.out = b.x, q.x = b.q, q.w = m.o[l], q.in = C, q.items = C;
+                v2<GemvMode::Accumulate>(q, s);
+            },
+            48, s);
+        const float t_lm = time_us(
+            [&] {
+                GemvParams q = p;
+                q.out = b.logits;
+                v2<GemvMode::Plain>(q, s);
+            },
+            10, s);
+        printf("TMA alone: swiglu %.2f us, down %.2f us, o %.2f us, lm_head %.2f us (%.0f GB/s)\n",
+               t_sw, t_dn, t_o, t_lm, V * C * 2 / t_lm / 1e3);
         v0::launch_gemv<bf16, 0>(r1, b.x, m.qkv[0], nullptr, m.bqkv[0], 1, C, QKV,
                                  v0::GemvNorm{m.n1[0], 1e-6f}, s);
         GemvParams q;
@@ -599,17 +838,15 @@ int main() {
     const Variant variants[] = {
         {"old kernels", 0, 0, 0, 0, 0, 0},
         {"new, teams by gemv.cu", 1, 0, 0, 0, 0, 0},
-        {"new, down team 64", 1, 0, 0, 0, 64, 0},
-        {"new, down team 256", 1, 0, 0, 0, 256, 0},
-        {"new, down team 32", 1, 0, 0, 0, 32, 0},
-        {"new + prefetch 2 ahead, 8 MB", 1, 0, 2, 8, 0, 0},
+        {"TMA ring (o, SwiGLU, down, LM head)", 2, 0, 0, 0, 0, 0},
     };
     for (const Variant& v : variants) {
         g_grid_cap = v.grid_cap;
+        g_tma = v.version == 2;
         cudaGraph_t g;
         cudaGraphExec_t ge;
         CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
-        step(m, b, v.version, v.team, s, v.dist, v.cap, v.down_team);
+        step(m, b, v.version == 2 ? 1 : v.version, v.team, s, v.dist, v.cap, v.down_team);
         CK(cudaStreamEndCapture(s, &g));
         CK(cudaGraphInstantiate(&ge, g, 0));
         const float us = time_us([&] { CK(cudaGraphLaunch(ge, s)); }, 20, s);
