@@ -25,6 +25,7 @@ constexpr int kUnroll = 4;           // keys per warp iteration (decode)
 // serial pass over its keys, so more, shorter splits pay: at 16 rather than 64 keys a split, a
 // Qwen2.5-0.5B step after a 16-token prompt took 991 rather than 1,150 us (H200, dev/NOTES.md).
 constexpr int64_t kMinKeysPerSplit = 16;
+constexpr int64_t kMaxSplits = 1024;  // the combine keeps one weight a split in shared memory
 
 template <int D>
 size_t prefill_smem_bytes() {
@@ -214,22 +215,58 @@ __global__ void __launch_bounds__(kThreads)
     }
 }
 
-__global__ void combine_kernel(float* __restrict__ out, const float* __restrict__ part_m,
-                               const float* __restrict__ part_l, const float* __restrict__ part_o,
-                               int64_t splits, int64_t hs) {
+// The splits' partials of one row merged: warp 0 finds the splits' weights (0 for splits that saw
+// no key) once, then each warp sums every 8th split over all dims, and the warps' sums are added.
+// (One thread looping over every split, with an exp per split and dim, took most of a layer's
+// attention at 2,048 keys.)
+constexpr int kCombineThreads = 256;
+__global__ void __launch_bounds__(kCombineThreads)
+    combine_kernel(float* __restrict__ out, const float* __restrict__ part_m,
+                   const float* __restrict__ part_l, const float* __restrict__ part_o,
+                   int64_t splits, int64_t hs) {
     pdl_begin();
+    constexpr int kWarpsC = kCombineThreads / 32, kSlices = kMaxAttentionHeadSize / 32;
+    __shared__ float weight[kMaxSplits];
+    __shared__ float warp_o[kWarpsC][kMaxAttentionHeadSize];
+    __shared__ float inv;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int64_t row = blockIdx.x;
     const float* pm = part_m + row * splits;
     const float* pl = part_l + row * splits;
-    float mx = -INFINITY;
-    for (int64_t s = 0; s < splits; ++s) mx = fmaxf(mx, pm[s]);
-    float sum = 0.0f;
-    for (int64_t s = 0; s < splits; ++s) sum += pl[s] * rescale(pm[s], mx);
-    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-    for (int64_t d = threadIdx.x; d < hs; d += blockDim.x) {
+    if (warp == 0) {
+        float mx = -INFINITY;
+        for (int64_t s = lane; s < splits; s += 32) mx = fmaxf(mx, pm[s]);
+        mx = warp_max(mx);
+        float sum = 0.0f;
+        for (int64_t s = lane; s < splits; s += 32) {
+            const float w = rescale(pm[s], mx);
+            weight[s] = w;
+            sum += pl[s] * w;
+        }
+        sum = warp_sum(sum);
+        if (lane == 0) inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    }
+    __syncthreads();
+    float acc[kSlices];
+#pragma unroll
+    for (int i = 0; i < kSlices; ++i) acc[i] = 0.0f;
+    for (int64_t s = warp; s < splits; s += kWarpsC) {
+        const float w = weight[s];
+        if (w == 0.0f) continue;
+        const float* po = part_o + (row * splits + s) * hs;
+#pragma unroll
+        for (int i = 0; i < kSlices; ++i) {
+            const int64_t d = lane + 32 * i;
+            if (d < hs) acc[i] = fmaf(po[d], w, acc[i]);
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < kSlices; ++i)
+        if (lane + 32 * i < hs) warp_o[warp][lane + 32 * i] = acc[i];
+    __syncthreads();
+    for (int64_t d = threadIdx.x; d < hs; d += kCombineThreads) {
         float o = 0.0f;
-        for (int64_t s = 0; s < splits; ++s)
-            o += part_o[(row * splits + s) * hs + d] * rescale(pm[s], mx);
+        for (int w = 0; w < kWarpsC; ++w) o += warp_o[w][d];
         out[row * hs + d] = o * inv;
     }
 }
@@ -246,7 +283,7 @@ std::pair<int64_t, int64_t> decode_split(const AttentionArgs& a, int sms) {
     const int64_t rows = a.b_n * a.t_n * a.nh, s_n = std::max<int64_t>(a.s_n, 1);
     const int64_t want = (4 * static_cast<int64_t>(std::max(sms, 1)) + rows - 1) / rows;
     const int64_t max_splits = (s_n + kMinKeysPerSplit - 1) / kMinKeysPerSplit;
-    const int64_t splits = std::clamp<int64_t>(want, 1, std::min<int64_t>(max_splits, 65535));
+    const int64_t splits = std::clamp<int64_t>(want, 1, std::min(max_splits, kMaxSplits));
     const int64_t chunk = (s_n + splits - 1) / splits;
     return {(s_n + chunk - 1) / chunk, chunk};
 }
@@ -273,8 +310,9 @@ void launch_decode(const AttentionArgs& a, int sms, float* scratch, cudaStream_t
                      dim3(static_cast<unsigned>(rows), static_cast<unsigned>(splits)), kThreads, 0,
                      stream, a, chunk, part_m, part_l, part_o);
     if (splits == 1) return;
-    launch_dependent("attention combine_kernel", combine_kernel, static_cast<unsigned>(rows), 128,
-                     0, stream, static_cast<float*>(a.out), part_m, part_l, part_o, splits, a.hs);
+    launch_dependent("attention combine_kernel", combine_kernel, static_cast<unsigned>(rows),
+                     kCombineThreads, 0, stream, static_cast<float*>(a.out), part_m, part_l, part_o,
+                     splits, a.hs);
 }
 
 template <typename T>
