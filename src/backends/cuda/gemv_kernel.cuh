@@ -3,10 +3,13 @@
 // streams. So:
 // - x is staged once per block in shared memory, RMS-normalized first when asked and then rounded
 //   to W's dtype, as the tensor-core path rounds it. The dot products then read it from there.
-// - `lanes` lanes share one item (a row; for the dual modes a pair of rows), so a warp reads 32 /
-//   lanes items at once. Each lane keeps up to kGemvUnroll 16-byte loads in flight per row, and
-//   the partial dots are summed with shuffles. There is no block barrier in the loop.
-// - The grid is at most one wave of resident blocks, and warps loop over the items. The first
+//   Rows longer than kGemvStageMax without a norm read x in place instead (staging 4,864 floats
+//   cost more than the down projection's own latency).
+// - A `team` of threads shares one item (a row; for the dual modes a pair of rows): 8-32 threads
+//   within a warp (a warp then reads 32 / team items at once; shuffles sum the partial dots), or
+//   64-256 threads over several warps (their sums meet in shared memory). Each thread keeps up
+//   to kGemvUnroll 16-byte loads in flight per row.
+// - The grid is at most one wave of resident blocks, and blocks loop over the items. The first
 //   weight loads go out before the wait on the previous kernel (PDL), because weights never
 //   depend on it.
 // Included by gemv.cu and by the kernel lab (dev/gemv_lab.cu).
@@ -24,7 +27,7 @@
 namespace ferris::cuda {
 
 constexpr int kGemvBlock = 256;          // threads a block
-constexpr int kGemvUnroll = 8;           // 16-byte loads in flight per lane and row
+constexpr int kGemvUnroll = 8;           // 16-byte loads in flight per thread and row
 constexpr int64_t kGemvStageMax = 1024;  // x rows up to this long are staged without a norm
 
 enum class GemvMode {
