@@ -13,10 +13,15 @@ namespace {
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
+// Staged x rows must fit a block's shared memory (with room to spare on every card since sm_80).
+constexpr int64_t kGemvMaxStagedBytes = 160 * 1024;
+
 bool applies(const float* x, const void* w, DType dt, int64_t n, int64_t in,
              const float* norm_weight) {
+    const bool staged = norm_weight || in <= kGemvStageMax;
     return n >= 1 && n <= 4 && (dt == DType::BF16 || dt == DType::F16) && in % 8 == 0 && in > 0 &&
-           aligned16(x) && aligned16(w) && (!norm_weight || aligned16(norm_weight));
+           aligned16(x) && aligned16(w) && (!norm_weight || aligned16(norm_weight)) &&
+           (!staged || n * in * static_cast<int64_t>(sizeof(float)) <= kGemvMaxStagedBytes);
 }
 
 // Threads an item, from the kernel lab (dev/gemv_lab.cu): 896 columns (112 chunks) -> 16 threads
