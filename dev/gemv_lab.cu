@@ -65,11 +65,6 @@ float* alloc_f(size_t n, uint32_t seed, float base, float scale) {
     return p;
 }
 
-int team_for(int64_t in) {
-    const int64_t chunks = in / 8;
-    return chunks <= 64 ? 8 : chunks <= 128 ? 16 : chunks <= 256 ? 32 : chunks <= 512 ? 64 : 128;
-}
-// The new kernel with the threads an item given (0: gemv.cu's choice).
 // The TMA-ring kernel (one row of x) with its plan.
 GemvTmaPlan tma_plan(int64_t in, bool dual) {
     GemvTmaPlan plan;
@@ -93,13 +88,14 @@ void v2(GemvParams p, cudaStream_t s) {
 }
 int g_tma = 0;       // 1: TMA kernel for o, SwiGLU, down and the LM head
 int g_grid_cap = 0;  // blocks an SM at most (0: one full wave)
+// The new kernel with the threads an item given (0: gemv.cu's choice).
 template <GemvMode kMode>
 void v1(GemvParams p, int lanes, cudaStream_t s) {
     const auto kernel = gemv_kernel<bf16, 1, kMode>;
-    const size_t smem = (p.norm_weight || p.in <= kGemvStageMax) ? p.in * sizeof(float) : 0;
+    const size_t smem = gemv_stages_x(p.norm_weight != nullptr, p.in) ? p.in * sizeof(float) : 0;
     if (smem > 48 * 1024)
         CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    p.team = lanes ? lanes : team_for(p.in);
+    p.team = lanes ? lanes : gemv_team_for(p.in);
     const int64_t per_block = kGemvBlock / p.team;
     const int64_t wanted = (p.items + per_block - 1) / per_block;
     const int64_t wave =

@@ -285,7 +285,7 @@ __global__ void __launch_bounds__(kGemvBlock, 1) gemv_tma_kernel(GemvParams p, G
         for (int64_t k = 0; k < min(static_cast<int64_t>(plan.stages), n_stages); ++k) issue(k);
     }
     pdl_begin();
-    const bool staged = p.norm_weight || in <= kGemvStageMax;
+    const bool staged = gemv_stages_x(p.norm_weight != nullptr, in);
     if (p.norm_weight) {
         float ss = 0.0f;
         for (int64_t i = threadIdx.x; i < in; i += kGemvBlock) ss += p.x[i] * p.x[i];

@@ -64,6 +64,16 @@ __device__ __forceinline__ float load_any(const void* p, DType dt, int64_t i) {
     return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
 }
 
+// And stored there (rounded to nearest even for f16/bf16).
+__device__ __forceinline__ void store_any(void* p, DType dt, int64_t i, float v) {
+    if (dt == DType::F32)
+        static_cast<float*>(p)[i] = v;
+    else if (dt == DType::F16)
+        static_cast<__half*>(p)[i] = from_float<__half>(v);
+    else
+        static_cast<__nv_bfloat16*>(p)[i] = from_float<__nv_bfloat16>(v);
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFullMask, v, o);
     return v;

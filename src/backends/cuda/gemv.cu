@@ -18,29 +18,21 @@ constexpr int64_t kGemvMaxStagedBytes = 160 * 1024;
 
 bool applies(const float* x, const void* w, DType dt, int64_t n, int64_t in,
              const float* norm_weight) {
-    const bool staged = norm_weight || in <= kGemvStageMax;
+    const bool staged = gemv_stages_x(norm_weight != nullptr, in);
     return n >= 1 && n <= 4 && (dt == DType::BF16 || dt == DType::F16) && in % 8 == 0 && in > 0 &&
            aligned16(x) && aligned16(w) && (!norm_weight || aligned16(norm_weight)) &&
            (!staged || n * in * static_cast<int64_t>(sizeof(float)) <= kGemvMaxStagedBytes);
 }
 
-// Threads an item, from the kernel lab (dev/gemv_lab.cu): 896 columns (112 chunks) -> 16 threads
-// of 7 16-byte loads, a warp on two rows at once; 4,864 columns (608 chunks) -> 64 threads of 9.5
-// (5.95 us against 6.63 with 128 and 9.80 with 256 on the H200).
-int team_for(int64_t in) {
-    const int64_t chunks = in / 8;
-    return chunks <= 64 ? 8 : chunks <= 128 ? 16 : chunks <= 256 ? 32 : 64;
-}
-
 template <typename T, int N, GemvMode kMode>
 void launch(GemvParams p, cudaStream_t stream) {
     const auto kernel = gemv_kernel<T, N, kMode>;
-    const bool staged = p.norm_weight || p.in <= kGemvStageMax;  // as the kernel decides
+    const bool staged = gemv_stages_x(p.norm_weight != nullptr, p.in);
     const size_t smem = staged ? static_cast<size_t>(N) * p.in * sizeof(float) : 0;
     if (smem > 48 * 1024)
         FERRIS_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                static_cast<int>(smem)));
-    if (p.team == 0) p.team = team_for(p.in);
+    if (p.team == 0) p.team = gemv_team_for(p.in);
     const int64_t per_block = kGemvBlock / p.team;
     const int64_t wanted = (p.items + per_block - 1) / per_block;
     const int64_t wave =
