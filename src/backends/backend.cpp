@@ -49,8 +49,30 @@ const char* op_name(OpKind op) {
             return "rms_norm_qkv_rope";
         case OpKind::AddLayerNorm:
             return "add_layer_norm";
+        case OpKind::DecoderLayers:
+            return "decoder_layers";
     }
     return "?";
+}
+
+void Backend::decoder_layers_by_ops(Tensor& x, const std::vector<DecoderLayer>& layers,
+                                    const DecoderStep& step) {
+    for (const DecoderLayer& l : layers) {
+        const int64_t hs = l.k_cache.size(3);
+        Tensor q = empty({1, step.heads, hs}, DType::F32);
+        Tensor keys = l.k_cache, values = l.v_cache;  // handles on the same storage
+        rms_norm_qkv_rope(q, keys, values, x, l.attn_norm, step.eps, l.qkv, l.qkv_bias,
+                          step.position, step.theta);
+        AttentionMask mask;  // causal over the whole cache, cut at key_count
+        mask.q_offset = l.k_cache.size(1) - 1;
+        mask.key_lengths = step.key_count;
+        Tensor a = empty({1, 1, step.heads, hs}, DType::F32);
+        attention(a, q.reshape({1, 1, step.heads, hs}), l.k_cache, l.v_cache, mask, step.scale);
+        linear_add(x, a.reshape({1, step.heads * hs}), l.o, Tensor());
+        Tensor h = empty({1, l.gate.size(0)}, DType::F32);
+        rms_norm_swiglu(h, x, l.mlp_norm, step.eps, l.gate, l.up);
+        linear_add(x, h, l.down, Tensor());
+    }
 }
 
 }  // namespace ferris

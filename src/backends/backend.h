@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ferris/tensor.h"
 
@@ -35,6 +36,7 @@ enum class OpKind {
     RopeQkv,
     RmsNormQkvRope,
     AddLayerNorm,
+    DecoderLayers,
 };
 const char* op_name(OpKind op);
 
@@ -74,6 +76,26 @@ struct SampleOptions {
 // The op's uniform draw u in [0, 1) travels as the integer u * 2^53 in an i64 tensor: exactly the
 // 53 bits of Rng::uniform_double(), without an f64 dtype.
 constexpr double kSampleUniformScale = 9007199254740992.0;  // 2^53
+
+// One pre-norm decoder layer (Qwen2 / Llama style) for Backend::decoder_layers. Matrices share one
+// float dtype; norm weights and the bias are f32.
+struct DecoderLayer {
+    Tensor attn_norm;         // (C)
+    Tensor qkv, qkv_bias;     // ((NH + 2 NKV) HS, C) q, k, v stacked; bias of that length or none
+    Tensor o;                 // (C, NH HS)
+    Tensor mlp_norm;          // (C)
+    Tensor gate, up;          // (I, C)
+    Tensor down;              // (C, I)
+    Tensor k_cache, v_cache;  // (1, S, NKV, HS), rows contiguous, one float dtype
+};
+// What one decode step's layers share: NH query heads, the norms' eps, rope's theta, the
+// attention scale, and on the device the token's cache row `position` (1) i32 and the keys it
+// sees, `key_count` (1) i32 (keys 0 .. key_count - 1 of the caches).
+struct DecoderStep {
+    int64_t heads = 0;
+    float eps = 1e-6f, theta = 10000.0f, scale = 1.0f;
+    Tensor position, key_count;
+};
 
 // A recorded piece of work that runs again on replay(): a CUDA graph on the GPU (launch overhead
 // paid once), a plain re-run of the function on the CPU. Tensors the body assigned to variables
@@ -169,6 +191,19 @@ public:
     // the inverse CDF in token-id order at u = uniform (1) i64 / 2^53. Sets seen[out] = 1.
     virtual void sample(Tensor& out, const Tensor& logits, Tensor& seen, const Tensor& uniform,
                         const SampleOptions& options) = 0;
+    // Fused, for decode (one token through every layer; on a GPU one persistent kernel): x (1, C)
+    // f32 in place, for each layer in order:
+    //   q = rms_norm_qkv_rope(x, attn_norm, eps, qkv, qkv_bias, heads, caches, position, theta)
+    //   x += o(attention(q, the caches' first key_count keys, scale))     (linear_add)
+    //   x += down(rms_norm_swiglu(x, mlp_norm, eps, gate, up))             (linear_add)
+    virtual void decoder_layers(Tensor& x, const std::vector<DecoderLayer>& layers,
+                                const DecoderStep& step) = 0;
+
+protected:
+    // decoder_layers as those op calls, one after the other (the CPU's implementation, and the
+    // GPU's where its kernel does not apply).
+    void decoder_layers_by_ops(Tensor& x, const std::vector<DecoderLayer>& layers,
+                               const DecoderStep& step);
 };
 
 }  // namespace ferris

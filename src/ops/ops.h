@@ -46,6 +46,9 @@ Tensor rope_qkv(const Tensor& qkv, int64_t heads, Tensor& k_cache, Tensor& v_cac
 Tensor rms_norm_qkv_rope(const Tensor& x, const Tensor& norm_weight, float eps,
                          const Tensor& weight, const Tensor& bias, int64_t heads, Tensor& k_cache,
                          Tensor& v_cache, const Tensor& positions, float theta);
+// One token through a stack of pre-norm decoder layers, x (1, C) f32 in place (the composition
+// Backend::decoder_layers states; on a GPU one persistent kernel).
+void decoder_layers_(Tensor& x, const std::vector<DecoderLayer>& layers, const DecoderStep& step);
 // q (B, T, NH, HS); k, v (B, S, NKV, HS); causal with queries at q_offset + t.
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     int64_t q_offset, float scale);

@@ -20,8 +20,6 @@ void rope_(Tensor& x, const Tensor& positions, float theta) {
     backend_checked(OpKind::Rope, x).rope(x, positions, theta);
 }
 
-namespace {
-
 // Decode's q/k/v tail: n rows of `width` = (heads + 2 NKV) HS values going to q (returned) and to
 // the caches (1, S, NKV, HS) of one float dtype, rows contiguous, at positions (n) i32.
 void check_qkv_tail(const char* op, int64_t n, int64_t width, int64_t heads, const Tensor& k_cache,
@@ -49,8 +47,6 @@ void check_qkv_tail(const char* op, int64_t n, int64_t width, int64_t heads, con
     check_same_device(op, k_cache, positions);
     check_same_device(op, k_cache, v_cache);
 }
-
-}  // namespace
 
 Tensor rope_qkv(const Tensor& qkv, int64_t heads, Tensor& k_cache, Tensor& v_cache,
                 const Tensor& positions, float theta) {

@@ -427,3 +427,42 @@ TEST(CpuOps, FrontEndsRejectBadShapes) {
 
 }  // namespace
 }  // namespace ferris::testing
+
+namespace ferris::testing {
+
+// decoder_layers_ checks every layer before the backend runs: a misshapen o projection, two rows
+// of x, or no layers at all is an error, and x is left as it was.
+TEST(CpuOps, DecoderLayersRejectsMisshapenInput) {
+    const int64_t c = 16, inter = 24, nh = 2, nkv = 1, hs = 8, s = 4;
+    Rng rng(5);
+    DecoderLayer l;
+    l.attn_norm = random_tensor({c}, DType::F32, rng);
+    l.qkv = random_tensor({(nh + 2 * nkv) * hs, c}, DType::F32, rng);
+    l.o = random_tensor({c, nh * hs}, DType::F32, rng);
+    l.mlp_norm = random_tensor({c}, DType::F32, rng);
+    l.gate = random_tensor({inter, c}, DType::F32, rng);
+    l.up = random_tensor({inter, c}, DType::F32, rng);
+    l.down = random_tensor({c, inter}, DType::F32, rng);
+    l.k_cache = Tensor::zeros({1, s, nkv, hs}, DType::F32);
+    l.v_cache = Tensor::zeros({1, s, nkv, hs}, DType::F32);
+    DecoderStep step;
+    step.heads = nh;
+    step.position = Tensor::from_ints({1}, {0});
+    step.key_count = Tensor::from_ints({1}, {1});
+    Tensor x = random_tensor({1, c}, DType::F32, rng);
+    const std::vector<float> before = x.to_floats();
+
+    DecoderLayer bad = l;
+    bad.o = random_tensor({c, nh * hs + 8}, DType::F32, rng);
+    EXPECT_THROW(ops::decoder_layers_(x, {l, bad}, step), Error);
+    Tensor two = random_tensor({2, c}, DType::F32, rng);
+    EXPECT_THROW(ops::decoder_layers_(two, {l}, step), Error);
+    EXPECT_THROW(ops::decoder_layers_(x, {}, step), Error);
+    EXPECT_EQ(x.to_floats(), before);
+
+    ops::decoder_layers_(x, {l, l}, step);  // well formed: runs, writes row 0 of the caches
+    EXPECT_NE(x.to_floats(), before);
+    EXPECT_NE(l.k_cache.to_floats(), std::vector<float>(static_cast<size_t>(s * nkv * hs), 0.0f));
+}
+
+}  // namespace ferris::testing

@@ -29,6 +29,7 @@ bool CpuBackend::supports(OpKind op, DType dtype) const {
         case OpKind::RmsNormSwiGlu:
         case OpKind::RopeQkv:
         case OpKind::RmsNormQkvRope:
+        case OpKind::DecoderLayers:
         case OpKind::Attention:
         case OpKind::WriteRows:
             return is_float(dtype);

@@ -53,6 +53,10 @@ public:
     void argmax(Tensor& out, const Tensor& x) override;
     void sample(Tensor& out, const Tensor& logits, Tensor& seen, const Tensor& uniform,
                 const SampleOptions& options) override;
+    void decoder_layers(Tensor& x, const std::vector<DecoderLayer>& layers,
+                        const DecoderStep& step) override {
+        decoder_layers_by_ops(x, layers, step);
+    }
 };
 
 CpuBackend& cpu_backend();
