@@ -2,8 +2,9 @@
 # GPU machine, one call: build Ferris with CUDA (sm_90 only, for time), run the `cuda` tests (ops
 # vs CPU, Qwen2 and encoder parity on the GPU), compute-sanitizer on the op tests, then the
 # side-by-side benchmarks: embeddings vs sentence-transformers, generation (Ferris only here).
-# Switches: TESTS=0 SANITIZE=0 BENCH_EMBED=0 BENCH_GEN=0 TRACE=1 OPS=1 NCU=1 LLAMA=1; TARGETS="a b" builds
-# only those targets.
+# Switches: TESTS=0 SANITIZE=0 BENCH_EMBED=0 BENCH_GEN=0 TRACE=1 OPS=1 NCU=1 LLAMA=1 AB=1 (decode
+# also without the persistent kernel); TESTS_FILTER=gtest-filter runs only those CUDA tests;
+# TARGETS="a b" builds only those targets.
 set -uo pipefail
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 source scripts/device/env.sh
@@ -12,6 +13,10 @@ B=/tmp/fcuda
 echo "== build"
 cmake -S . -B $B -G Ninja -DFERRIS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 "${FERRIS_CMAKE_DEPS[@]}" > /tmp/cmake.log 2>&1 || { tail -40 /tmp/cmake.log; exit 1; }
 cmake --build $B -j 16 ${TARGETS:+--target $TARGETS} -- -k 0 > /tmp/build.log 2>&1 || { grep -B2 -A12 -E "error|FAILED" /tmp/build.log | head -80; exit 1; }
+if [ -n "${TESTS_FILTER:-}" ]; then
+  echo "== ferris_cuda_tests --gtest_filter=$TESTS_FILTER"
+  $B/tests/ferris_cuda_tests --gtest_filter="$TESTS_FILTER" 2>&1 | grep -E "^\[  |OK \]|FAILED|Failure|error|Expected|Which is|actual|x, |cache" | head -80
+fi
 if [ "${TESTS:-1}" = 1 ]; then
   echo "== ctest -L cuda"
   ctest --test-dir $B -L cuda -j 4 --output-on-failure --timeout 300 > /tmp/ctest_cuda.log 2>&1
@@ -90,6 +95,13 @@ if [ "${BENCH_GEN:-1}" = 1 ]; then
   echo "== generation (Ferris, cuda)"
   $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 512,2048 --decode 128 --repeat 5
   $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 1 --decode 128 --decode-context 2048 --repeat 3
+  if [ "${AB:-0}" = 1 ]; then
+    echo "== the same, the layers as separate kernels (FERRIS_CUDA_NO_PERSISTENT=1)"
+    FERRIS_CUDA_NO_PERSISTENT=1 $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 128 --repeat 5
+    FERRIS_CUDA_NO_PERSISTENT=1 $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 1 --decode 128 --decode-context 2048 --repeat 3
+    echo "== persistent again"
+    $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 128 --repeat 5
+  fi
 fi
 if [ "${LLAMA:-0}" = 1 ] && [ -d .peer/llama.cpp ]; then
   echo "== llama.cpp CUDA on the same card, same model (converted with its own converter)"

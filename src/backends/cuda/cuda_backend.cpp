@@ -20,6 +20,7 @@
 #include "backends/cuda/attention.cuh"
 #include "backends/cuda/check.h"
 #include "backends/cuda/copy.cuh"
+#include "backends/cuda/decode_layers.cuh"
 #include "backends/cuda/elementwise.cuh"
 #include "backends/cuda/embedding.cuh"
 #include "backends/cuda/gemv.cuh"
@@ -237,6 +238,7 @@ bool CudaBackend::supports(OpKind op, DType dtype) const {
         case OpKind::RmsNormSwiGlu:
         case OpKind::RopeQkv:
         case OpKind::RmsNormQkvRope:
+        case OpKind::DecoderLayers:
         case OpKind::Attention:
         case OpKind::WriteRows:
             return is_float(dtype);
@@ -618,6 +620,53 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const
     a.q_seq = q32.strides()[1];
     run_attention(a);
     if (out32.raw() != out.raw()) copy_device(out, out32);
+}
+
+void CudaBackend::decoder_layers(Tensor& x, const std::vector<DecoderLayer>& layers,
+                                 const DecoderStep& step) {
+    activate();
+    const TraceScope trace_scope(stream_, "decoder_layers");
+    const DecoderLayer& first = layers.front();
+    cuda::DecodeLayersArgs a;
+    a.n_layers = static_cast<int>(std::min<size_t>(layers.size(), cuda::kDecodeMaxLayers + 1));
+    bool fits = layers.size() <= cuda::kDecodeMaxLayers && x.is_contiguous();
+    for (size_t i = 0; fits && i < layers.size(); ++i) {
+        const DecoderLayer& l = layers[i];
+        fits = f32_vector(l.attn_norm) && f32_vector(l.mlp_norm) &&
+               (!l.qkv_bias.defined() || f32_vector(l.qkv_bias)) &&
+               l.k_cache.dtype() == first.k_cache.dtype() &&
+               l.k_cache.strides()[1] == first.k_cache.strides()[1] &&
+               l.v_cache.strides()[1] == first.v_cache.strides()[1];
+        for (const Tensor* w : {&l.qkv, &l.o, &l.gate, &l.up, &l.down})
+            fits = fits && w->dtype() == first.qkv.dtype() && w->is_contiguous();
+        if (!fits) break;
+        a.layers[i] = {l.attn_norm.data<float>(),
+                       l.qkv.raw(),
+                       l.qkv_bias.defined() ? l.qkv_bias.data<float>() : nullptr,
+                       l.o.raw(),
+                       l.mlp_norm.data<float>(),
+                       l.gate.raw(),
+                       l.up.raw(),
+                       l.down.raw(),
+                       l.k_cache.raw(),
+                       l.v_cache.raw()};
+    }
+    a.x = x.data<float>();
+    a.weight_dtype = first.qkv.dtype();
+    a.cache_dtype = first.k_cache.dtype();
+    a.c = x.size(1), a.inter = first.gate.size(0), a.nh = step.heads;
+    a.nkv = first.k_cache.size(2), a.hs = first.k_cache.size(3);
+    a.k_seq = first.k_cache.strides()[1], a.v_seq = first.v_cache.strides()[1];
+    a.position = step.position.data<int32_t>();
+    a.keys = step.key_count.data<int32_t>();
+    a.eps = step.eps, a.scale = step.scale;
+    if (!fits || std::getenv("FERRIS_CUDA_NO_PERSISTENT") || !cuda::decode_layers_applies(a))
+        return decoder_layers_by_ops(x, layers, step);
+    a.inv_freq = inv_freq(step.theta, a.hs).data<float>();
+    Tensor scratch =
+        empty({static_cast<int64_t>(cuda::decode_layers_scratch_floats(a))}, DType::F32);
+    a.scratch = scratch.data<float>();
+    cuda::decode_layers(a, stream_);
 }
 
 void CudaBackend::run_attention(const AttentionArgs& a) {

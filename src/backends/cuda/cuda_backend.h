@@ -67,6 +67,9 @@ public:
     void argmax(Tensor& out, const Tensor& x) override;
     void sample(Tensor& out, const Tensor& logits, Tensor& seen, const Tensor& uniform,
                 const SampleOptions& options) override;
+    // One persistent kernel where it applies (decode_layers.cu), else the op calls.
+    void decoder_layers(Tensor& x, const std::vector<DecoderLayer>& layers,
+                        const DecoderStep& step) override;
 
     int index() const { return index_; }
     AllocatorStats allocator_stats() const { return allocator_.stats(); }

@@ -1,0 +1,133 @@
+// Kernel lab for the persistent decode kernel (src/backends/cuda/decode_layers.cu): the 24 layers
+// of Qwen2.5-0.5B (random bf16 weights, bf16 cache) in one launch, timed alone (median of
+// launches), then one profiled launch: for each phase of layers 1-2, how long the slowest block
+// took after the previous barrier let it go, how early the fastest one arrived, and how long the
+// barrier itself took once the last block arrived (globaltimer, ns).
+//   nvcc -O3 -std=c++20 -arch=sm_90 -DFERRIS_DECODE_PROFILE -Isrc -Iinclude dev/decode_lab.cu \
+//        -o /tmp/decode_lab && /tmp/decode_lab [keys]
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "../src/backends/cuda/decode_layers.cu"
+
+using namespace ferris;
+using namespace ferris::cuda;
+
+namespace {
+
+void* device_random(size_t elems, DType dt, unsigned seed, float scale) {
+    std::vector<uint16_t> bits(elems);
+    std::vector<float> f32(elems);
+    srand(seed);
+    for (size_t i = 0; i < elems; ++i) {
+        const float v = scale * (2.0f * rand() / RAND_MAX - 1.0f);
+        f32[i] = v;
+        const __nv_bfloat16 b = __float2bfloat16(v);
+        bits[i] = *reinterpret_cast<const uint16_t*>(&b);
+    }
+    void* p = nullptr;
+    const size_t bytes = elems * (dt == DType::F32 ? 4 : 2);
+    FERRIS_CUDA_CHECK(cudaMalloc(&p, bytes));
+    FERRIS_CUDA_CHECK(cudaMemcpy(p,
+                                 dt == DType::F32 ? static_cast<const void*>(f32.data())
+                                                  : static_cast<const void*>(bits.data()),
+                                 bytes, cudaMemcpyHostToDevice));
+    return p;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const int keys = argc > 1 ? atoi(argv[1]) : 64;
+    const int skip = argc > 2 ? atoi(argv[2]) : 0;  // DecodeLayersArgs::lab_skip
+    const int64_t C = 896, I = 4864, NH = 14, NKV = 2, HS = 64, L = 24, S = 4096;
+    DecodeLayersArgs a;
+    a.n_layers = L;
+    a.weight_dtype = DType::BF16;
+    a.cache_dtype = DType::BF16;
+    a.c = C, a.inter = I, a.nh = NH, a.nkv = NKV, a.hs = HS;
+    a.k_seq = NKV * HS, a.v_seq = NKV * HS;
+    a.eps = 1e-6f, a.scale = 0.125f;
+    a.lab_skip = skip;
+    const int64_t Q = (NH + 2 * NKV) * HS;
+    for (int l = 0; l < L; ++l) {
+        DecodeLayerPointers& p = a.layers[l];
+        p.attn_norm = static_cast<const float*>(device_random(C, DType::F32, 10 * l + 1, 1.0f));
+        p.qkv = device_random(Q * C, DType::BF16, 10 * l + 2, 0.05f);
+        p.qkv_bias = static_cast<const float*>(device_random(Q, DType::F32, 10 * l + 3, 0.1f));
+        p.o = device_random(C * NH * HS, DType::BF16, 10 * l + 4, 0.05f);
+        p.mlp_norm = static_cast<const float*>(device_random(C, DType::F32, 10 * l + 5, 1.0f));
+        p.gate = device_random(I * C, DType::BF16, 10 * l + 6, 0.05f);
+        p.up = device_random(I * C, DType::BF16, 10 * l + 7, 0.05f);
+        p.down = device_random(C * I, DType::BF16, 10 * l + 8, 0.03f);
+        p.k_cache = device_random(S * NKV * HS, DType::BF16, 10 * l + 9, 1.0f);
+        p.v_cache = device_random(S * NKV * HS, DType::BF16, 10 * l + 10, 1.0f);
+    }
+    a.x = static_cast<float*>(device_random(C, DType::F32, 7, 1.0f));
+    const int32_t where[2] = {keys - 1, keys};
+    int32_t* dw = nullptr;
+    FERRIS_CUDA_CHECK(cudaMalloc(&dw, 8));
+    FERRIS_CUDA_CHECK(cudaMemcpy(dw, where, 8, cudaMemcpyHostToDevice));
+    a.position = dw, a.keys = dw + 1;
+    a.inv_freq = static_cast<const float*>(device_random(HS / 2, DType::F32, 3, 0.5f));
+    FERRIS_CUDA_CHECK(cudaMalloc(&a.scratch, decode_layers_scratch_floats(a) * 4));
+    if (!decode_layers_applies(a)) {
+        std::printf("the kernel does not apply\n");
+        return 1;
+    }
+    cudaStream_t stream;
+    FERRIS_CUDA_CHECK(cudaStreamCreate(&stream));
+    cudaEvent_t t0, t1;
+    cudaEventCreate(&t0);
+    cudaEventCreate(&t1);
+    std::vector<float> ms;
+    for (int r = 0; r < 60; ++r) {
+        cudaEventRecord(t0, stream);
+        decode_layers(a, stream);
+        cudaEventRecord(t1, stream);
+        FERRIS_CUDA_CHECK(cudaEventSynchronize(t1));
+        float m = 0;
+        cudaEventElapsedTime(&m, t0, t1);
+        if (r >= 10) ms.push_back(m);
+    }
+    std::sort(ms.begin(), ms.end());
+    std::printf("skip %d, keys %d: 24 layers in %.1f us (median of %zu; min %.1f)\n", skip, keys,
+                1000 * ms[ms.size() / 2], ms.size(), 1000 * ms.front());
+
+#ifdef FERRIS_DECODE_PROFILE
+    unsigned long long arrive[64][256], leave[64];
+    FERRIS_CUDA_CHECK(cudaMemcpyFromSymbol(arrive, decode::g_arrive, sizeof(arrive)));
+    FERRIS_CUDA_CHECK(cudaMemcpyFromSymbol(leave, decode::g_leave, sizeof(leave)));
+    const int blocks = sm_count();
+    const char* names[5] = {"qkv", "attention", "o", "gate/up", "down"};
+    std::printf("%-10s %12s %12s %12s\n", "phase", "slowest ns", "fastest ns", "barrier ns");
+    for (int k = 5; k < 15; ++k) {
+        unsigned long long lo = ~0ull, hi = 0;
+        for (int b = 0; b < blocks; ++b) {
+            lo = std::min(lo, arrive[k][b]);
+            hi = std::max(hi, arrive[k][b]);
+        }
+        std::printf(
+            "%-10s %12lld %12lld %12lld\n", names[k % 5], static_cast<long long>(hi - leave[k - 1]),
+            static_cast<long long>(lo - leave[k - 1]), static_cast<long long>(leave[k] - hi));
+    }
+    unsigned long long mark[64];
+    FERRIS_CUDA_CHECK(cudaMemcpyFromSymbol(mark, decode::g_mark, sizeof(mark)));
+    const char* points[14] = {"start",          "x staged",     "q/k/v done",   "barrier left",
+                              "attention done", "barrier left", "a staged",     "o done",
+                              "barrier left",   "x staged",     "gate/up done", "barrier left",
+                              "h staged",       "down done"};
+    std::printf("block 0, layer 1 (ns since its start):\n");
+    for (int i = 0; i < 14; ++i)
+        std::printf("  %-16s %8lld\n", points[i], static_cast<long long>(mark[i] - mark[0]));
+    std::printf(
+        "  attention (block 0, thread 0): q loaded %lld, early keys read %lld, new key %lld, "
+        "scores done %lld, warps merged %lld\n",
+        static_cast<long long>(mark[20] - mark[0]), static_cast<long long>(mark[21] - mark[0]),
+        static_cast<long long>(mark[22] - mark[0]), static_cast<long long>(mark[23] - mark[0]),
+        static_cast<long long>(mark[24] - mark[0]));
+#endif
+    return 0;
+}

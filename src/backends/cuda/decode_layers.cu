@@ -1,0 +1,270 @@
+// The persistent decode kernel: one block a multiprocessor runs, layer after layer,
+//   1. q/k/v: x RMS-normalized and staged; the stacked product, bias, rope, cache writes (the
+//      epilogue of the QkvRope GEMV, gemv_kernel.cuh)
+//   2. attention: a block per (q head, key split), partials per split
+//   3. o: the splits combined while staging, x += W_o a
+//   4. gate/up: x normalized and staged, h = silu(W_g x) * (W_u x)
+//   5. down: h staged, x += W_d h
+// with a grid barrier after each phase instead of a kernel boundary. Each block owns a contiguous
+// share of each product's rows, streamed from global memory into registers by teams of threads,
+// as the GEMV does. The barrier is split: between its arrival and its wait a block already issues
+// the first weight loads of its next share and, before attention, the loads of the past keys, so
+// their latency overlaps the wait. Data written in the launch by other blocks (x, q, h, the
+// partials, the new cache row) is read with ld.global.cg, past the non-coherent L1.
+// Measured variants, kept out (dev/NOTES.md): weights brought into shared memory by bulk copies
+// (TMA) or prefetched into L2 ahead of time. A multiprocessor's bulk requests queue ahead of its
+// own later loads, so every latency-bound step (staging, attention, the barrier's spin) waited.
+#include <algorithm>
+
+#include "backends/cuda/check.h"
+#include "backends/cuda/decode_layers.cuh"
+#include "backends/cuda/decode_layers_parts.cuh"
+#include "backends/cuda/launch.cuh"
+
+namespace ferris::cuda {
+
+namespace {
+
+using namespace decode;
+
+constexpr int64_t kMinKeysPerSplit = 64;
+constexpr int kMaxSplits = 32;  // one warp combines a head's splits
+// Dynamic shared memory the kernel may take (x staged in T, the block's rows of x, early keys).
+constexpr int64_t kMaxSmemBytes = 160 * 1024;
+
+__host__ __device__ inline int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+// Key splits a head at most: the heads' splits fill the blocks once.
+__host__ __device__ inline int max_splits(int64_t nh, int64_t blocks) {
+    const int64_t n = blocks / nh;
+    return static_cast<int>(n < 1 ? 1 : n > kMaxSplits ? kMaxSplits : n);
+}
+
+// The dynamic shared memory layout, the same on host and device.
+struct Layout {
+    int64_t xs_bytes;    // the staged product input (in T); also attention's (warps, HS) merge area
+    int64_t own_floats;  // the block's rows of x (its share of o and down), kept across phases
+    int64_t kv_bytes;    // attention's early keys (kv_stage_bytes)
+    int64_t splits;      // key splits a head at most
+    __host__ __device__ int64_t total_bytes() const { return xs_bytes + 4 * own_floats + kv_bytes; }
+};
+__host__ __device__ inline Layout layout_of(const DecodeLayersArgs& a, int64_t blocks) {
+    const int64_t w = 2;  // bf16 / f16
+    Layout l;
+    int64_t xs = (a.c > a.inter ? a.c : a.inter) * w;
+    if (a.nh * a.hs * w > xs) xs = a.nh * a.hs * w;
+    if (kWarps * a.hs * 4 > xs) xs = kWarps * a.hs * 4;
+    l.xs_bytes = round_up(xs, 16);
+    l.own_floats = round_up(share_of(a.c, blocks), 4);
+    l.kv_bytes = kv_stage_bytes(a.hs, a.cache_dtype);
+    l.splits = max_splits(a.nh, blocks);
+    return l;
+}
+
+__device__ __forceinline__ Scratch scratch_of(const DecodeLayersArgs& a, int splits) {
+    Scratch s;
+    s.barrier = reinterpret_cast<unsigned*>(a.scratch);
+    s.q = a.scratch + 4;
+    s.h = s.q + round_up(a.nh * a.hs, 4);
+    s.part_ml = s.h + round_up(a.inter, 4);
+    s.part_o = s.part_ml + round_up(a.nh * splits * 2, 4);
+    return s;
+}
+
+template <typename T, int D>
+__global__ void __launch_bounds__(kThreads, 1)
+    decode_layers_kernel(const __grid_constant__ DecodeLayersArgs a) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    __shared__ float red[32];
+    __shared__ float team_part[2][kWarps];
+    const Layout lay = layout_of(a, gridDim.x);
+    T* xs = reinterpret_cast<T*>(smem);
+    float* x_own = reinterpret_cast<float*>(smem + lay.xs_bytes);
+    char* kv_stage = reinterpret_cast<char*>(smem + lay.xs_bytes + 4 * lay.own_floats);
+    const int stride_splits = static_cast<int>(lay.splits);
+    const Scratch s = scratch_of(a, stride_splits);
+
+    unsigned target = 0;
+    const int64_t keys = *a.keys, position = *a.position;
+    const int64_t wanted = keys / kMinKeysPerSplit;
+    const int splits = wanted < 1 ? 1 : wanted > stride_splits ? stride_splits : int(wanted);
+    const int64_t c = a.c, inter = a.inter, in_o = a.nh * a.hs;
+    const Plan qkv_plan = plan_for((a.nh + 2 * a.nkv) * D / 2), o_plan = plan_for(c);
+    const Plan gu_plan = plan_for(inter), down_plan = plan_for(c);
+
+    GemvParams rope_params;  // for gemv_detail::rope_store
+    rope_params.rope.q_out = s.q;
+    rope_params.rope.cache_dtype = a.cache_dtype;
+    rope_params.rope.k_seq = a.k_seq;
+    rope_params.rope.v_seq = a.v_seq;
+    rope_params.rope.positions = a.position;
+    rope_params.rope.inv_freq = a.inv_freq;
+    rope_params.rope.nh = a.nh;
+    rope_params.rope.nkv = a.nkv;
+    rope_params.rope.hs = D;
+
+    // An item's rows: j indexes the block's share of the product.
+    const DecodeLayerPointers* layer = &a.layers[0];
+    auto row = [](const void* w, int64_t r, int64_t in) {
+        return reinterpret_cast<const uint4*>(static_cast<const T*>(w) + r * in);
+    };
+    auto qkv_rows = [&](int64_t j) {  // the row pair (i, i + HS/2) that rope rotates together
+        const int64_t item = qkv_plan.lo + j, r = (item / (D / 2)) * D + item % (D / 2);
+        return Rows{row(layer->qkv, r, c), row(layer->qkv, r + D / 2, c)};
+    };
+    auto o_rows = [&](int64_t j) { return Rows{row(layer->o, o_plan.lo + j, in_o), nullptr}; };
+    auto gu_rows = [&](int64_t j) {
+        return Rows{row(layer->gate, gu_plan.lo + j, c), row(layer->up, gu_plan.lo + j, c)};
+    };
+    auto down_rows = [&](int64_t j) {
+        return Rows{row(layer->down, down_plan.lo + j, inter), nullptr};
+    };
+    // o and down share one plan: the block owns those rows of x, kept in shared memory.
+    for (int64_t j = threadIdx.x; j < o_plan.count(); j += kThreads) x_own[j] = a.x[o_plan.lo + j];
+    auto add_to_x = [&](int64_t j, float dot, float) {
+        x_own[j] += dot;
+        __stcg(a.x + o_plan.lo + j, x_own[j]);
+    };
+
+    Loads w;
+    NormWeights nw;
+    preload<true>(qkv_plan, c, qkv_rows, w);
+    load_norm(a.layers[0].attn_norm, c, nw);
+    for (int l = 0; l < a.n_layers; ++l) {
+        layer = &a.layers[l];
+        const DecodeLayerPointers& L = *layer;
+        // 1. q/k/v, rope, the cache writes
+        DECODE_MARK(l, 0);
+        stage<T>(xs, a.x, c, &nw, a.eps, red);
+        DECODE_MARK(l, 1);
+        rope_params.bias = L.qkv_bias;
+        rope_params.rope.k_cache = L.k_cache;
+        rope_params.rope.v_cache = L.v_cache;
+        products<T, true>(
+            qkv_plan, c, xs, qkv_rows,
+            [&](int64_t j, float dot, float dot2) {
+                gemv_detail::rope_store(rope_params, qkv_plan.lo + j, 0, dot, dot2);
+            },
+            team_part, w);
+        DECODE_MARK(l, 2);
+        grid_arrive(s.barrier, target);
+        if (!(a.lab_skip & 2)) attention_prefetch<D>(a, L, splits, keys, position, kv_stage);
+        grid_wait(s.barrier, target);
+        // 2. attention partials (xs serves as the warps' merge area)
+        DECODE_MARK(l, 3);
+        if (!(a.lab_skip & 2))
+            attention_phase<D>(a, L, s, splits, stride_splits, keys, position, kv_stage,
+                               reinterpret_cast<float*>(xs), l);
+        DECODE_MARK(l, 4);
+        grid_arrive(s.barrier, target);
+        preload<false>(o_plan, in_o, o_rows, w);
+        grid_wait(s.barrier, target);
+        // 3. x += W_o a
+        DECODE_MARK(l, 5);
+        stage_attention<T>(xs, a, s, splits, stride_splits);
+        DECODE_MARK(l, 6);
+        products<T, false>(o_plan, in_o, xs, o_rows, add_to_x, team_part, w);
+        DECODE_MARK(l, 7);
+        grid_arrive(s.barrier, target);
+        preload<true>(gu_plan, c, gu_rows, w);
+        load_norm(L.mlp_norm, c, nw);
+        grid_wait(s.barrier, target);
+        // 4. h = silu(W_g x) * (W_u x) of the normalized x
+        DECODE_MARK(l, 8);
+        stage<T>(xs, a.x, c, &nw, a.eps, red);
+        DECODE_MARK(l, 9);
+        products<T, true>(
+            gu_plan, c, xs, gu_rows,
+            [&](int64_t j, float g, float u) {
+                __stcg(s.h + gu_plan.lo + j, g / (1.0f + expf(-g)) * u);
+            },
+            team_part, w);
+        DECODE_MARK(l, 10);
+        grid_arrive(s.barrier, target);
+        preload<false>(down_plan, inter, down_rows, w);
+        grid_wait(s.barrier, target);
+        // 5. x += W_d h
+        DECODE_MARK(l, 11);
+        stage<T>(xs, s.h, inter, static_cast<const NormWeights*>(nullptr), 0.0f, red);
+        DECODE_MARK(l, 12);
+        products<T, false>(down_plan, inter, xs, down_rows, add_to_x, team_part, w);
+        DECODE_MARK(l, 13);
+        if (l + 1 < a.n_layers) {
+            grid_arrive(s.barrier, target);
+            layer = &a.layers[l + 1];
+            preload<true>(qkv_plan, c, qkv_rows, w);
+            load_norm(layer->attn_norm, c, nw);
+            grid_wait(s.barrier, target);
+        }
+    }
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+template <typename T, int D>
+void launch(const DecodeLayersArgs& a, cudaStream_t stream) {
+    const auto kernel = decode_layers_kernel<T, D>;
+    const int blocks = sm_count();
+    const size_t smem = static_cast<size_t>(layout_of(a, blocks).total_bytes());
+    if (smem > 48 * 1024)
+        FERRIS_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                               static_cast<int>(smem)));
+    if (resident_blocks(kernel, kThreads, smem) < 1)
+        fail(ErrorCode::Unsupported, "[decoder_layers] cuda: the persistent kernel does not fit");
+    FERRIS_CUDA_CHECK(cudaMemsetAsync(a.scratch, 0, 16, stream));
+    cudaLaunchConfig_t config = {};
+    config.gridDim = dim3(static_cast<unsigned>(blocks));
+    config.blockDim = dim3(kThreads);
+    config.dynamicSmemBytes = smem;
+    config.stream = stream;
+    cudaLaunchAttribute attribute = {};
+    attribute.id = cudaLaunchAttributeCooperative;  // every block resident: the barriers need it
+    attribute.val.cooperative = 1;
+    config.attrs = &attribute;
+    config.numAttrs = 1;
+    check_cuda(cudaLaunchKernelEx(&config, kernel, a), "decode_layers_kernel", __FILE__, __LINE__);
+}
+
+int compute_major() {
+    int device = 0, major = 0;
+    FERRIS_CUDA_CHECK(cudaGetDevice(&device));
+    FERRIS_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+    return major;
+}
+
+}  // namespace
+
+bool decode_layers_applies(const DecodeLayersArgs& a) {
+    if (compute_major() < 8) return false;
+    if (a.n_layers < 1 || a.n_layers > kDecodeMaxLayers) return false;
+    if (a.weight_dtype != DType::BF16 && a.weight_dtype != DType::F16) return false;
+    if (a.hs != 64 && a.hs != 128) return false;
+    if (a.nh < 1 || a.nkv < 1 || a.nh % a.nkv != 0) return false;
+    if (a.c % 8 != 0 || a.inter % 8 != 0 || a.c < 8 || a.inter < 8) return false;
+    if (a.k_seq % 4 != 0 || a.v_seq % 4 != 0) return false;
+    if (a.c > kStageRegs * kThreads) return false;  // stage() holds x in registers
+    const Layout lay = layout_of(a, sm_count());
+    if (lay.total_bytes() > kMaxSmemBytes) return false;
+    if (!aligned16(a.x)) return false;
+    for (int l = 0; l < a.n_layers; ++l) {
+        const DecodeLayerPointers& p = a.layers[l];
+        const void* pointers[] = {p.qkv, p.o, p.gate, p.up, p.down, p.k_cache, p.v_cache};
+        for (const void* w : pointers)
+            if (!aligned16(w)) return false;
+    }
+    return true;
+}
+
+size_t decode_layers_scratch_floats(const DecodeLayersArgs& a) {
+    const int64_t splits = max_splits(a.nh, sm_count());
+    return static_cast<size_t>(4 + round_up(a.nh * a.hs, 4) + round_up(a.inter, 4) +
+                               round_up(a.nh * splits * 2, 4) + a.nh * splits * a.hs);
+}
+
+void decode_layers(const DecodeLayersArgs& a, cudaStream_t stream) {
+    const bool bf16 = a.weight_dtype == DType::BF16;
+    if (a.hs == 64)
+        return bf16 ? launch<__nv_bfloat16, 64>(a, stream) : launch<__half, 64>(a, stream);
+    return bf16 ? launch<__nv_bfloat16, 128>(a, stream) : launch<__half, 128>(a, stream);
+}
+
+}  // namespace ferris::cuda

@@ -1,0 +1,570 @@
+// The pieces of the persistent decode kernel (decode_layers.cu): the split grid barrier, a block's
+// share of a product (weights streamed into registers, x staged in shared memory), x staging, and
+// decode attention over one (head, key split) a block. Device code only.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+#include <type_traits>
+
+#include "backends/cuda/attention_mask.cuh"
+#include "backends/cuda/decode_layers.cuh"
+#include "backends/cuda/device_util.cuh"
+#include "backends/cuda/gemv_kernel.cuh"
+
+namespace ferris::cuda::decode {
+
+#ifndef FERRIS_DECODE_THREADS  // the lab builds other sizes
+#define FERRIS_DECODE_THREADS 384
+#endif
+constexpr int kThreads = FERRIS_DECODE_THREADS;
+constexpr int kWarps = kThreads / 32;
+constexpr int kMaxTeam = 128;
+
+#ifdef FERRIS_DECODE_PROFILE  // the kernel lab (dev/decode_lab.cu): when blocks arrive and leave
+__device__ unsigned long long g_arrive[64][256];
+__device__ unsigned long long g_leave[64];
+__device__ unsigned long long g_mark[64];  // block 0, layer 1: points inside the phases
+__device__ __forceinline__ unsigned long long global_ns() {
+    unsigned long long t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+#define DECODE_MARK(layer, i) \
+    if ((layer) == 1 && blockIdx.x == 0 && threadIdx.x == 0) g_mark[i] = global_ns();
+#else
+#define DECODE_MARK(layer, i)
+#endif
+
+// A grid barrier in two halves: all blocks arrive, then all leave, and every block's writes
+// before its arrival are visible after the wait (a release add, an acquire spin; the block's
+// threads ordered around the arriving thread by block barriers). Between the halves a block may
+// issue loads and prefetches that do not depend on the barrier: they overlap its wait. `target`
+// counts the arrivals expected so far; the word is zeroed before the launch. Thread
+// kBarrierThread arrives and spins: it must have no loads or bulk copies in flight, which its
+// fence would wait for (4 us for a gate/up share, dev/decode_lab.cu); thread 0 issues the copies.
+constexpr int kBarrierThread = kThreads - 32;  // lane 0 of the last warp, which has the fewest keys
+__device__ __forceinline__ bool is_barrier_warp() {
+    return (threadIdx.x >> 5) == (kBarrierThread >> 5);
+}
+// Attention's keys go to the other warps: the barrier's warp would load its own after the wait,
+// and the block would wait for it (2,048 keys: dev/decode_lab.cu).
+constexpr int kKeyWarps = kWarps - 1;
+__device__ __forceinline__ void grid_arrive(unsigned* word, unsigned& target) {
+    __syncthreads();
+    target += gridDim.x;
+    if (threadIdx.x == kBarrierThread) {
+#ifdef FERRIS_DECODE_PROFILE
+        const unsigned k = target / gridDim.x - 1;
+        if (k < 64 && blockIdx.x < 256) g_arrive[k][blockIdx.x] = global_ns();
+#endif
+        __threadfence();
+        atomicAdd(word, 1u);
+    }
+}
+__device__ __forceinline__ void grid_wait(unsigned* word, unsigned target) {
+    if (threadIdx.x == kBarrierThread) {
+        unsigned seen = 0;
+        do {
+            asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(seen) : "l"(word) : "memory");
+        } while (seen < target);
+#ifdef FERRIS_DECODE_PROFILE
+        const unsigned k = target / gridDim.x - 1;
+        if (k < 64 && blockIdx.x == 0) g_leave[k] = global_ns();
+#endif
+    }
+    __syncthreads();
+}
+__device__ __forceinline__ void grid_barrier(unsigned* word, unsigned& target) {
+    grid_arrive(word, target);
+    grid_wait(word, target);
+}
+
+// This block's share of a product: items [lo, hi), `team` threads an item.
+struct Plan {
+    int64_t lo = 0, hi = 0;
+    int team = 8;
+    __device__ __forceinline__ int64_t count() const { return hi - lo; }
+};
+__host__ __device__ inline int64_t share_of(int64_t items, int64_t blocks) {
+    return (items + blocks - 1) / blocks;
+}
+__device__ __forceinline__ Plan plan_for(int64_t items) {
+    Plan p;
+    const int64_t per = share_of(items, gridDim.x);
+    p.lo = min(items, per * blockIdx.x);
+    p.hi = min(items, p.lo + per);
+    int team = kMaxTeam;
+    while (team > 8 && per * team > kThreads) team /= 2;
+    p.team = team;
+    return p;
+}
+
+// An item's weight rows in global memory (the second only for dual products).
+struct Rows {
+    const uint4* a;
+    const uint4* b;
+};
+
+// The 8 bf16 / f16 values of a 16-byte chunk as floats, by bit operations on the four words (a
+// pointer cast of the chunk put it on the stack: the products ran 5x slower, dev/decode_lab.cu).
+template <typename T>
+__device__ __forceinline__ void unpack8(const uint4& w, float (&out)[8]) {
+    const uint32_t words[4] = {w.x, w.y, w.z, w.w};
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+            out[2 * k] = __uint_as_float(words[k] << 16);
+            out[2 * k + 1] = __uint_as_float(words[k] & 0xffff0000u);
+        } else {
+            out[2 * k] = __half2float(__ushort_as_half(static_cast<unsigned short>(words[k])));
+            out[2 * k + 1] =
+                __half2float(__ushort_as_half(static_cast<unsigned short>(words[k] >> 16)));
+        }
+    }
+}
+
+// 8 weights (one 16-byte chunk) times 8 x values, added to acc.
+template <typename T>
+__device__ __forceinline__ void dot_chunk(const uint4& w, const float (&x)[8], float& acc) {
+    float e[8];
+    unpack8<T>(w, e);
+#pragma unroll
+    for (int k = 0; k < 8; ++k) acc = fmaf(e[k], x[k], acc);
+}
+
+// A thread's weight loads in flight: kLoads 16-byte chunks of each of an item's rows.
+constexpr int kLoads = 4;
+struct Loads {
+    uint4 a[kLoads], b[kLoads];
+};
+
+// Loads the thread's chunks c0, c0 + team, ... of item j (zeros past the row or the share).
+template <bool kDual, typename RowsOf>
+__device__ __forceinline__ void load_chunks(const Plan& p, int64_t chunks, RowsOf rows_of,
+                                            int64_t j, int64_t c0, Loads& w) {
+    const bool live = j < p.count();
+    Rows r{nullptr, nullptr};
+    if (live) r = rows_of(j);
+#pragma unroll
+    for (int u = 0; u < kLoads; ++u) {
+        const int64_t c = c0 + u * p.team;
+        const bool ok = live && c < chunks;
+        w.a[u] = ok ? __ldg(r.a + c) : make_uint4(0, 0, 0, 0);
+        if constexpr (kDual) w.b[u] = ok ? __ldg(r.b + c) : make_uint4(0, 0, 0, 0);
+    }
+}
+
+// The first loads of the block's share, issued before it waits at a grid barrier: weights never
+// depend on it.
+// Not in the barrier's warp (its loads would hold up its spin, dev/decode_lab.cu): products()
+// loads those after the wait.
+template <bool kDual, typename RowsOf>
+__device__ __forceinline__ void preload(const Plan& p, int64_t in, RowsOf rows_of, Loads& w) {
+    if (is_barrier_warp()) return;
+    load_chunks<kDual>(p, in / 8, rows_of, threadIdx.x / p.team, threadIdx.x % p.team, w);
+}
+
+// The block's items against the staged xs (in T: 16 bytes a chunk, so a warp's loads do not
+// conflict), weights read from global memory with kLoads chunks a row in flight, the first ones
+// preloaded; epilogue(j, dot, dot2) by each team's first thread, j the item's index in the
+// block's share. Uniform across the block.
+template <typename T, bool kDual, typename RowsOf, typename Epilogue>
+__device__ __forceinline__ void products(const Plan& p, int64_t in, const T* xs, RowsOf rows_of,
+                                         Epilogue epilogue, float (*team_part)[kWarps], Loads& w) {
+    const int team = p.team, sub = threadIdx.x % team;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int64_t slots = kThreads / team, chunks = in / 8;
+    const uint4* x4 = reinterpret_cast<const uint4*>(xs);
+    bool loaded = !is_barrier_warp();  // preload() skipped the barrier's warp
+    for (int64_t base = 0; base < p.count(); base += slots) {
+        const int64_t j = base + threadIdx.x / team;
+        float acc = 0.0f, acc2 = 0.0f;
+        for (int64_t c0 = sub; c0 < chunks; c0 += static_cast<int64_t>(team) * kLoads) {
+            if (!loaded) load_chunks<kDual>(p, chunks, rows_of, j, c0, w);
+            loaded = false;
+#pragma unroll
+            for (int u = 0; u < kLoads; ++u) {
+                const int64_t c = c0 + u * team;
+                if (c >= chunks) continue;
+                float x[8];
+                unpack8<T>(x4[c], x);
+                dot_chunk<T>(w.a[u], x, acc);
+                if constexpr (kDual) dot_chunk<T>(w.b[u], x, acc2);
+            }
+        }
+        loaded = false;  // a thread past the row's chunks skipped its loop: nothing is preloaded
+        for (int s = min(team, 32) / 2; s > 0; s >>= 1) {
+            acc += __shfl_xor_sync(kFullMask, acc, s);
+            if constexpr (kDual) acc2 += __shfl_xor_sync(kFullMask, acc2, s);
+        }
+        if (team > 32) {
+            if (lane == 0) {
+                team_part[0][warp] = acc;
+                team_part[1][warp] = acc2;
+            }
+            __syncthreads();
+            if (sub == 0) {
+                acc = acc2 = 0.0f;
+                for (int k = 0; k < team / 32; ++k) {
+                    acc += team_part[0][warp + k];
+                    acc2 += team_part[1][warp + k];
+                }
+            }
+            __syncthreads();
+        }
+        if (sub == 0 && j < p.count()) epilogue(j, acc, acc2);
+    }
+}
+
+// The norm weights a thread applies in stage() (its elements i = thread + k kThreads, k <
+// kStageRegs), loaded ahead, between a barrier's halves: from DRAM they cost a round trip.
+constexpr int kStageRegs = 4;
+struct NormWeights {
+    float g[kStageRegs];
+};
+__device__ __forceinline__ void load_norm(const float* w, int64_t n, NormWeights& nw) {
+#pragma unroll
+    for (int k = 0; k < kStageRegs; ++k) {
+        const int64_t i = threadIdx.x + static_cast<int64_t>(k) * kThreads;
+        nw.g[k] = i < n ? __ldg(w + i) : 0.0f;
+    }
+}
+
+// xs = x (n) rounded to T, as a product multiplies it; normalized first (x / rms(x) * w, the
+// rms_norm op) when `nw` (the weights w, loaded by load_norm) is given. x was written in this
+// launch: read past L1, each element once. n <= kStageRegs * kThreads with a norm.
+template <typename T>
+__device__ __forceinline__ void stage(T* xs, const float* x, int64_t n, const NormWeights* nw,
+                                      float eps, float* red) {
+    if (!nw) {
+        for (int64_t i = threadIdx.x; i < n; i += kThreads) xs[i] = from_float<T>(__ldcg(x + i));
+        __syncthreads();
+        return;
+    }
+    float v[kStageRegs];
+    float ss = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kStageRegs; ++k) {
+        const int64_t i = threadIdx.x + static_cast<int64_t>(k) * kThreads;
+        v[k] = i < n ? __ldcg(x + i) : 0.0f;
+        ss += v[k] * v[k];
+    }
+    ss = block_reduce(ss, red);
+    const float inv_rms = 1.0f / sqrtf(ss / static_cast<float>(n) + eps);
+#pragma unroll
+    for (int k = 0; k < kStageRegs; ++k) {
+        const int64_t i = threadIdx.x + static_cast<int64_t>(k) * kThreads;
+        if (i < n) xs[i] = from_float<T>(nw->g[k] * (v[k] * inv_rms));
+    }
+    __syncthreads();
+}
+
+// ---- decode attention ----
+
+// K elements lane * kS .. + kS - 1 of a cache row, past L1 (the new row was written in this
+// launch).
+template <int kS>
+__device__ __forceinline__ void load_dims(const void* base, DType dt, int64_t at, float (&v)[kS]) {
+    if (dt == DType::F32) {
+        const float* p = static_cast<const float*>(base) + at;
+        if constexpr (kS == 2) {
+            const float2 f = __ldcg(reinterpret_cast<const float2*>(p));
+            v[0] = f.x, v[1] = f.y;
+        } else {
+            const float4 f = __ldcg(reinterpret_cast<const float4*>(p));
+            v[0] = f.x, v[1] = f.y, v[2] = f.z, v[3] = f.w;
+        }
+        return;
+    }
+    const unsigned short* p = static_cast<const unsigned short*>(base) + at;
+    unsigned short bits[kS];
+    if constexpr (kS == 2) {
+        const unsigned u = __ldcg(reinterpret_cast<const unsigned*>(p));
+        bits[0] = u & 0xffffu, bits[1] = u >> 16;
+    } else {
+        const uint2 u = __ldcg(reinterpret_cast<const uint2*>(p));
+        bits[0] = u.x & 0xffffu, bits[1] = u.x >> 16, bits[2] = u.y & 0xffffu, bits[3] = u.y >> 16;
+    }
+#pragma unroll
+    for (int j = 0; j < kS; ++j)
+        v[j] = dt == DType::F16 ? __half2float(__ushort_as_half(bits[j]))
+                                : __bfloat162float(__ushort_as_bfloat16(bits[j]));
+}
+
+// Where a step's attention partials and the other in-launch buffers live (global scratch).
+struct Scratch {
+    unsigned* barrier;
+    float *q, *h, *part_ml, *part_o;
+};
+
+// Keys a warp takes at once in decode attention: their scores first, then one softmax update.
+template <int D>
+constexpr int kAttnKeys = D == 64 ? 8 : 4;
+
+// A warp's group of keys: lane l holds dims l * kS .. + kS - 1 of each key's k and v.
+template <int D>
+struct KvGroup {
+    float k[kAttnKeys<D>][D / 32], v[kAttnKeys<D>][D / 32];
+};
+
+// Where block `unit`'s keys are: (head, split) -> kv head and the key range.
+struct AttnUnit {
+    int64_t h, split, kvh, s_begin, s_end;
+};
+__device__ __forceinline__ AttnUnit attn_unit(const DecodeLayersArgs& a, int64_t unit, int splits,
+                                              int64_t keys) {
+    const int64_t chunk = (keys + splits - 1) / splits;
+    AttnUnit u;
+    u.h = unit / splits, u.split = unit % splits, u.kvh = u.h / (a.nh / a.nkv);
+    u.s_begin = u.split * chunk, u.s_end = min(keys, u.s_begin + chunk);
+    return u;
+}
+
+// Loads the group of keys from s0 (clamped to the range: past the end, a copy masked later); with
+// `only` >= 0 just that key, with `except` >= 0 all but that key (the row this step writes).
+template <int D>
+__device__ __forceinline__ void load_group(const DecodeLayersArgs& a, const DecodeLayerPointers& L,
+                                           const AttnUnit& u, int64_t s0, int64_t only,
+                                           int64_t except, KvGroup<D>& g) {
+    constexpr int kS = D / 32;
+    const int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int i = 0; i < kAttnKeys<D>; ++i) {
+        const int64_t key = min(s0 + i, u.s_end - 1);
+        if ((only >= 0 && key != only) || key == except) continue;
+        load_dims<kS>(L.k_cache, a.cache_dtype, key * a.k_seq + u.kvh * D + lane * kS, g.k[i]);
+        load_dims<kS>(L.v_cache, a.cache_dtype, key * a.v_seq + u.kvh * D + lane * kS, g.v[i]);
+    }
+}
+
+// Attention's early keys: each warp's first kv_groups() groups of a block's first unit, k and v,
+// in shared memory (up to kKvStageBudget bytes; 3 groups of bf16 keys at head size 64 cover
+// 2,592 keys of context when every block takes a unit).
+constexpr int64_t kKvStageBudget = 96 * 1024;
+__host__ __device__ inline int64_t kv_group_bytes(int64_t hs, DType cache) {
+    const int64_t keys = hs == 64 ? 8 : 4;  // kAttnKeys
+    return kKeyWarps * keys * hs * 2 * (cache == DType::F32 ? 4 : 2);
+}
+__host__ __device__ inline int kv_groups(int64_t hs, DType cache) {
+    const int64_t n = kKvStageBudget / kv_group_bytes(hs, cache);
+    return static_cast<int>(n < 1 ? 1 : n);
+}
+__host__ __device__ inline int64_t kv_stage_bytes(int64_t hs, DType cache) {
+    return kv_groups(hs, cache) * kv_group_bytes(hs, cache);
+}
+
+// One lane's kS elements of a cache row, copied into shared memory without passing through
+// registers (cp.async): nothing waits for them until attention reads them.
+template <int kS>
+__device__ __forceinline__ void copy_dims_async(void* dst, const void* base, DType dt, int64_t at) {
+    const int bytes = kS * (dt == DType::F32 ? 4 : 2);
+    const char* src = static_cast<const char*>(base) + at * (dt == DType::F32 ? 4 : 2);
+    const uint32_t d = static_cast<uint32_t>(__cvta_generic_to_shared(dst));
+    if (bytes == 4)
+        asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(d), "l"(src) : "memory");
+    else if (bytes == 8)
+        asm volatile("cp.async.ca.shared.global [%0], [%1], 8;" ::"r"(d), "l"(src) : "memory");
+    else
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(d), "l"(src) : "memory");
+}
+// And read back (after cp.async.wait_all) as floats.
+template <int kS>
+__device__ __forceinline__ void read_dims(const void* at, DType dt, float (&v)[kS]) {
+#pragma unroll
+    for (int j = 0; j < kS; ++j) {
+        if (dt == DType::F32)
+            v[j] = static_cast<const float*>(at)[j];
+        else if (dt == DType::F16)
+            v[j] = __half2float(static_cast<const __half*>(at)[j]);
+        else
+            v[j] = __bfloat162float(static_cast<const __nv_bfloat16*>(at)[j]);
+    }
+}
+// Where lane's dims of key i (k: which 0, v: 1) of the warp's group g sit in `stage`.
+template <int D>
+__device__ __forceinline__ char* staged_key(char* stage, DType dt, int g, int i, int which) {
+    constexpr int kS = D / 32;
+    const int es = dt == DType::F32 ? 4 : 2, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    return stage +
+           (((((g * kKeyWarps + warp) * kAttnKeys<D> + i) * 2 + which) * 32 + lane) * kS) * es;
+}
+
+// Between the halves of the barrier that ends the q/k/v phase: the block's first unit, each
+// warp's first kv_groups() groups, every key but the one this step writes (the others are in
+// the cache already), copied into shared memory: their DRAM latency overlaps the wait, and
+// attention after it computes without waiting on DRAM. Not in the barrier's warp.
+template <int D>
+__device__ __forceinline__ void attention_prefetch(const DecodeLayersArgs& a,
+                                                   const DecodeLayerPointers& L, int splits,
+                                                   int64_t keys, int64_t position, char* stage) {
+    constexpr int kS = D / 32;
+    if (blockIdx.x >= a.nh * splits || is_barrier_warp()) return;
+    const AttnUnit u = attn_unit(a, blockIdx.x, splits, keys);
+    const int lane = threadIdx.x & 31, groups = kv_groups(D, a.cache_dtype);
+    const int64_t d = u.kvh * D + lane * kS;
+    for (int g = 0; g < groups; ++g) {
+        const int64_t s0 = u.s_begin + (g * kKeyWarps + (threadIdx.x >> 5)) * kAttnKeys<D>;
+        if (s0 >= u.s_end) return;
+#pragma unroll
+        for (int i = 0; i < kAttnKeys<D>; ++i) {
+            const int64_t key = min(s0 + i, u.s_end - 1);
+            if (key == position) continue;
+            copy_dims_async<kS>(staged_key<D>(stage, a.cache_dtype, g, i, 0), L.k_cache,
+                                a.cache_dtype, key * a.k_seq + d);
+            copy_dims_async<kS>(staged_key<D>(stage, a.cache_dtype, g, i, 1), L.v_cache,
+                                a.cache_dtype, key * a.v_seq + d);
+        }
+    }
+}
+
+// One block per (q head, key split) over keys [0, keys): its warps take kAttnKeys keys at a time,
+// merge in shared memory, and write the split's partial (max, sum, output). `stage`: the early
+// keys of the block's first unit (attention_prefetch); the new key is read here.
+template <int D>
+__device__ void attention_phase(const DecodeLayersArgs& a, const DecodeLayerPointers& L,
+                                const Scratch& s, int splits, int stride_splits, int64_t keys,
+                                int64_t position, char* stage, float* wo /* (kWarps, D) shared */,
+                                int layer) {
+    constexpr int kS = D / 32, kKeys = kAttnKeys<D>;
+    __shared__ float wm[kWarps], wl[kWarps];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    for (int64_t unit = blockIdx.x; unit < a.nh * splits; unit += gridDim.x) {
+        const AttnUnit u = attn_unit(a, unit, splits, keys);
+        float q[kS], acc[kS];
+#pragma unroll
+        for (int j = 0; j < kS; ++j) {
+            q[j] = __ldcg(s.q + u.h * D + lane * kS + j);
+            acc[j] = 0.0f;
+        }
+        DECODE_MARK(layer, 20);
+        float m = -INFINITY, l = 0.0f;
+        // Groups of the block's first unit came early (attention_prefetch), but the new key.
+        const int staged = unit == blockIdx.x ? kv_groups(D, a.cache_dtype) : 0;
+        if (staged) asm volatile("cp.async.wait_all;" ::: "memory");
+        DECODE_MARK(layer, 21);
+        KvGroup<D> pre;
+        int g = 0;
+        const int64_t first_key = is_barrier_warp() ? u.s_end : u.s_begin + warp * kKeys;
+        for (int64_t s0 = first_key; s0 < u.s_end; s0 += kKeyWarps * kKeys, ++g) {
+            if (g < staged) {
+#pragma unroll
+                for (int i = 0; i < kKeys; ++i) {
+                    read_dims<kS>(staged_key<D>(stage, a.cache_dtype, g, i, 0), a.cache_dtype,
+                                  pre.k[i]);
+                    read_dims<kS>(staged_key<D>(stage, a.cache_dtype, g, i, 1), a.cache_dtype,
+                                  pre.v[i]);
+                }
+                load_group<D>(a, L, u, s0, position, -1, pre);
+            } else {
+                load_group<D>(a, L, u, s0, -1, -1, pre);
+            }
+            DECODE_MARK(layer, 22);
+            float x[kKeys];
+            float mx = -INFINITY;
+#pragma unroll
+            for (int i = 0; i < kKeys; ++i) {
+                float dot = 0.0f;
+#pragma unroll
+                for (int j = 0; j < kS; ++j) dot = fmaf(q[j], pre.k[i][j], dot);
+                x[i] = s0 + i < u.s_end ? warp_sum(dot) * a.scale : -INFINITY;
+                mx = fmaxf(mx, x[i]);
+            }
+            const float m_new = fmaxf(m, mx), corr = rescale(m, m_new);
+            l *= corr;
+#pragma unroll
+            for (int j = 0; j < kS; ++j) acc[j] *= corr;
+#pragma unroll
+            for (int i = 0; i < kKeys; ++i) {
+                const float p = x[i] == -INFINITY ? 0.0f : expf(x[i] - m_new);
+                l += p;
+#pragma unroll
+                for (int j = 0; j < kS; ++j) acc[j] = fmaf(p, pre.v[i][j], acc[j]);
+            }
+            m = m_new;
+        }
+        DECODE_MARK(layer, 23);
+        if (lane == 0) {
+            wm[warp] = m;
+            wl[warp] = l;
+        }
+#pragma unroll
+        for (int j = 0; j < kS; ++j) wo[warp * D + lane * kS + j] = acc[j];
+        __syncthreads();
+        DECODE_MARK(layer, 24);
+        if (threadIdx.x < D) {
+            float mx = -INFINITY;
+            for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, wm[w]);
+            float o = 0.0f, sum = 0.0f;
+            for (int w = 0; w < kWarps; ++w) {
+                const float g = rescale(wm[w], mx);
+                o += g * wo[w * D + threadIdx.x];
+                sum += g * wl[w];
+            }
+            const int64_t at = u.h * stride_splits + u.split;
+            __stcg(s.part_o + at * D + threadIdx.x, o);
+            if (threadIdx.x == 0) {
+                __stcg(s.part_ml + at * 2, mx);
+                __stcg(s.part_ml + at * 2 + 1, sum);
+            }
+        }
+        __syncthreads();  // wm/wo are reused by the next unit
+    }
+}
+
+// xs = the heads' attention outputs, the splits combined (as the combine kernel does), rounded to
+// T. Each thread reads the max and sum of every split of its head along with the outputs, so all
+// its loads go out at once (one round trip to L2).
+template <typename T>
+__device__ __forceinline__ void stage_attention(T* xs, const DecodeLayersArgs& a, const Scratch& s,
+                                                int splits, int stride_splits) {
+    constexpr int kAt = 4;     // splits combined from one batch of loads
+    constexpr int kElems = 3;  // elements a thread takes at once (896 = NH HS over 384 threads)
+    const int64_t hs = a.hs, n = a.nh * hs;
+    for (int64_t i0 = threadIdx.x; i0 < n; i0 += kElems * kThreads) {
+        float m[kElems], sum[kElems], v[kElems];
+#pragma unroll
+        for (int e = 0; e < kElems; ++e) m[e] = -INFINITY, sum[e] = 0.0f, v[e] = 0.0f;
+        for (int sp0 = 0; sp0 < splits; sp0 += kAt) {
+            float ms[kElems][kAt], ls[kElems][kAt], os[kElems][kAt];
+#pragma unroll
+            for (int e = 0; e < kElems; ++e) {
+                const int64_t i = i0 + e * kThreads, h = i / hs, d = i % hs;
+#pragma unroll
+                for (int k = 0; k < kAt; ++k) {
+                    const int64_t at = h * stride_splits + sp0 + k;
+                    const bool live = i < n && sp0 + k < splits;
+                    ms[e][k] = live ? __ldcg(s.part_ml + at * 2) : -INFINITY;
+                    ls[e][k] = live ? __ldcg(s.part_ml + at * 2 + 1) : 0.0f;
+                    os[e][k] = live ? __ldcg(s.part_o + at * hs + d) : 0.0f;
+                }
+            }
+#pragma unroll
+            for (int e = 0; e < kElems; ++e) {
+                float mg = m[e];
+#pragma unroll
+                for (int k = 0; k < kAt; ++k) mg = fmaxf(mg, ms[e][k]);
+                const float corr = rescale(m[e], mg);
+                sum[e] *= corr;
+                v[e] *= corr;
+#pragma unroll
+                for (int k = 0; k < kAt; ++k) {
+                    const float g = rescale(ms[e][k], mg);
+                    sum[e] += g * ls[e][k];
+                    v[e] += g * os[e][k];
+                }
+                m[e] = mg;
+            }
+        }
+#pragma unroll
+        for (int e = 0; e < kElems; ++e) {
+            const int64_t i = i0 + e * kThreads;
+            if (i < n) xs[i] = from_float<T>(sum[e] > 0.0f ? v[e] / sum[e] : 0.0f);
+        }
+    }
+    __syncthreads();
+}
+
+}  // namespace ferris::cuda::decode
