@@ -45,10 +45,11 @@ private:
     nn::KvCache& cache_;
     Device device_;
     SampleOptions options_;
-    bool greedy_;     // temperature 0 and no penalty: argmax, no seen mask or uniform
-    Rng rng_;         // the uniform stream (drawn only when temperature > 0)
-    Tensor token_;    // (1) i32: the step's input, overwritten by its choice
-    Tensor where_;    // (2) i32: position, key count
+    bool greedy_;              // temperature 0 and no penalty: argmax, no seen mask or uniform
+    bool whole_stack_ = true;  // the recorded step runs the layers as one op (see step())
+    Rng rng_;                  // the uniform stream (drawn only when temperature > 0)
+    Tensor token_;             // (1) i32: the step's input, overwritten by its choice
+    Tensor where_;             // (2) i32: position, key count
     Tensor seen_;     // (V) i32: prompt and chosen ids (repetition penalty), updated by the op
     Tensor uniform_;  // (1) i64: this choice's uniform draw, u * 2^53
     Tensor logits_;   // (1, V): kept alive, the recorded step writes into it

@@ -20,6 +20,15 @@ bool fused_qkv(const LayerWeights& w) {
     return w.qkv_proj.weight.defined() && !has_adapter(w.q_proj) && !has_adapter(w.k_proj) &&
            !has_adapter(w.v_proj);
 }
+
+// The whole layer stack as one op (decoder_layers_) applies when no layer has an adapter.
+bool fused_stack(const std::vector<LayerWeights>& layers) {
+    for (const LayerWeights& w : layers)
+        if (!fused_qkv(w) || has_adapter(w.o_proj) || has_adapter(w.gate_proj) ||
+            has_adapter(w.up_proj) || has_adapter(w.down_proj))
+            return false;
+    return true;
+}
 }  // namespace
 
 // Pre-norm, q/k/v projections and rope for rows x (T, C) at `positions` (T) i32 on the device:
@@ -87,7 +96,7 @@ Tensor Qwen2Model::forward_hidden(const std::vector<int32_t>& ids, nn::KvCache& 
 }
 
 Tensor Qwen2Model::forward_step(const Tensor& token, const Tensor& position, const Tensor& keys,
-                                nn::KvCache& cache) const {
+                                nn::KvCache& cache, bool whole_stack) const {
     const Qwen2Config& c = config_;
     const int64_t NH = c.num_attention_heads, HS = c.head_dim;
     const float eps = static_cast<float>(c.rms_norm_eps);
@@ -97,6 +106,25 @@ Tensor Qwen2Model::forward_step(const Tensor& token, const Tensor& position, con
     mask.key_lengths = keys;
 
     Tensor x = ops::embedding(weights_.embed_tokens, token);  // (1, C)
+    if (whole_stack && fused_stack(weights_.layers)) {
+        std::vector<DecoderLayer> layers;
+        for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+            const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
+            layers.push_back({w.input_layernorm, w.qkv_proj.weight, w.qkv_proj.bias,
+                              w.o_proj.weight, w.post_attention_layernorm, w.gate_proj.weight,
+                              w.up_proj.weight, w.down_proj.weight, cache.all_keys(l),
+                              cache.all_values(l)});
+        }
+        DecoderStep step;
+        step.heads = NH;
+        step.eps = eps;
+        step.theta = static_cast<float>(c.rope_theta);
+        step.scale = scale;
+        step.position = position;
+        step.key_count = keys;
+        ops::decoder_layers_(x, layers, step);
+        return ops::rms_norm_linear(x, weights_.norm, eps, weights_.lm_head);
+    }
     for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
         const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
 

@@ -39,8 +39,10 @@ public:
     // One decode step with its inputs on the device, so it can be recorded and replayed (a CUDA
     // graph): token (1) i32 at `position` (1) i32, written to that cache row; the query sees
     // `keys` (1) i32 = position + 1 keys. Returns logits (1, V); the caller advances the cache.
+    // `whole_stack`: the layers may run as one decoder_layers op (a persistent kernel on a GPU,
+    // faster at short contexts); false keeps one op per step of each layer.
     Tensor forward_step(const Tensor& token, const Tensor& position, const Tensor& keys,
-                        nn::KvCache& cache) const;
+                        nn::KvCache& cache, bool whole_stack = true) const;
 
 private:
     Tensor queries_and_cache_write(int64_t layer, const Tensor& x, const Tensor& positions,
