@@ -626,10 +626,13 @@ void CudaBackend::decoder_layers(Tensor& x, const std::vector<DecoderLayer>& lay
                                  const DecoderStep& step) {
     activate();
     const TraceScope trace_scope(stream_, "decoder_layers");
+    if (layers.size() > cuda::kDecodeMaxLayers || !x.is_contiguous() ||
+        std::getenv("FERRIS_CUDA_NO_PERSISTENT"))
+        return decoder_layers_by_ops(x, layers, step);
     const DecoderLayer& first = layers.front();
     cuda::DecodeLayersArgs a;
-    a.n_layers = static_cast<int>(std::min<size_t>(layers.size(), cuda::kDecodeMaxLayers + 1));
-    bool fits = layers.size() <= cuda::kDecodeMaxLayers && x.is_contiguous();
+    a.n_layers = static_cast<int>(layers.size());
+    bool fits = true;
     for (size_t i = 0; fits && i < layers.size(); ++i) {
         const DecoderLayer& l = layers[i];
         fits = f32_vector(l.attn_norm) && f32_vector(l.mlp_norm) &&
@@ -660,8 +663,7 @@ void CudaBackend::decoder_layers(Tensor& x, const std::vector<DecoderLayer>& lay
     a.position = step.position.data<int32_t>();
     a.keys = step.key_count.data<int32_t>();
     a.eps = step.eps, a.scale = step.scale;
-    if (!fits || std::getenv("FERRIS_CUDA_NO_PERSISTENT") || !cuda::decode_layers_applies(a))
-        return decoder_layers_by_ops(x, layers, step);
+    if (!fits || !cuda::decode_layers_applies(a)) return decoder_layers_by_ops(x, layers, step);
     a.inv_freq = inv_freq(step.theta, a.hs).data<float>();
     Tensor scratch =
         empty({static_cast<int64_t>(cuda::decode_layers_scratch_floats(a))}, DType::F32);

@@ -324,17 +324,17 @@ __device__ __forceinline__ AttnUnit attn_unit(const DecodeLayersArgs& a, int64_t
 }
 
 // Loads the group of keys from s0 (clamped to the range: past the end, a copy masked later); with
-// `only` >= 0 just that key, with `except` >= 0 all but that key (the row this step writes).
+// `only` >= 0 just that key (the row this step writes, into a group copied early).
 template <int D>
 __device__ __forceinline__ void load_group(const DecodeLayersArgs& a, const DecodeLayerPointers& L,
                                            const AttnUnit& u, int64_t s0, int64_t only,
-                                           int64_t except, KvGroup<D>& g) {
+                                           KvGroup<D>& g) {
     constexpr int kS = D / 32;
     const int lane = threadIdx.x & 31;
 #pragma unroll
     for (int i = 0; i < kAttnKeys<D>; ++i) {
         const int64_t key = min(s0 + i, u.s_end - 1);
-        if ((only >= 0 && key != only) || key == except) continue;
+        if (only >= 0 && key != only) continue;
         load_dims<kS>(L.k_cache, a.cache_dtype, key * a.k_seq + u.kvh * D + lane * kS, g.k[i]);
         load_dims<kS>(L.v_cache, a.cache_dtype, key * a.v_seq + u.kvh * D + lane * kS, g.v[i]);
     }
@@ -457,9 +457,9 @@ __device__ void attention_phase(const DecodeLayersArgs& a, const DecodeLayerPoin
                     read_dims<kS>(staged_key<D>(stage, a.cache_dtype, g, i, 1), a.cache_dtype,
                                   pre.v[i]);
                 }
-                load_group<D>(a, L, u, s0, position, -1, pre);
+                load_group<D>(a, L, u, s0, position, pre);
             } else {
-                load_group<D>(a, L, u, s0, -1, -1, pre);
+                load_group<D>(a, L, u, s0, -1, pre);
             }
             DECODE_MARK(layer, 22);
             float x[kKeys];
