@@ -4,7 +4,9 @@
 # side-by-side benchmarks: embeddings vs sentence-transformers, generation (Ferris only here).
 # Switches: TESTS=0 SANITIZE=0 BENCH_EMBED=0 BENCH_GEN=0 TRACE=1 OPS=1 NCU=1 LLAMA=1 AB=1 (decode
 # also without the persistent kernel); TESTS_FILTER=gtest-filter runs only those CUDA tests;
-# TARGETS="a b" builds only those targets.
+# TARGETS="a b" builds only those targets; LAB="64 512 2048" runs the decode kernel lab at those
+# key counts (and a carried .lab-base, a copy of HEAD's src/include/dev, beside it), then profiles
+# the first.
 set -uo pipefail
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 source scripts/device/env.sh
@@ -16,6 +18,18 @@ cmake --build $B -j 16 ${TARGETS:+--target $TARGETS} -- -k 0 > /tmp/build.log 2>
 if [ -n "${TESTS_FILTER:-}" ]; then
   echo "== ferris_cuda_tests --gtest_filter=$TESTS_FILTER"
   $B/tests/ferris_cuda_tests --gtest_filter="$TESTS_FILTER" 2>&1 | grep -E "^\[  |OK \]|FAILED|Failure|error|Expected|Which is|actual|x, |cache" | head -80
+fi
+if [ -n "${LAB:-}" ]; then
+  echo "== decode lab: 24 layers of the 0.5B shape in one launch (base: .lab-base, a copy of HEAD, when carried)"
+  nvcc -O3 -std=c++20 -arch=sm_90 -Isrc -Iinclude dev/decode_lab.cu -o /tmp/decode_lab &
+  [ -d .lab-base ] && (cd .lab-base && nvcc -O3 -std=c++20 -arch=sm_90 -Isrc -Iinclude dev/decode_lab.cu -o /tmp/decode_lab_base) &
+  nvcc -O3 -std=c++20 -arch=sm_90 -Isrc -Iinclude -DFERRIS_DECODE_PROFILE dev/decode_lab.cu -o /tmp/decode_lab_prof
+  wait
+  for k in $LAB; do
+    [ -x /tmp/decode_lab_base ] && /tmp/decode_lab_base $k | sed 's/^/base: /'
+    /tmp/decode_lab $k | sed 's/^/new:  /'
+  done
+  /tmp/decode_lab_prof ${LAB%% *}
 fi
 if [ "${TESTS:-1}" = 1 ]; then
   echo "== ctest -L cuda"

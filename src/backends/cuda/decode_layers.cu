@@ -82,6 +82,9 @@ __global__ void __launch_bounds__(kThreads, 1)
     char* kv_stage = reinterpret_cast<char*>(smem + lay.xs_bytes + 4 * lay.own_floats);
     const int stride_splits = static_cast<int>(lay.splits);
     const Scratch s = scratch_of(a, stride_splits);
+    // h in T: the down product would round it to T when staging anyway, and half the bytes cross
+    // from L2 to every block (dev/NOTES.md).
+    T* h = reinterpret_cast<T*>(s.h);
 
     unsigned target = 0;
     const int64_t keys = *a.keys, position = *a.position;
@@ -134,7 +137,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         const DecodeLayerPointers& L = *layer;
         // 1. q/k/v, rope, the cache writes
         DECODE_MARK(l, 0);
-        stage<T>(xs, a.x, c, &nw, a.eps, red);
+        stage<T>(xs, a.x, c, nw, a.eps, red);
         DECODE_MARK(l, 1);
         rope_params.bias = L.qkv_bias;
         rope_params.rope.k_cache = L.k_cache;
@@ -170,12 +173,12 @@ __global__ void __launch_bounds__(kThreads, 1)
         grid_wait(s.barrier, target);
         // 4. h = silu(W_g x) * (W_u x) of the normalized x
         DECODE_MARK(l, 8);
-        stage<T>(xs, a.x, c, &nw, a.eps, red);
+        stage<T>(xs, a.x, c, nw, a.eps, red);
         DECODE_MARK(l, 9);
         products<T, true>(
             gu_plan, c, xs, gu_rows,
             [&](int64_t j, float g, float u) {
-                __stcg(s.h + gu_plan.lo + j, g / (1.0f + expf(-g)) * u);
+                __stcg(h + gu_plan.lo + j, from_float<T>(g / (1.0f + expf(-g)) * u));
             },
             team_part, w);
         DECODE_MARK(l, 10);
@@ -184,7 +187,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         grid_wait(s.barrier, target);
         // 5. x += W_d h
         DECODE_MARK(l, 11);
-        stage<T>(xs, s.h, inter, static_cast<const NormWeights*>(nullptr), 0.0f, red);
+        stage_copy<T>(xs, h, inter);
         DECODE_MARK(l, 12);
         products<T, false>(down_plan, inter, xs, down_rows, add_to_x, team_part, w);
         DECODE_MARK(l, 13);

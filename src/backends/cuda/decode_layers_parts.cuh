@@ -233,17 +233,12 @@ __device__ __forceinline__ void load_norm(const float* w, int64_t n, NormWeights
     }
 }
 
-// xs = x (n) rounded to T, as a product multiplies it; normalized first (x / rms(x) * w, the
-// rms_norm op) when `nw` (the weights w, loaded by load_norm) is given. x was written in this
-// launch: read past L1, each element once. n <= kStageRegs * kThreads with a norm.
+// xs = x (n) RMS-normalized (x / rms(x) * w, the rms_norm op; w loaded by load_norm) and rounded
+// to T, as a product multiplies it. x was written in this launch: read past L1, each element
+// once. n <= kStageRegs * kThreads.
 template <typename T>
-__device__ __forceinline__ void stage(T* xs, const float* x, int64_t n, const NormWeights* nw,
+__device__ __forceinline__ void stage(T* xs, const float* x, int64_t n, const NormWeights& nw,
                                       float eps, float* red) {
-    if (!nw) {
-        for (int64_t i = threadIdx.x; i < n; i += kThreads) xs[i] = from_float<T>(__ldcg(x + i));
-        __syncthreads();
-        return;
-    }
     float v[kStageRegs];
     float ss = 0.0f;
 #pragma unroll
@@ -257,8 +252,18 @@ __device__ __forceinline__ void stage(T* xs, const float* x, int64_t n, const No
 #pragma unroll
     for (int k = 0; k < kStageRegs; ++k) {
         const int64_t i = threadIdx.x + static_cast<int64_t>(k) * kThreads;
-        if (i < n) xs[i] = from_float<T>(nw->g[k] * (v[k] * inv_rms));
+        if (i < n) xs[i] = from_float<T>(nw.g[k] * (v[k] * inv_rms));
     }
+    __syncthreads();
+}
+
+// xs = src (n values of T, n a multiple of 8, 16-byte aligned, written in this launch): 16-byte
+// loads past L1, two a thread for the 0.5B model's h.
+template <typename T>
+__device__ __forceinline__ void stage_copy(T* xs, const T* src, int64_t n) {
+    const uint4* from = reinterpret_cast<const uint4*>(src);
+    uint4* to = reinterpret_cast<uint4*>(xs);
+    for (int64_t i = threadIdx.x; i < n / 8; i += kThreads) to[i] = __ldcg(from + i);
     __syncthreads();
 }
 
@@ -297,7 +302,7 @@ __device__ __forceinline__ void load_dims(const void* base, DType dt, int64_t at
 // Where a step's attention partials and the other in-launch buffers live (global scratch).
 struct Scratch {
     unsigned* barrier;
-    float *q, *h, *part_ml, *part_o;
+    float *q, *h, *part_ml, *part_o;  // h holds inter values of T (the f32 room is kept)
 };
 
 // Keys a warp takes at once in decode attention: their scores first, then one softmax update.
