@@ -61,8 +61,8 @@ void DeviceStepper::set_position() {
 
 // The whole layer stack as one op (on a GPU the persistent decode kernel) while the query sees
 // at most this many keys; past it the separate kernels are faster, as the persistent kernel's
-// attention gives each head's split to one block (H200, Qwen2.5-0.5B: 812 against 870 us a step
-// after a short prompt, 1,205 against 1,066 us at 2,048 keys; they cross near 650).
+// attention gives each head's split to one block (H200, Qwen2.5-0.5B: 794-820 against 871 us a
+// step after a short prompt, 1,205 against 1,066 us at 2,048 keys; they cross near 650).
 constexpr int64_t kWholeStackMaxKeys = 512;
 
 void DeviceStepper::record() {
