@@ -11,14 +11,18 @@
 // the first weight loads of its next share and, before attention, the loads of the past keys, so
 // their latency overlaps the wait. Data written in the launch by other blocks (x, q, h, the
 // partials, the new cache row) is read with ld.global.cg, past the non-coherent L1.
-// Measured variants, kept out (dev/NOTES.md): weights brought into shared memory by bulk copies
-// (TMA) or prefetched into L2 ahead of time. A multiprocessor's bulk requests queue ahead of its
-// own later loads, so every latency-bound step (staging, attention, the barrier's spin) waited.
+// The last few blocks compute nothing: they prefetch the weights into L2 ahead of the phases
+// (decode_prefetch.cuh). Measured variants, kept out (dev/NOTES.md): weights brought into shared
+// memory by bulk copies (TMA), or prefetched into L2 by the compute blocks themselves. A
+// multiprocessor's bulk requests queue ahead of its own later loads, so every latency-bound step
+// (staging, attention, the barrier's spin) waited.
 #include <algorithm>
+#include <cstdlib>
 
 #include "backends/cuda/check.h"
 #include "backends/cuda/decode_layers.cuh"
 #include "backends/cuda/decode_layers_parts.cuh"
+#include "backends/cuda/decode_prefetch.cuh"
 #include "backends/cuda/launch.cuh"
 
 namespace ferris::cuda {
@@ -76,12 +80,15 @@ __global__ void __launch_bounds__(kThreads, 1)
     extern __shared__ __align__(16) unsigned char smem[];
     __shared__ float red[32];
     __shared__ float team_part[2][kWarps];
-    const Layout lay = layout_of(a, gridDim.x);
+    const int blocks = static_cast<int>(gridDim.x) - a.prefetch_blocks;  // compute blocks
+    const Layout lay = layout_of(a, blocks);
     T* xs = reinterpret_cast<T*>(smem);
     float* x_own = reinterpret_cast<float*>(smem + lay.xs_bytes);
     char* kv_stage = reinterpret_cast<char*>(smem + lay.xs_bytes + 4 * lay.own_floats);
     const int stride_splits = static_cast<int>(lay.splits);
     const Scratch s = scratch_of(a, stride_splits);
+    if (static_cast<int>(blockIdx.x) >= blocks)
+        return prefetch_weights(a, s.barrier, blocks, static_cast<int>(blockIdx.x) - blocks);
     // h in T: the down product would round it to T when staging anyway, and half the bytes cross
     // from L2 to every block (dev/NOTES.md).
     T* h = reinterpret_cast<T*>(s.h);
@@ -91,8 +98,9 @@ __global__ void __launch_bounds__(kThreads, 1)
     const int64_t wanted = keys / kMinKeysPerSplit;
     const int splits = wanted < 1 ? 1 : wanted > stride_splits ? stride_splits : int(wanted);
     const int64_t c = a.c, inter = a.inter, in_o = a.nh * a.hs;
-    const Plan qkv_plan = plan_for((a.nh + 2 * a.nkv) * D / 2), o_plan = plan_for(c);
-    const Plan gu_plan = plan_for(inter), down_plan = plan_for(c);
+    const Plan qkv_plan = plan_for((a.nh + 2 * a.nkv) * D / 2, blocks),
+               o_plan = plan_for(c, blocks);
+    const Plan gu_plan = plan_for(inter, blocks), down_plan = plan_for(c, blocks);
 
     GemvParams rope_params;  // for gemv_detail::rope_store
     rope_params.rope.q_out = s.q;
@@ -149,28 +157,28 @@ __global__ void __launch_bounds__(kThreads, 1)
             },
             team_part, w);
         DECODE_MARK(l, 2);
-        grid_arrive(s.barrier, target);
+        grid_arrive(s.barrier, target, blocks);
         if (!(a.lab_skip & 2)) attention_prefetch<D>(a, L, splits, keys, position, kv_stage);
-        grid_wait(s.barrier, target);
+        grid_wait(s.barrier, target, blocks);
         // 2. attention partials (xs serves as the warps' merge area)
         DECODE_MARK(l, 3);
         if (!(a.lab_skip & 2))
             attention_phase<D>(a, L, s, splits, stride_splits, keys, position, kv_stage,
-                               reinterpret_cast<float*>(xs), l);
+                               reinterpret_cast<float*>(xs), l, blocks);
         DECODE_MARK(l, 4);
-        grid_arrive(s.barrier, target);
+        grid_arrive(s.barrier, target, blocks);
         preload<false>(o_plan, in_o, o_rows, w);
-        grid_wait(s.barrier, target);
+        grid_wait(s.barrier, target, blocks);
         // 3. x += W_o a
         DECODE_MARK(l, 5);
         stage_attention<T>(xs, a, s, splits, stride_splits);
         DECODE_MARK(l, 6);
         products<T, false>(o_plan, in_o, xs, o_rows, add_to_x, team_part, w);
         DECODE_MARK(l, 7);
-        grid_arrive(s.barrier, target);
+        grid_arrive(s.barrier, target, blocks);
         preload<true>(gu_plan, c, gu_rows, w);
         load_norm(L.mlp_norm, c, nw);
-        grid_wait(s.barrier, target);
+        grid_wait(s.barrier, target, blocks);
         // 4. h = silu(W_g x) * (W_u x) of the normalized x
         DECODE_MARK(l, 8);
         stage<T>(xs, a.x, c, nw, a.eps, red);
@@ -182,9 +190,9 @@ __global__ void __launch_bounds__(kThreads, 1)
             },
             team_part, w);
         DECODE_MARK(l, 10);
-        grid_arrive(s.barrier, target);
+        grid_arrive(s.barrier, target, blocks);
         preload<false>(down_plan, inter, down_rows, w);
-        grid_wait(s.barrier, target);
+        grid_wait(s.barrier, target, blocks);
         // 5. x += W_d h
         DECODE_MARK(l, 11);
         stage_copy<T>(xs, h, inter);
@@ -192,22 +200,42 @@ __global__ void __launch_bounds__(kThreads, 1)
         products<T, false>(down_plan, inter, xs, down_rows, add_to_x, team_part, w);
         DECODE_MARK(l, 13);
         if (l + 1 < a.n_layers) {
-            grid_arrive(s.barrier, target);
+            grid_arrive(s.barrier, target, blocks);
             layer = &a.layers[l + 1];
             preload<true>(qkv_plan, c, qkv_rows, w);
             load_norm(layer->attn_norm, c, nw);
-            grid_wait(s.barrier, target);
+            grid_wait(s.barrier, target, blocks);
         }
     }
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
+// Blocks given to prefetching the weights into L2 (decode_prefetch.cuh): 6 of the H100's 132
+// measured best (4: slower than none; 8 to 16: fewer compute blocks lose more, dev/NOTES.md).
+constexpr int kPrefetchBlocks = 6;
+
+// The arguments with the prefetch blocks settled for a card of `sms` multiprocessors.
+DecodeLayersArgs with_prefetch(const DecodeLayersArgs& args, int sms) {
+    DecodeLayersArgs a = args;
+    if (a.prefetch_blocks < 0) {
+        static const char* env = std::getenv("FERRIS_CUDA_PREFETCH_BLOCKS");  // for A/B runs
+        a.prefetch_blocks = env ? std::atoi(env) : kPrefetchBlocks;
+    }
+    a.prefetch_blocks = std::clamp(a.prefetch_blocks, 0, sms / 2);
+    // The prefetch blocks wait until a tensor ends within `ahead` of the phase being computed:
+    // at least the largest phase's weights (gate and up), or they would wait for ever.
+    const int64_t largest = 2 * std::max(2 * a.inter * a.c, (a.nh + 2 * a.nkv) * a.hs * a.c);
+    a.prefetch_ahead = std::max(a.prefetch_ahead, largest);
+    return a;
+}
+
 template <typename T, int D>
-void launch(const DecodeLayersArgs& a, cudaStream_t stream) {
+void launch(const DecodeLayersArgs& args, cudaStream_t stream) {
     const auto kernel = decode_layers_kernel<T, D>;
     const int blocks = sm_count();
-    const size_t smem = static_cast<size_t>(layout_of(a, blocks).total_bytes());
+    const DecodeLayersArgs a = with_prefetch(args, blocks);
+    const size_t smem = static_cast<size_t>(layout_of(a, blocks - a.prefetch_blocks).total_bytes());
     if (smem > 48 * 1024)
         FERRIS_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                static_cast<int>(smem)));
@@ -245,7 +273,8 @@ bool decode_layers_applies(const DecodeLayersArgs& a) {
     if (a.c % 8 != 0 || a.inter % 8 != 0 || a.c < 8 || a.inter < 8) return false;
     if (a.k_seq % 4 != 0 || a.v_seq % 4 != 0) return false;
     if (a.c > kStageRegs * kThreads) return false;  // stage() holds x in registers
-    const Layout lay = layout_of(a, sm_count());
+    const int sms = sm_count();
+    const Layout lay = layout_of(a, sms - with_prefetch(a, sms).prefetch_blocks);
     if (lay.total_bytes() > kMaxSmemBytes) return false;
     if (!aligned16(a.x)) return false;
     for (int l = 0; l < a.n_layers; ++l) {

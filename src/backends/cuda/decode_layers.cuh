@@ -45,6 +45,10 @@ struct DecodeLayersArgs {
     float* scratch = nullptr;  // decode_layers_scratch_floats(), 16-byte aligned
     // The kernel lab's experiments (dev/decode_lab.cu), 0 otherwise: bit 1 skips attention.
     int lab_skip = 0;
+    // Blocks that only prefetch the weights into L2 (decode_prefetch.cuh), -1 for the default
+    // (FERRIS_CUDA_PREFETCH_BLOCKS, else 6), and how far ahead of the compute blocks' phase.
+    int prefetch_blocks = -1;
+    int64_t prefetch_ahead = 32 << 20;
 };
 
 // Whether the kernel takes these shapes and pointers (else the caller composes the ops).

@@ -52,34 +52,31 @@ __device__ __forceinline__ bool is_barrier_warp() {
 // Attention's keys go to the other warps: the barrier's warp would load its own after the wait,
 // and the block would wait for it (2,048 keys: dev/decode_lab.cu).
 constexpr int kKeyWarps = kWarps - 1;
-__device__ __forceinline__ void grid_arrive(unsigned* word, unsigned& target) {
+// `blocks`: the blocks that take part (the compute blocks; the prefetch blocks never arrive).
+__device__ __forceinline__ void grid_arrive(unsigned* word, unsigned& target, int blocks) {
     __syncthreads();
-    target += gridDim.x;
+    target += blocks;
     if (threadIdx.x == kBarrierThread) {
 #ifdef FERRIS_DECODE_PROFILE
-        const unsigned k = target / gridDim.x - 1;
+        const unsigned k = target / blocks - 1;
         if (k < 64 && blockIdx.x < 256) g_arrive[k][blockIdx.x] = global_ns();
 #endif
         __threadfence();
         atomicAdd(word, 1u);
     }
 }
-__device__ __forceinline__ void grid_wait(unsigned* word, unsigned target) {
+__device__ __forceinline__ void grid_wait(unsigned* word, unsigned target, int blocks) {
     if (threadIdx.x == kBarrierThread) {
         unsigned seen = 0;
         do {
             asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(seen) : "l"(word) : "memory");
         } while (seen < target);
 #ifdef FERRIS_DECODE_PROFILE
-        const unsigned k = target / gridDim.x - 1;
+        const unsigned k = target / blocks - 1;
         if (k < 64 && blockIdx.x == 0) g_leave[k] = global_ns();
 #endif
     }
     __syncthreads();
-}
-__device__ __forceinline__ void grid_barrier(unsigned* word, unsigned& target) {
-    grid_arrive(word, target);
-    grid_wait(word, target);
 }
 
 // This block's share of a product: items [lo, hi), `team` threads an item.
@@ -91,9 +88,9 @@ struct Plan {
 __host__ __device__ inline int64_t share_of(int64_t items, int64_t blocks) {
     return (items + blocks - 1) / blocks;
 }
-__device__ __forceinline__ Plan plan_for(int64_t items) {
+__device__ __forceinline__ Plan plan_for(int64_t items, int blocks) {
     Plan p;
-    const int64_t per = share_of(items, gridDim.x);
+    const int64_t per = share_of(items, blocks);
     p.lo = min(items, per * blockIdx.x);
     p.hi = min(items, p.lo + per);
     int team = kMaxTeam;
@@ -136,7 +133,10 @@ __device__ __forceinline__ void dot_chunk(const uint4& w, const float (&x)[8], f
 }
 
 // A thread's weight loads in flight: kLoads 16-byte chunks of each of an item's rows.
-constexpr int kLoads = 4;
+#ifndef FERRIS_DECODE_LOADS  // the lab builds other counts
+#define FERRIS_DECODE_LOADS 4
+#endif
+constexpr int kLoads = FERRIS_DECODE_LOADS;
 struct Loads {
     uint4 a[kLoads], b[kLoads];
 };
@@ -432,11 +432,11 @@ template <int D>
 __device__ void attention_phase(const DecodeLayersArgs& a, const DecodeLayerPointers& L,
                                 const Scratch& s, int splits, int stride_splits, int64_t keys,
                                 int64_t position, char* stage, float* wo /* (kWarps, D) shared */,
-                                int layer) {
+                                int layer, int blocks) {
     constexpr int kS = D / 32, kKeys = kAttnKeys<D>;
     __shared__ float wm[kWarps], wl[kWarps];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    for (int64_t unit = blockIdx.x; unit < a.nh * splits; unit += gridDim.x) {
+    for (int64_t unit = blockIdx.x; unit < a.nh * splits; unit += blocks) {
         const AttnUnit u = attn_unit(a, unit, splits, keys);
         float q[kS], acc[kS];
 #pragma unroll

@@ -1,0 +1,87 @@
+// The persistent decode kernel's prefetch blocks (decode_layers.cu). The last blocks of the launch
+// take no share of any product and never arrive at a barrier: they walk the layers' weights in the
+// order the phases read them and bring each tensor into L2 before its phase, at most `ahead` bytes
+// past the start of the phase the compute blocks are in (the barrier word says which). The compute
+// blocks then stream their weights from L2, and DRAM works ahead during the latency-bound parts of
+// a layer (stagings, barriers, attention), when it would otherwise idle. On their own
+// multiprocessors the prefetches cannot queue ahead of a compute block's loads. Measured
+// (dev/NOTES.md): 6 blocks 32 MB ahead took the 0.5B model's layers from 686 to 649 us on an
+// H100; prefetches by the compute blocks themselves, bulk prefetches and 256-byte-fetch loads
+// lost.
+#pragma once
+
+#include "backends/cuda/decode_layers.cuh"
+#include "backends/cuda/decode_layers_parts.cuh"
+
+namespace ferris::cuda::decode {
+
+// A layer's weight tensors in the order its phases read them: q/k/v, o, gate, up, down.
+constexpr int kStreamItems = 5;
+
+struct WeightStream {
+    int64_t bytes[kStreamItems];
+    int64_t layer_bytes;
+    // Bytes of the stream before phase `ph` (0 q/k/v, 1 attention, 2 o, 3 gate/up, 4 down).
+    __device__ __forceinline__ int64_t phase_offset(int64_t phase) const {
+        const int64_t l = phase / 5, ph = phase % 5;
+        int64_t at = l * layer_bytes;
+        if (ph >= 1) at += bytes[0];
+        if (ph >= 3) at += bytes[1];
+        if (ph >= 4) at += bytes[2] + bytes[3];
+        return at;
+    }
+};
+
+__device__ __forceinline__ WeightStream weight_stream(const DecodeLayersArgs& a) {
+    const int64_t w = 2;  // bf16 / f16
+    WeightStream s;
+    s.bytes[0] = (a.nh + 2 * a.nkv) * a.hs * a.c * w;
+    s.bytes[1] = a.c * a.nh * a.hs * w;
+    s.bytes[2] = s.bytes[3] = a.inter * a.c * w;
+    s.bytes[4] = a.c * a.inter * w;
+    s.layer_bytes = s.bytes[0] + s.bytes[1] + s.bytes[2] + s.bytes[3] + s.bytes[4];
+    return s;
+}
+
+__device__ __forceinline__ const char* stream_item(const DecodeLayerPointers& L, int item) {
+    const void* p = item == 0   ? L.qkv
+                    : item == 1 ? L.o
+                    : item == 2 ? L.gate
+                    : item == 3 ? L.up
+                                : L.down;
+    return static_cast<const char*>(p);
+}
+
+// Runs on block `pb` of `a.prefetch_blocks`; `blocks`: the compute blocks that arrive at `word`.
+__device__ void prefetch_weights(const DecodeLayersArgs& a, const unsigned* word, int blocks,
+                                 int pb) {
+    const WeightStream st = weight_stream(a);
+    const int64_t issuers = static_cast<int64_t>(a.prefetch_blocks) * kThreads;
+    const int64_t me = static_cast<int64_t>(pb) * kThreads + threadIdx.x;
+    int64_t end = 0;  // the stream's bytes through the current item
+    for (int l = 0; l < a.n_layers; ++l) {
+        for (int item = 0; item < kStreamItems; ++item) {
+            end += st.bytes[item];
+            if (threadIdx.x == 0) {
+                // Wait until the compute blocks' phase starts within `ahead` bytes of its end.
+                for (;;) {
+                    unsigned seen;
+                    asm volatile("ld.relaxed.gpu.global.u32 %0, [%1];"
+                                 : "=r"(seen)
+                                 : "l"(word)
+                                 : "memory");
+                    if (st.phase_offset(seen / blocks) + a.prefetch_ahead >= end) break;
+                    __nanosleep(256);
+                }
+            }
+            __syncthreads();
+            // A prefetch a 128-byte line, the lines dealt round the prefetch blocks' threads.
+            const char* base = stream_item(a.layers[l], item);
+            for (int64_t at = me * 128; at < st.bytes[item]; at += issuers * 128)
+                asm volatile("prefetch.global.L2 [%0];" ::"l"(base + at));
+            __syncthreads();
+        }
+    }
+}
+
+}  // namespace ferris::cuda::decode
