@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "../src/backends/cuda/decode_layers.cu"
@@ -40,8 +41,21 @@ void* device_random(size_t elems, DType dt, unsigned seed, float scale) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const int keys = argc > 1 ? atoi(argv[1]) : 64;
-    const int skip = argc > 2 ? atoi(argv[2]) : 0;  // DecodeLayersArgs::lab_skip
+    // decode_lab KEYS[,KEYS...] [VARIANT...]: every key count with every variant, a variant being
+    // "prefetch blocks,MB ahead" (DecodeLayersArgs; default "-1", the kernel's
+    // default). LAB_SKIP=2 skips attention. The profile is of the last run.
+    std::vector<int> key_counts;
+    for (const char* k = argc > 1 ? argv[1] : "64"; *k;) {
+        key_counts.push_back(atoi(k));
+        while (*k && *k != ',') ++k;
+        if (*k == ',') ++k;
+    }
+    std::vector<std::string> variants;
+    for (int i = 2; i < argc; ++i) variants.push_back(argv[i]);
+    if (variants.empty()) variants.push_back("-1");
+    const int skip = getenv("LAB_SKIP") ? atoi(getenv("LAB_SKIP")) : 0;
+    int keys = key_counts[0];
+    int prefetch_blocks = -1;
     const int64_t C = 896, I = 4864, NH = 14, NKV = 2, HS = 64, L = 24, S = 4096;
     DecodeLayersArgs a;
     a.n_layers = L;
@@ -82,25 +96,40 @@ int main(int argc, char** argv) {
     cudaEvent_t t0, t1;
     cudaEventCreate(&t0);
     cudaEventCreate(&t1);
-    std::vector<float> ms;
-    for (int r = 0; r < 60; ++r) {
-        cudaEventRecord(t0, stream);
-        decode_layers(a, stream);
-        cudaEventRecord(t1, stream);
-        FERRIS_CUDA_CHECK(cudaEventSynchronize(t1));
-        float m = 0;
-        cudaEventElapsedTime(&m, t0, t1);
-        if (r >= 10) ms.push_back(m);
+    for (const int k : key_counts) {
+        keys = k;
+        const int32_t at[2] = {keys - 1, keys};
+        FERRIS_CUDA_CHECK(cudaMemcpy(dw, at, 8, cudaMemcpyHostToDevice));
+        for (const std::string& v : variants) {
+            long long ahead_mb = 32;
+            prefetch_blocks = -1;
+            std::sscanf(v.c_str(), "%d,%lld", &prefetch_blocks, &ahead_mb);
+            a.prefetch_blocks = prefetch_blocks;
+            a.prefetch_ahead = static_cast<int64_t>(ahead_mb) << 20;
+            std::vector<float> ms;
+            for (int r = 0; r < 60; ++r) {
+                cudaEventRecord(t0, stream);
+                decode_layers(a, stream);
+                cudaEventRecord(t1, stream);
+                FERRIS_CUDA_CHECK(cudaEventSynchronize(t1));
+                float m = 0;
+                cudaEventElapsedTime(&m, t0, t1);
+                if (r >= 10) ms.push_back(m);
+            }
+            std::sort(ms.begin(), ms.end());
+            std::printf(
+                "keys %4d, prefetch blocks %3d, %3lld MB ahead: 24 layers in %7.1f us (median of "
+                "%zu; min %.1f)\n",
+                keys, prefetch_blocks, ahead_mb, 1000 * ms[ms.size() / 2], ms.size(),
+                1000 * ms.front());
+        }
     }
-    std::sort(ms.begin(), ms.end());
-    std::printf("skip %d, keys %d: 24 layers in %.1f us (median of %zu; min %.1f)\n", skip, keys,
-                1000 * ms[ms.size() / 2], ms.size(), 1000 * ms.front());
 
 #ifdef FERRIS_DECODE_PROFILE
     unsigned long long arrive[64][256], leave[64];
     FERRIS_CUDA_CHECK(cudaMemcpyFromSymbol(arrive, decode::g_arrive, sizeof(arrive)));
     FERRIS_CUDA_CHECK(cudaMemcpyFromSymbol(leave, decode::g_leave, sizeof(leave)));
-    const int blocks = sm_count();
+    const int blocks = sm_count() - std::max(prefetch_blocks, 0);
     const char* names[5] = {"qkv", "attention", "o", "gate/up", "down"};
     std::printf("%-10s %12s %12s %12s\n", "phase", "slowest ns", "fastest ns", "barrier ns");
     for (int k = 5; k < 15; ++k) {

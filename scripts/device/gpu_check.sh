@@ -2,19 +2,22 @@
 # GPU machine, one call: build Ferris with CUDA (sm_90 only, for time), run the `cuda` tests (ops
 # vs CPU, Qwen2 and encoder parity on the GPU), compute-sanitizer on the op tests, then the
 # side-by-side benchmarks: embeddings vs sentence-transformers, generation (Ferris only here).
-# Switches: TESTS=0 SANITIZE=0 BENCH_EMBED=0 BENCH_GEN=0 TRACE=1 OPS=1 NCU=1 LLAMA=1 AB=1 (decode
+# Switches: BUILD=0 (the lab only) TESTS=0 SANITIZE=0 BENCH_EMBED=0 BENCH_GEN=0 TRACE=1 OPS=1 NCU=1 LLAMA=1 AB=1 (decode
 # also without the persistent kernel); TESTS_FILTER=gtest-filter runs only those CUDA tests;
 # TARGETS="a b" builds only those targets; LAB="64 512 2048" runs the decode kernel lab at those
 # key counts (and a carried .lab-base, a copy of HEAD's src/include/dev, beside it), then profiles
-# the first.
+# the first; LAB_VARIANTS="0 6,32 8,24" runs the new lab once per variant (prefetch blocks,
+# MB ahead: dev/decode_lab.cu), LAB_PROFILE="6,32" profiles that one.
 set -uo pipefail
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 source scripts/device/env.sh
 set +e
 B=/tmp/fcuda
+if [ "${BUILD:-1}" = 1 ]; then
 echo "== build"
 cmake -S . -B $B -G Ninja -DFERRIS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 "${FERRIS_CMAKE_DEPS[@]}" > /tmp/cmake.log 2>&1 || { tail -40 /tmp/cmake.log; exit 1; }
 cmake --build $B -j 16 ${TARGETS:+--target $TARGETS} -- -k 0 > /tmp/build.log 2>&1 || { grep -B2 -A12 -E "error|FAILED" /tmp/build.log | head -80; exit 1; }
+fi
 if [ -n "${TESTS_FILTER:-}" ]; then
   echo "== ferris_cuda_tests --gtest_filter=$TESTS_FILTER"
   $B/tests/ferris_cuda_tests --gtest_filter="$TESTS_FILTER" 2>&1 | grep -E "^\[  |OK \]|FAILED|Failure|error|Expected|Which is|actual|x, |cache" | head -80
@@ -25,11 +28,10 @@ if [ -n "${LAB:-}" ]; then
   [ -d .lab-base ] && (cd .lab-base && nvcc -O3 -std=c++20 -arch=sm_90 -Isrc -Iinclude dev/decode_lab.cu -o /tmp/decode_lab_base) &
   nvcc -O3 -std=c++20 -arch=sm_90 -Isrc -Iinclude -DFERRIS_DECODE_PROFILE dev/decode_lab.cu -o /tmp/decode_lab_prof
   wait
-  for k in $LAB; do
-    [ -x /tmp/decode_lab_base ] && /tmp/decode_lab_base $k | sed 's/^/base: /'
-    /tmp/decode_lab $k | sed 's/^/new:  /'
-  done
-  /tmp/decode_lab_prof ${LAB%% *}
+  for k in $LAB; do [ -x /tmp/decode_lab_base ] && /tmp/decode_lab_base $k | sed 's/^/base: /'; done
+  /tmp/decode_lab "${LAB// /,}" ${LAB_VARIANTS:-} | sed 's/^/new:  /'
+  for k in $LAB; do [ -x /tmp/decode_lab_base ] && /tmp/decode_lab_base $k | sed 's/^/base: /'; done
+  /tmp/decode_lab_prof ${LAB%% *} ${LAB_PROFILE:-}
 fi
 if [ "${TESTS:-1}" = 1 ]; then
   echo "== ctest -L cuda"
@@ -113,6 +115,8 @@ if [ "${BENCH_GEN:-1}" = 1 ]; then
     echo "== the same, the layers as separate kernels (FERRIS_CUDA_NO_PERSISTENT=1)"
     FERRIS_CUDA_NO_PERSISTENT=1 $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 128 --repeat 5
     FERRIS_CUDA_NO_PERSISTENT=1 $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 1 --decode 128 --decode-context 2048 --repeat 3
+    echo "== persistent, without the prefetch blocks (FERRIS_CUDA_PREFETCH_BLOCKS=0)"
+    FERRIS_CUDA_PREFETCH_BLOCKS=0 $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 128 --repeat 5
     echo "== persistent again"
     $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 128 --repeat 5
   fi
