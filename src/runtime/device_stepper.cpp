@@ -1,6 +1,9 @@
 // DeviceStepper (see device_stepper.h).
 #include "runtime/device_stepper.h"
 
+#include <algorithm>
+#include <cstdlib>
+
 #include "ops/ops.h"
 
 namespace ferris::runtime {
@@ -61,9 +64,17 @@ void DeviceStepper::set_position() {
 
 // The whole layer stack as one op (on a GPU the persistent decode kernel) while the query sees
 // at most this many keys; past it the separate kernels are faster, as the persistent kernel's
-// attention gives each head's split to one block (H200, Qwen2.5-0.5B: 794-820 against 871 us a
-// step after a short prompt, 1,205 against 1,066 us at 2,048 keys; they cross near 650).
+// attention gives each head's split to one block (H100, Qwen2.5-0.5B, same call: 802-803 against
+// 945 us a step after a short prompt; 1,188 against 1,153 us at 2,048 keys).
 constexpr int64_t kWholeStackMaxKeys = 512;
+// FERRIS_WHOLE_STACK_MAX_KEYS overrides it, for A/B runs of the crossover (scripts/device).
+int64_t whole_stack_max_keys() {
+    static const int64_t keys = [] {
+        const char* env = std::getenv("FERRIS_WHOLE_STACK_MAX_KEYS");
+        return env ? std::max<int64_t>(0, std::atoll(env)) : kWholeStackMaxKeys;
+    }();
+    return keys;
+}
 
 void DeviceStepper::record() {
     if (step_) return;
@@ -71,7 +82,7 @@ void DeviceStepper::record() {
         fail(ErrorCode::InvalidArgument, "KV cache full: no room for a decode step");
     set_position();
     const Tensor position = where_.narrow(0, 0, 1), keys = where_.narrow(0, 1, 1);
-    whole_stack_ = cache_.length() + 1 <= kWholeStackMaxKeys;
+    whole_stack_ = cache_.length() + 1 <= whole_stack_max_keys();
     auto body = [this, position, keys, whole = whole_stack_] {
         logits_ = model_.forward_step(token_, position, keys, cache_, whole);
         choose(logits_);
@@ -107,7 +118,7 @@ void DeviceStepper::replay_only(int n) {
 int32_t DeviceStepper::step() {
     if (cache_.length() >= cache_.capacity())
         fail(ErrorCode::InvalidArgument, "KV cache full: ", cache_.capacity(), " positions");
-    if (step_ && whole_stack_ && cache_.length() + 1 > kWholeStackMaxKeys)
+    if (step_ && whole_stack_ && cache_.length() + 1 > whole_stack_max_keys())
         step_.reset();  // past the crossover: record the step again, one op per layer step
     record();
     set_position();
