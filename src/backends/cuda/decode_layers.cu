@@ -225,8 +225,9 @@ DecodeLayersArgs with_prefetch(const DecodeLayersArgs& args, int sms) {
     a.prefetch_blocks = std::clamp(a.prefetch_blocks, 0, sms / 2);
     // The prefetch blocks wait until a tensor ends within `ahead` of the phase being computed:
     // at least the largest phase's weights (gate and up), or they would wait for ever.
-    const int64_t largest = 2 * std::max(2 * a.inter * a.c, (a.nh + 2 * a.nkv) * a.hs * a.c);
-    a.prefetch_ahead = std::max(a.prefetch_ahead, largest);
+    const WeightStream st = weight_stream(a);
+    a.prefetch_ahead = std::max(
+        {a.prefetch_ahead, st.bytes[0], st.bytes[1], st.bytes[2] + st.bytes[3], st.bytes[4]});
     return a;
 }
 

@@ -15,15 +15,17 @@
 
 namespace ferris::cuda::decode {
 
-// A layer's weight tensors in the order its phases read them: q/k/v, o, gate, up, down.
+// A layer's weight tensors in the order its phases read them: q/k/v, o, gate, up, down; and the
+// layer's phases (q/k/v, attention, o, gate/up, down), one grid barrier after each.
 constexpr int kStreamItems = 5;
+constexpr int kPhases = 5;
 
 struct WeightStream {
     int64_t bytes[kStreamItems];
     int64_t layer_bytes;
     // Bytes of the stream before phase `ph` (0 q/k/v, 1 attention, 2 o, 3 gate/up, 4 down).
     __device__ __forceinline__ int64_t phase_offset(int64_t phase) const {
-        const int64_t l = phase / 5, ph = phase % 5;
+        const int64_t l = phase / kPhases, ph = phase % kPhases;
         int64_t at = l * layer_bytes;
         if (ph >= 1) at += bytes[0];
         if (ph >= 3) at += bytes[1];
@@ -32,7 +34,7 @@ struct WeightStream {
     }
 };
 
-__device__ __forceinline__ WeightStream weight_stream(const DecodeLayersArgs& a) {
+__host__ __device__ inline WeightStream weight_stream(const DecodeLayersArgs& a) {
     const int64_t w = 2;  // bf16 / f16
     WeightStream s;
     s.bytes[0] = (a.nh + 2 * a.nkv) * a.hs * a.c * w;
