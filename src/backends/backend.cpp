@@ -51,6 +51,8 @@ const char* op_name(OpKind op) {
             return "add_layer_norm";
         case OpKind::DecoderLayers:
             return "decoder_layers";
+        case OpKind::DecoderGreedyStep:
+            return "decoder_greedy_step";
     }
     return "?";
 }
@@ -73,6 +75,15 @@ void Backend::decoder_layers_by_ops(Tensor& x, const std::vector<DecoderLayer>& 
         rms_norm_swiglu(h, x, l.mlp_norm, step.eps, l.gate, l.up);
         linear_add(x, h, l.down, Tensor());
     }
+}
+
+void Backend::decoder_greedy_step(Tensor& token, Tensor& logits, Tensor& x, const DecoderHead& head,
+                                  const std::vector<DecoderLayer>& layers,
+                                  const DecoderStep& step) {
+    embedding(x, head.embed, token);
+    decoder_layers(x, layers, step);
+    rms_norm_linear(logits, x, head.final_norm, step.eps, head.lm_head, Tensor());
+    argmax(token, logits);
 }
 
 }  // namespace ferris

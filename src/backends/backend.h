@@ -37,6 +37,7 @@ enum class OpKind {
     RmsNormQkvRope,
     AddLayerNorm,
     DecoderLayers,
+    DecoderGreedyStep,
 };
 const char* op_name(OpKind op);
 
@@ -95,6 +96,12 @@ struct DecoderStep {
     int64_t heads = 0;
     float eps = 1e-6f, theta = 10000.0f, scale = 1.0f;
     Tensor position, key_count;
+};
+// What a whole greedy decode step (Backend::decoder_greedy_step) adds around the layers.
+struct DecoderHead {
+    Tensor embed;       // (V', C) token embeddings, the layers' dtype
+    Tensor final_norm;  // (C) f32
+    Tensor lm_head;     // (V, C), the layers' dtype (tied weights: the same tensor as embed)
 };
 
 // A recorded piece of work that runs again on replay(): a CUDA graph on the GPU (launch overhead
@@ -198,6 +205,14 @@ public:
     //   x += down(rms_norm_swiglu(x, mlp_norm, eps, gate, up))             (linear_add)
     virtual void decoder_layers(Tensor& x, const std::vector<DecoderLayer>& layers,
                                 const DecoderStep& step) = 0;
+    // Fused, one greedy decode step (on a GPU one persistent kernel): token (1) i32 in place,
+    //   x (1, C) f32 = embedding(embed, token); decoder_layers(x, layers, step)
+    //   logits (1, V) f32 = rms_norm_linear(x, final_norm, eps, lm_head); token = argmax(logits)
+    // By default those op calls, one after the other.
+    virtual void decoder_greedy_step(Tensor& token, Tensor& logits, Tensor& x,
+                                     const DecoderHead& head,
+                                     const std::vector<DecoderLayer>& layers,
+                                     const DecoderStep& step);
 
 protected:
     // decoder_layers as those op calls, one after the other (the CPU's implementation, and the

@@ -1,5 +1,6 @@
-// decoder_layers_ front-end: every layer's tensors checked against x (1, C) and the first layer's
-// shapes (all layers alike), before one backend call.
+// decoder_layers_ and decoder_greedy_step_ front-ends: every layer's tensors checked against x
+// (1, C) and the first layer's shapes (all layers alike), and the step's embedding, final norm and
+// LM head, before one backend call.
 #include "ops/check.h"
 #include "ops/ops.h"
 #include "ops/product_checks.h"
@@ -9,9 +10,8 @@ namespace ferris::ops {
 namespace {
 
 // A (rows, cols) matrix of `dtype` on x's device, contiguous.
-void check_matrix(const char* what, const Tensor& w, int64_t rows, int64_t cols, DType dtype,
-                  const Tensor& x) {
-    const char* op = "decoder_layers";
+void check_matrix(const char* op, const char* what, const Tensor& w, int64_t rows, int64_t cols,
+                  DType dtype, const Tensor& x) {
     check_dim(op, what, w, 2);
     check_contiguous(op, what, w);
     check_same_device(op, x, w);
@@ -20,10 +20,8 @@ void check_matrix(const char* what, const Tensor& w, int64_t rows, int64_t cols,
              dtype_name(w.dtype()), ", expected (", rows, ", ", cols, ") ", dtype_name(dtype));
 }
 
-}  // namespace
-
-void decoder_layers_(Tensor& x, const std::vector<DecoderLayer>& layers, const DecoderStep& step) {
-    const char* op = "decoder_layers";
+void check_layers(const char* op, const Tensor& x, const std::vector<DecoderLayer>& layers,
+                  const DecoderStep& step) {
     check_dim(op, "x", x, 2);
     check_dtype(op, "x", x, DType::F32);
     check_contiguous(op, "x", x);
@@ -45,13 +43,42 @@ void decoder_layers_(Tensor& x, const std::vector<DecoderLayer>& layers, const D
             fail(ErrorCode::ShapeMismatch, "[", op,
                  "] layers differ in their q/k/v or cache shapes");
         const DType dt = first.qkv.dtype();
-        check_matrix("qkv", l.qkv, l.qkv.size(0), c, dt, x);
-        check_matrix("o", l.o, c, step.heads * l.k_cache.size(3), dt, x);
-        check_matrix("gate", l.gate, inter, c, dt, x);
-        check_matrix("up", l.up, inter, c, dt, x);
-        check_matrix("down", l.down, c, inter, dt, x);
+        check_matrix(op, "qkv", l.qkv, l.qkv.size(0), c, dt, x);
+        check_matrix(op, "o", l.o, c, step.heads * l.k_cache.size(3), dt, x);
+        check_matrix(op, "gate", l.gate, inter, c, dt, x);
+        check_matrix(op, "up", l.up, inter, c, dt, x);
+        check_matrix(op, "down", l.down, c, inter, dt, x);
     }
+}
+
+}  // namespace
+
+void decoder_layers_(Tensor& x, const std::vector<DecoderLayer>& layers, const DecoderStep& step) {
+    check_layers("decoder_layers", x, layers, step);
+    const DecoderLayer& first = layers.front();
     backend_checked(OpKind::DecoderLayers, first.qkv).decoder_layers(x, layers, step);
+}
+
+Tensor decoder_greedy_step_(Tensor& token, Tensor& x, const DecoderHead& head,
+                            const std::vector<DecoderLayer>& layers, const DecoderStep& step) {
+    const char* op = "decoder_greedy_step";
+    check_layers(op, x, layers, step);
+    check_dim(op, "token", token, 1);
+    check_dtype(op, "token", token, DType::I32);
+    check_same_device(op, x, token);
+    if (token.size(0) != 1)
+        fail(ErrorCode::ShapeMismatch, "[", op, "] token has ", token.size(0), " ids, not 1");
+    const int64_t c = x.size(1);
+    const DType dt = layers.front().qkv.dtype();
+    check_dim(op, "embed", head.embed, 2);
+    check_matrix(op, "embed", head.embed, head.embed.size(0), c, dt, x);
+    check_dim(op, "lm_head", head.lm_head, 2);
+    check_matrix(op, "lm_head", head.lm_head, head.lm_head.size(0), c, dt, x);
+    check_norm_weight(op, x, head.final_norm);
+    Tensor logits = ops::empty({1, head.lm_head.size(0)}, DType::F32, x.device());
+    backend_checked(OpKind::DecoderGreedyStep, layers.front().qkv)
+        .decoder_greedy_step(token, logits, x, head, layers, step);
+    return logits;
 }
 
 }  // namespace ferris::ops

@@ -49,6 +49,11 @@ Tensor rms_norm_qkv_rope(const Tensor& x, const Tensor& norm_weight, float eps,
 // One token through a stack of pre-norm decoder layers, x (1, C) f32 in place (the composition
 // Backend::decoder_layers states; on a GPU one persistent kernel).
 void decoder_layers_(Tensor& x, const std::vector<DecoderLayer>& layers, const DecoderStep& step);
+// One greedy decode step (Backend::decoder_greedy_step; on a GPU one persistent kernel): x (1, C)
+// = embed[token], the layers, then token (1) i32 = the first index of the largest logit, in
+// place. Returns the logits (1, V) f32.
+Tensor decoder_greedy_step_(Tensor& token, Tensor& x, const DecoderHead& head,
+                            const std::vector<DecoderLayer>& layers, const DecoderStep& step);
 // q (B, T, NH, HS); k, v (B, S, NKV, HS); causal with queries at q_offset + t.
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     int64_t q_offset, float scale);

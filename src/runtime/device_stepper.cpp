@@ -84,6 +84,10 @@ void DeviceStepper::record() {
     const Tensor position = where_.narrow(0, 0, 1), keys = where_.narrow(0, 1, 1);
     whole_stack_ = cache_.length() + 1 <= whole_stack_max_keys();
     auto body = [this, position, keys, whole = whole_stack_] {
+        if (greedy_ && whole) {  // embedding to argmax in one op (one kernel on a GPU)
+            logits_ = model_.forward_step_greedy(token_, position, keys, cache_);
+            return;
+        }
         logits_ = model_.forward_step(token_, position, keys, cache_, whole);
         choose(logits_);
     };

@@ -465,4 +465,63 @@ TEST(CpuOps, DecoderLayersRejectsMisshapenInput) {
     EXPECT_NE(l.k_cache.to_floats(), std::vector<float>(static_cast<size_t>(s * nkv * hs), 0.0f));
 }
 
+// decoder_greedy_step_ is the embedding, the layers, the final norm's LM head and the argmax, the
+// token replaced in place; a misshapen head or token is an error that leaves the token alone.
+TEST(CpuOps, DecoderGreedyStepIsTheLayersAndTheArgmax) {
+    const int64_t c = 16, inter = 24, nh = 2, nkv = 1, hs = 8, s = 4, v = 11;
+    Rng rng(9);
+    auto layer = [&] {
+        DecoderLayer l;
+        l.attn_norm = random_tensor({c}, DType::F32, rng, 0.5f, 1.5f);
+        l.qkv = random_tensor({(nh + 2 * nkv) * hs, c}, DType::F32, rng);
+        l.o = random_tensor({c, nh * hs}, DType::F32, rng);
+        l.mlp_norm = random_tensor({c}, DType::F32, rng, 0.5f, 1.5f);
+        l.gate = random_tensor({inter, c}, DType::F32, rng);
+        l.up = random_tensor({inter, c}, DType::F32, rng);
+        l.down = random_tensor({c, inter}, DType::F32, rng);
+        return l;
+    };
+    const std::vector<DecoderLayer> weights = {layer(), layer()};
+    auto with_caches = [&] {  // the layers with fresh zero caches
+        std::vector<DecoderLayer> ls = weights;
+        for (DecoderLayer& l : ls) {
+            l.k_cache = Tensor::zeros({1, s, nkv, hs}, DType::F32);
+            l.v_cache = Tensor::zeros({1, s, nkv, hs}, DType::F32);
+        }
+        return ls;
+    };
+    DecoderHead head;
+    head.embed = random_tensor({v, c}, DType::F32, rng);
+    head.final_norm = random_tensor({c}, DType::F32, rng, 0.5f, 1.5f);
+    head.lm_head = random_tensor({v, c}, DType::F32, rng);
+    DecoderStep step;
+    step.heads = nh;
+    step.eps = 1e-5f;
+    step.position = Tensor::from_ints({1}, {0});
+    step.key_count = Tensor::from_ints({1}, {1});
+
+    Tensor x_ref = ops::embedding(head.embed, Tensor::from_ints({1}, {7}));
+    ops::decoder_layers_(x_ref, with_caches(), step);
+    const Tensor want = ops::rms_norm_linear(x_ref, head.final_norm, step.eps, head.lm_head);
+    const std::vector<float> w = want.to_floats();
+    const int32_t best = static_cast<int32_t>(std::max_element(w.begin(), w.end()) - w.begin());
+    ASSERT_NE(best, 7);  // else the token left alone would pass
+
+    Tensor token = Tensor::from_ints({1}, {7});
+    Tensor x = Tensor::zeros({1, c}, DType::F32);
+    const Tensor logits = ops::decoder_greedy_step_(token, x, head, with_caches(), step);
+    EXPECT_EQ(logits.to_floats(), w);
+    EXPECT_EQ(token.data<int32_t>()[0], best);
+
+    Tensor two = Tensor::from_ints({2}, {7, 7});
+    EXPECT_THROW(ops::decoder_greedy_step_(two, x, head, with_caches(), step), Error);
+    DecoderHead narrow = head;
+    narrow.lm_head = random_tensor({v, c + 1}, DType::F32, rng);
+    EXPECT_THROW(ops::decoder_greedy_step_(token, x, narrow, with_caches(), step), Error);
+    DecoderHead half = head;
+    half.embed = random_tensor({v, c}, DType::F16, rng);
+    EXPECT_THROW(ops::decoder_greedy_step_(token, x, half, with_caches(), step), Error);
+    EXPECT_EQ(token.data<int32_t>()[0], best);
+}
+
 }  // namespace ferris::testing

@@ -156,5 +156,52 @@ TEST_F(CudaDecoder, ShapesOutsideTheKernelFallBackToTheOps) {
     }
 }
 
+// decoder_greedy_step on the GPU (the persistent kernel from the embedding to the argmax) against
+// the same op composed of the plain GPU ops (FERRIS_CUDA_NO_PERSISTENT=1): logits within the
+// summation order's error, each token the argmax of its logits; an odd vocabulary (the LM head's
+// rows go in pairs) and tied weights (the LM head is the embedding table itself).
+TEST_F(CudaDecoder, GreedyStepMatchesComposedOps) {
+    struct Case {
+        DecoderCase k;
+        int64_t vocab;
+        bool tied;
+        int32_t token;
+    };
+    const std::vector<Case> cases = {
+        {{DType::BF16, DType::BF16, 128, 352, 14, 2, 64, 3, 2200, 37, true}, 1001, false, 17},
+        {{DType::F16, DType::F16, 264, 200, 2, 1, 128, 2, 600, 5, false}, 778, true, 777},
+        {{DType::BF16, DType::F32, 1032, 2056, 4, 2, 64, 2, 96, 1, true}, 4099, false, 0},
+    };
+    for (const Case& t : cases) {
+        const DecoderCase& k = t.k;
+        Rng rng(t.vocab);
+        const float wr = 1.0f / std::sqrt(static_cast<float>(k.c));
+        DecoderHead head;
+        head.embed = up(random_tensor({t.vocab, k.c}, k.weights, rng, -1, 1));
+        head.final_norm = up(random_tensor({k.c}, DType::F32, rng, 0.5f, 1.5f));
+        head.lm_head =
+            t.tied ? head.embed : up(random_tensor({t.vocab, k.c}, k.weights, rng, -wr, wr));
+        Tensor tokens[2], logits[2];
+        for (int composed = 0; composed < 2; ++composed) {
+            Stack s = make_stack(k, Device::cuda(0));
+            tokens[composed] = up(Tensor::from_ints({1}, {t.token}));
+            Tensor x = up(Tensor::zeros({1, k.c}, DType::F32));
+            if (composed) setenv("FERRIS_CUDA_NO_PERSISTENT", "1", 1);
+            logits[composed] =
+                down(ops::decoder_greedy_step_(tokens[composed], x, head, s.layers, s.step));
+            if (composed) unsetenv("FERRIS_CUDA_NO_PERSISTENT");
+        }
+        const std::string what = name_of(k) + " vocab " + std::to_string(t.vocab);
+        EXPECT_LT(rel(logits[0], logits[1]), 2e-4) << what << " logits";
+        // Each path's token is the first index of the largest of its own logits.
+        for (int composed = 0; composed < 2; ++composed) {
+            const std::vector<float> l = logits[composed].to_floats();
+            const auto best = std::max_element(l.begin(), l.end()) - l.begin();
+            EXPECT_EQ(down(tokens[composed]).data<int32_t>()[0], static_cast<int32_t>(best))
+                << what << (composed ? " composed" : " kernel") << " argmax";
+        }
+    }
+}
+
 }  // namespace
 }  // namespace ferris::testing

@@ -30,6 +30,7 @@ bool CpuBackend::supports(OpKind op, DType dtype) const {
         case OpKind::RopeQkv:
         case OpKind::RmsNormQkvRope:
         case OpKind::DecoderLayers:
+        case OpKind::DecoderGreedyStep:
         case OpKind::Attention:
         case OpKind::WriteRows:
             return is_float(dtype);

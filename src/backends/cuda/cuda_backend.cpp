@@ -20,13 +20,13 @@
 #include "backends/cuda/attention.cuh"
 #include "backends/cuda/check.h"
 #include "backends/cuda/copy.cuh"
-#include "backends/cuda/decode_layers.cuh"
 #include "backends/cuda/elementwise.cuh"
 #include "backends/cuda/embedding.cuh"
 #include "backends/cuda/gemv.cuh"
 #include "backends/cuda/linear.cuh"
 #include "backends/cuda/loss.cuh"
 #include "backends/cuda/norm.cuh"
+#include "backends/cuda/op_trace.h"
 #include "backends/cuda/pool.cuh"
 #include "backends/cuda/rope.cuh"
 #include "backends/cuda/rows.cuh"
@@ -70,59 +70,6 @@ CopyLayout copy_layout(const Tensor& dst, const Tensor& src) {
     }
     return l;
 }
-
-// FERRIS_CUDA_TRACE=1: every op synchronizes and its wall time is summed per op; the table goes
-// to stderr at exit. A profiler-free way to find hot spots (it serializes host and GPU).
-// FERRIS_CUDA_NO_GRAPH=1: record() re-runs the function instead of capturing a graph.
-struct OpTrace {
-    const bool on = std::getenv("FERRIS_CUDA_TRACE") != nullptr;
-    std::mutex mutex;
-    std::map<std::string, std::pair<double, long>> totals;  // op -> (seconds, calls)
-    ~OpTrace() {
-        if (!on || totals.empty()) return;
-        std::vector<std::pair<std::string, std::pair<double, long>>> rows(totals.begin(),
-                                                                          totals.end());
-        std::sort(rows.begin(), rows.end(),
-                  [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
-        std::fprintf(stderr, "[ferris] cuda op trace (synchronized wall time):\n");
-        for (const auto& [op, t] : rows)
-            std::fprintf(stderr, "  %-14s %9.3f ms  %7ld calls  %8.2f us/call\n", op.c_str(),
-                         t.first * 1e3, t.second, t.first * 1e6 / static_cast<double>(t.second));
-    }
-};
-OpTrace& op_trace() {
-    static OpTrace trace;
-    return trace;
-}
-
-class TraceScope {
-public:
-    TraceScope(cudaStream_t stream, const char* op) : stream_(stream), op_(op) {
-        if (!op_trace().on) return;
-        cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
-        (void)cudaStreamIsCapturing(stream_, &status);
-        if (status != cudaStreamCaptureStatusNone) return;
-        active_ = true;
-        (void)cudaStreamSynchronize(stream_);
-        start_ = std::chrono::steady_clock::now();
-    }
-    ~TraceScope() {
-        if (!active_) return;
-        (void)cudaStreamSynchronize(stream_);
-        const double s =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-        std::lock_guard<std::mutex> lock(op_trace().mutex);
-        auto& t = op_trace().totals[op_];
-        t.first += s;
-        ++t.second;
-    }
-
-private:
-    cudaStream_t stream_;
-    const char* op_;
-    bool active_ = false;
-    std::chrono::steady_clock::time_point start_;
-};
 
 bool is_flat(const CopyLayout& l) {
     return l.dims == 1 && l.src_stride[0] == 1 && l.dst_stride[0] == 1;
@@ -239,6 +186,7 @@ bool CudaBackend::supports(OpKind op, DType dtype) const {
         case OpKind::RopeQkv:
         case OpKind::RmsNormQkvRope:
         case OpKind::DecoderLayers:
+        case OpKind::DecoderGreedyStep:
         case OpKind::Attention:
         case OpKind::WriteRows:
             return is_float(dtype);
@@ -622,55 +570,6 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const
     if (out32.raw() != out.raw()) copy_device(out, out32);
 }
 
-void CudaBackend::decoder_layers(Tensor& x, const std::vector<DecoderLayer>& layers,
-                                 const DecoderStep& step) {
-    activate();
-    const TraceScope trace_scope(stream_, "decoder_layers");
-    if (layers.size() > cuda::kDecodeMaxLayers || !x.is_contiguous() ||
-        std::getenv("FERRIS_CUDA_NO_PERSISTENT"))
-        return decoder_layers_by_ops(x, layers, step);
-    const DecoderLayer& first = layers.front();
-    cuda::DecodeLayersArgs a;
-    a.n_layers = static_cast<int>(layers.size());
-    bool fits = true;
-    for (size_t i = 0; fits && i < layers.size(); ++i) {
-        const DecoderLayer& l = layers[i];
-        fits = f32_vector(l.attn_norm) && f32_vector(l.mlp_norm) &&
-               (!l.qkv_bias.defined() || f32_vector(l.qkv_bias)) &&
-               l.k_cache.dtype() == first.k_cache.dtype() &&
-               l.k_cache.strides()[1] == first.k_cache.strides()[1] &&
-               l.v_cache.strides()[1] == first.v_cache.strides()[1];
-        for (const Tensor* w : {&l.qkv, &l.o, &l.gate, &l.up, &l.down})
-            fits = fits && w->dtype() == first.qkv.dtype() && w->is_contiguous();
-        if (!fits) break;
-        a.layers[i] = {l.attn_norm.data<float>(),
-                       l.qkv.raw(),
-                       l.qkv_bias.defined() ? l.qkv_bias.data<float>() : nullptr,
-                       l.o.raw(),
-                       l.mlp_norm.data<float>(),
-                       l.gate.raw(),
-                       l.up.raw(),
-                       l.down.raw(),
-                       l.k_cache.raw(),
-                       l.v_cache.raw()};
-    }
-    a.x = x.data<float>();
-    a.weight_dtype = first.qkv.dtype();
-    a.cache_dtype = first.k_cache.dtype();
-    a.c = x.size(1), a.inter = first.gate.size(0), a.nh = step.heads;
-    a.nkv = first.k_cache.size(2), a.hs = first.k_cache.size(3);
-    a.k_seq = first.k_cache.strides()[1], a.v_seq = first.v_cache.strides()[1];
-    a.position = step.position.data<int32_t>();
-    a.keys = step.key_count.data<int32_t>();
-    a.eps = step.eps, a.scale = step.scale;
-    if (!fits || !cuda::decode_layers_applies(a)) return decoder_layers_by_ops(x, layers, step);
-    a.inv_freq = inv_freq(step.theta, a.hs).data<float>();
-    Tensor scratch =
-        empty({static_cast<int64_t>(cuda::decode_layers_scratch_floats(a))}, DType::F32);
-    a.scratch = scratch.data<float>();
-    cuda::decode_layers(a, stream_);
-}
-
 void CudaBackend::run_attention(const AttentionArgs& a) {
     const size_t floats = attention_scratch_floats(a, sms_);
     Tensor scratch;
@@ -748,6 +647,7 @@ private:
 
 std::unique_ptr<RecordedStep> CudaBackend::record(const std::function<void()>& body) {
     activate();
+    // FERRIS_CUDA_NO_GRAPH=1: re-run the function instead of capturing a graph (for the op trace).
     if (std::getenv("FERRIS_CUDA_NO_GRAPH")) return cpu::cpu_backend().record(body);
     allocator_.begin_private_pool();
     cudaGraph_t graph = nullptr;

@@ -18,6 +18,7 @@ namespace ferris::cuda {
 
 struct GemmContext;
 struct AttentionArgs;
+struct DecodeLayersArgs;
 class PinnedStaging;
 
 class CudaBackend final : public Backend {
@@ -67,9 +68,13 @@ public:
     void argmax(Tensor& out, const Tensor& x) override;
     void sample(Tensor& out, const Tensor& logits, Tensor& seen, const Tensor& uniform,
                 const SampleOptions& options) override;
-    // One persistent kernel where it applies (decode_layers.cu), else the op calls.
+    // One persistent kernel where it applies (decode_layers.cu), else the op calls
+    // (cuda_backend_decoder.cpp).
     void decoder_layers(Tensor& x, const std::vector<DecoderLayer>& layers,
                         const DecoderStep& step) override;
+    void decoder_greedy_step(Tensor& token, Tensor& logits, Tensor& x, const DecoderHead& head,
+                             const std::vector<DecoderLayer>& layers,
+                             const DecoderStep& step) override;
 
     int index() const { return index_; }
     AllocatorStats allocator_stats() const { return allocator_.stats(); }
@@ -77,6 +82,11 @@ public:
 
 private:
     void activate() const;  // makes this device current for the calling thread
+    // The persistent decode kernel's arguments for these layers (false: they do not fit it),
+    // and its launch with the rope frequencies and scratch filled in.
+    bool decode_args(DecodeLayersArgs& a, Tensor& x, const std::vector<DecoderLayer>& layers,
+                     const DecoderStep& step);
+    void run_decode(DecodeLayersArgs& a, float theta);
     void copy_device(Tensor& dst, const Tensor& src);  // both on this device
     void upload(Tensor& dst, const Tensor& src);       // src on the host
     void download(Tensor& dst, const Tensor& src);     // dst on the host

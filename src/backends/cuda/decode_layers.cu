@@ -5,8 +5,10 @@
 //   3. o: the splits combined while staging, x += W_o a
 //   4. gate/up: x normalized and staged, h = silu(W_g x) * (W_u x)
 //   5. down: h staged, x += W_d h
-// with a grid barrier after each phase instead of a kernel boundary. Each block owns a contiguous
-// share of each product's rows, streamed from global memory into registers by teams of threads,
+// and, for a whole greedy step, x taken from the token's embedding row first and, after the
+// layers, the LM head's logits and their argmax (decode_head.cuh); with a grid barrier after
+// each phase instead of a kernel boundary. Each block owns a contiguous share of each product's
+// rows, streamed from global memory into registers by teams of threads,
 // as the GEMV does. The barrier is split: between its arrival and its wait a block already issues
 // the first weight loads of its next share and, before attention, the loads of the past keys, so
 // their latency overlaps the wait. Data written in the launch by other blocks (x, q, h, the
@@ -17,9 +19,11 @@
 // multiprocessor's bulk requests queue ahead of its own later loads, so every latency-bound step
 // (staging, attention, the barrier's spin) waited.
 #include <algorithm>
+#include <climits>
 #include <cstdlib>
 
 #include "backends/cuda/check.h"
+#include "backends/cuda/decode_head.cuh"
 #include "backends/cuda/decode_layers.cuh"
 #include "backends/cuda/decode_layers_parts.cuh"
 #include "backends/cuda/decode_prefetch.cuh"
@@ -101,6 +105,13 @@ __global__ void __launch_bounds__(kThreads, 1)
     const Plan qkv_plan = plan_for((a.nh + 2 * a.nkv) * D / 2, blocks),
                o_plan = plan_for(c, blocks);
     const Plan gu_plan = plan_for(inter, blocks), down_plan = plan_for(c, blocks);
+    // A greedy step starts from the token's embedding row (the previous launch wrote the token;
+    // this one overwrites it only after every block has finished reading it).
+    const T* embed_row = nullptr;
+    if (a.token) {
+        const int64_t t = *a.token;
+        embed_row = static_cast<const T*>(a.embed) + (t < 0 ? 0 : min(t, a.embed_rows - 1)) * c;
+    }
 
     GemvParams rope_params;  // for gemv_detail::rope_store
     rope_params.rope.q_out = s.q;
@@ -130,7 +141,8 @@ __global__ void __launch_bounds__(kThreads, 1)
         return Rows{row(layer->down, down_plan.lo + j, inter), nullptr};
     };
     // o and down share one plan: the block owns those rows of x, kept in shared memory.
-    for (int64_t j = threadIdx.x; j < o_plan.count(); j += kThreads) x_own[j] = a.x[o_plan.lo + j];
+    for (int64_t j = threadIdx.x; j < o_plan.count(); j += kThreads)
+        x_own[j] = embed_row ? to_float(embed_row[o_plan.lo + j]) : a.x[o_plan.lo + j];
     auto add_to_x = [&](int64_t j, float dot, float) {
         x_own[j] += dot;
         __stcg(a.x + o_plan.lo + j, x_own[j]);
@@ -145,7 +157,11 @@ __global__ void __launch_bounds__(kThreads, 1)
         const DecodeLayerPointers& L = *layer;
         // 1. q/k/v, rope, the cache writes
         DECODE_MARK(l, 0);
-        stage<T>(xs, a.x, c, nw, a.eps, red);
+        if (l == 0 && embed_row) {
+            stage<T>(xs, embed_row, c, nw, a.eps, red);
+        } else {
+            stage<T>(xs, a.x, c, nw, a.eps, red);
+        }
         DECODE_MARK(l, 1);
         rope_params.bias = L.qkv_bias;
         rope_params.rope.k_cache = L.k_cache;
@@ -207,6 +223,38 @@ __global__ void __launch_bounds__(kThreads, 1)
             grid_wait(s.barrier, target, blocks);
         }
     }
+    if (!a.token) return;
+    // 6. a greedy step's end: the LM head's rows in pairs (a dual product keeps twice the loads in
+    // flight), against x normalized by the final norm; each block's best logit, then the argmax.
+    const Plan head_plan = plan_for((a.vocab + 1) / 2, blocks);
+    auto head_rows = [&](int64_t j) {
+        const int64_t r = 2 * (head_plan.lo + j);
+        return Rows{row(a.lm_head, r, c), row(a.lm_head, min(r + 1, a.vocab - 1), c)};
+    };
+    grid_arrive(s.barrier, target, blocks);
+    preload<true>(head_plan, c, head_rows, w);
+    load_norm(a.final_norm, c, nw);
+    grid_wait(s.barrier, target, blocks);
+    stage<T>(xs, a.x, c, nw, a.eps, red);
+    float best = -INFINITY;
+    int best_row = INT_MAX;
+    auto consider = [&](int64_t r, float v) {
+        if (r >= a.vocab) return;
+        if (a.logits) a.logits[r] = v;
+        if (better(v, static_cast<int>(r), best, best_row)) {
+            best = v;
+            best_row = static_cast<int>(r);
+        }
+    };
+    products<T, true>(
+        head_plan, c, xs, head_rows,
+        [&](int64_t j, float d0, float d1) {
+            const int64_t r = 2 * (head_plan.lo + j);
+            consider(r, d0);
+            consider(r + 1, d1);
+        },
+        team_part, w);
+    finish_argmax(best, best_row, a.scratch, blocks, a.token);
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
@@ -278,6 +326,9 @@ bool decode_layers_applies(const DecodeLayersArgs& a) {
     const Layout lay = layout_of(a, sms - with_prefetch(a, sms).prefetch_blocks);
     if (lay.total_bytes() > kMaxSmemBytes) return false;
     if (!aligned16(a.x)) return false;
+    if (a.token && (a.vocab < 1 || a.vocab >= INT_MAX || a.embed_rows < 1 || !a.final_norm ||
+                    !aligned16(a.lm_head) || !aligned16(a.embed)))
+        return false;
     for (int l = 0; l < a.n_layers; ++l) {
         const DecodeLayerPointers& p = a.layers[l];
         const void* pointers[] = {p.qkv, p.o, p.gate, p.up, p.down, p.k_cache, p.v_cache};

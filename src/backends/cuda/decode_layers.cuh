@@ -45,6 +45,16 @@ struct DecodeLayersArgs {
     float* scratch = nullptr;  // decode_layers_scratch_floats(), 16-byte aligned
     // The kernel lab's experiments (dev/decode_lab.cu), 0 otherwise: bit 1 skips attention.
     int lab_skip = 0;
+    // A whole greedy step (Backend::decoder_greedy_step) when `token` is set: x starts as the
+    // token's row of `embed` (x's input is not read); after the layers, logits (vocab) f32 =
+    // rms_norm(x, final_norm) lm_head^T (when logits is set) and *token = their argmax.
+    int32_t* token = nullptr;
+    const void* embed = nullptr;  // (embed_rows, C), the weights' dtype
+    int64_t embed_rows = 0;
+    const float* final_norm = nullptr;  // (C)
+    const void* lm_head = nullptr;      // (vocab, C), the weights' dtype
+    int64_t vocab = 0;
+    float* logits = nullptr;
     // Blocks that only prefetch the weights into L2 (decode_prefetch.cuh), -1 for the default
     // (FERRIS_CUDA_PREFETCH_BLOCKS, else 6), and how far ahead of the compute blocks' phase.
     int prefetch_blocks = -1;

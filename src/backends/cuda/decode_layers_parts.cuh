@@ -234,17 +234,24 @@ __device__ __forceinline__ void load_norm(const float* w, int64_t n, NormWeights
 }
 
 // xs = x (n) RMS-normalized (x / rms(x) * w, the rms_norm op; w loaded by load_norm) and rounded
-// to T, as a product multiplies it. x was written in this launch: read past L1, each element
-// once. n <= kStageRegs * kThreads.
-template <typename T>
-__device__ __forceinline__ void stage(T* xs, const float* x, int64_t n, const NormWeights& nw,
+// to T, as a product multiplies it. x is f32 written in this launch (read past L1, each element
+// once) or, for the first layer of a greedy step, the token's embedding row. n <= kStageRegs *
+// kThreads.
+// x[i] as a float: x written in this launch (f32, past L1), or a row of a weight (the embedding).
+__device__ __forceinline__ float x_at(const float* x, int64_t i) { return __ldcg(x + i); }
+template <typename W>
+__device__ __forceinline__ float x_at(const W* x, int64_t i) {
+    return to_float(__ldg(x + i));
+}
+template <typename T, typename S>
+__device__ __forceinline__ void stage(T* xs, const S* x, int64_t n, const NormWeights& nw,
                                       float eps, float* red) {
     float v[kStageRegs];
     float ss = 0.0f;
 #pragma unroll
     for (int k = 0; k < kStageRegs; ++k) {
         const int64_t i = threadIdx.x + static_cast<int64_t>(k) * kThreads;
-        v[k] = i < n ? __ldcg(x + i) : 0.0f;
+        v[k] = i < n ? x_at(x, i) : 0.0f;
         ss += v[k] * v[k];
     }
     ss = block_reduce(ss, red);

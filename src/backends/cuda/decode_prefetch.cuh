@@ -84,6 +84,28 @@ __device__ void prefetch_weights(const DecodeLayersArgs& a, const unsigned* word
             __syncthreads();
         }
     }
+    if (!a.token) return;
+    // A greedy step's LM head: the compute blocks each stream their own share of its rows (in
+    // pairs), so the first bytes of every share are brought in, as much as fits what is left of
+    // the window once the last layer's down phase starts.
+    const int64_t lead_total = a.prefetch_ahead - st.bytes[4];
+    if (lead_total <= 0) return;
+    if (threadIdx.x == 0) {
+        for (;;) {
+            unsigned seen;
+            asm volatile("ld.relaxed.gpu.global.u32 %0, [%1];" : "=r"(seen) : "l"(word) : "memory");
+            if (seen / blocks >= 5u * static_cast<unsigned>(a.n_layers) - 1) break;
+            __nanosleep(256);
+        }
+    }
+    __syncthreads();
+    const int64_t row_bytes = a.c * 2, share_rows = 2 * share_of((a.vocab + 1) / 2, blocks);
+    const int64_t lead_lines = min(share_rows * row_bytes, lead_total / blocks) / 128;
+    const char* head = static_cast<const char*>(a.lm_head);
+    for (int64_t k = me; k < lead_lines * blocks; k += issuers) {
+        const int64_t at = (k / lead_lines) * share_rows * row_bytes + (k % lead_lines) * 128;
+        if (at < a.vocab * row_bytes) asm volatile("prefetch.global.L2 [%0];" ::"l"(head + at));
+    }
 }
 
 }  // namespace ferris::cuda::decode

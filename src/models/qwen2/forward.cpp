@@ -29,6 +29,30 @@ bool fused_stack(const std::vector<LayerWeights>& layers) {
             return false;
     return true;
 }
+
+// The layers' tensors for decoder_layers_ (no adapters), and what their step shares.
+std::vector<DecoderLayer> decoder_stack(const Qwen2Config& c, const Qwen2Weights& weights,
+                                        nn::KvCache& cache) {
+    std::vector<DecoderLayer> layers;
+    for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+        const LayerWeights& w = weights.layers[static_cast<size_t>(l)];
+        layers.push_back({w.input_layernorm, w.qkv_proj.weight, w.qkv_proj.bias, w.o_proj.weight,
+                          w.post_attention_layernorm, w.gate_proj.weight, w.up_proj.weight,
+                          w.down_proj.weight, cache.all_keys(l), cache.all_values(l)});
+    }
+    return layers;
+}
+
+DecoderStep decoder_step(const Qwen2Config& c, const Tensor& position, const Tensor& keys) {
+    DecoderStep step;
+    step.heads = c.num_attention_heads;
+    step.eps = static_cast<float>(c.rms_norm_eps);
+    step.theta = static_cast<float>(c.rope_theta);
+    step.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+    step.position = position;
+    step.key_count = keys;
+    return step;
+}
 }  // namespace
 
 // Pre-norm, q/k/v projections and rope for rows x (T, C) at `positions` (T) i32 on the device:
@@ -107,22 +131,7 @@ Tensor Qwen2Model::forward_step(const Tensor& token, const Tensor& position, con
 
     Tensor x = ops::embedding(weights_.embed_tokens, token);  // (1, C)
     if (whole_stack && fused_stack(weights_.layers)) {
-        std::vector<DecoderLayer> layers;
-        for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-            const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
-            layers.push_back({w.input_layernorm, w.qkv_proj.weight, w.qkv_proj.bias,
-                              w.o_proj.weight, w.post_attention_layernorm, w.gate_proj.weight,
-                              w.up_proj.weight, w.down_proj.weight, cache.all_keys(l),
-                              cache.all_values(l)});
-        }
-        DecoderStep step;
-        step.heads = NH;
-        step.eps = eps;
-        step.theta = static_cast<float>(c.rope_theta);
-        step.scale = scale;
-        step.position = position;
-        step.key_count = keys;
-        ops::decoder_layers_(x, layers, step);
+        ops::decoder_layers_(x, decoder_stack(c, weights_, cache), decoder_step(c, position, keys));
         return ops::rms_norm_linear(x, weights_.norm, eps, weights_.lm_head);
     }
     for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
@@ -144,6 +153,26 @@ Tensor Qwen2Model::forward_step(const Tensor& token, const Tensor& position, con
         }
     }
     return ops::rms_norm_linear(x, weights_.norm, eps, weights_.lm_head);
+}
+
+Tensor Qwen2Model::forward_step_greedy(Tensor& token, const Tensor& position, const Tensor& keys,
+                                       nn::KvCache& cache) const {
+    // The op wants the embedding and the LM head in the layers' dtype (a checkpoint may keep
+    // them apart, e.g. f32 on request).
+    auto head_fits = [&] {
+        const DType dt = weights_.layers.front().qkv_proj.weight.dtype();
+        return weights_.embed_tokens.dtype() == dt && weights_.lm_head.dtype() == dt &&
+               weights_.embed_tokens.is_contiguous() && weights_.lm_head.is_contiguous();
+    };
+    if (weights_.layers.empty() || !fused_stack(weights_.layers) || !head_fits()) {
+        Tensor logits = forward_step(token, position, keys, cache, true);
+        ops::argmax_(token, logits);
+        return logits;
+    }
+    Tensor x = ops::empty({1, config_.hidden_size}, DType::F32, device_);
+    return ops::decoder_greedy_step_(
+        token, x, {weights_.embed_tokens, weights_.norm, weights_.lm_head},
+        decoder_stack(config_, weights_, cache), decoder_step(config_, position, keys));
 }
 
 Tensor Qwen2Model::logits(const Tensor& hidden) const {

@@ -43,6 +43,11 @@ public:
     // faster at short contexts); false keeps one op per step of each layer.
     Tensor forward_step(const Tensor& token, const Tensor& position, const Tensor& keys,
                         nn::KvCache& cache, bool whole_stack = true) const;
+    // forward_step (whole stack) and the greedy choice: token = argmax of the logits, in place.
+    // One decoder_greedy_step op (on a GPU one persistent kernel, embedding to argmax) where the
+    // stack fuses; else forward_step and argmax_.
+    Tensor forward_step_greedy(Tensor& token, const Tensor& position, const Tensor& keys,
+                               nn::KvCache& cache) const;
 
 private:
     Tensor queries_and_cache_write(int64_t layer, const Tensor& x, const Tensor& positions,
