@@ -8,11 +8,11 @@
 // and, for a whole greedy step, x taken from the token's embedding row first and, after the
 // layers, the LM head's logits and their argmax (decode_head.cuh); with a grid barrier after
 // each phase instead of a kernel boundary. Each block owns a contiguous share of each product's
-// rows, streamed from global memory into registers by teams of threads,
-// as the GEMV does. The barrier is split: between its arrival and its wait a block already issues
-// the first weight loads of its next share and, before attention, the loads of the past keys, so
-// their latency overlaps the wait. Data written in the launch by other blocks (x, q, h, the
-// partials, the new cache row) is read with ld.global.cg, past the non-coherent L1.
+// rows, streamed from global memory into registers by teams of threads, as the GEMV does. The
+// barrier is split: between its arrival and its wait a block already issues the first weight
+// loads of its next share and, before attention, the loads of the past keys, so their latency
+// overlaps the wait. Data written in the launch by other blocks (x, q, h, the partials, the new
+// cache row) is read with ld.global.cg, past the non-coherent L1.
 // The last few blocks compute nothing: they prefetch the weights into L2 ahead of the phases
 // (decode_prefetch.cuh). Measured variants, kept out (dev/NOTES.md): weights brought into shared
 // memory by bulk copies (TMA), or prefetched into L2 by the compute blocks themselves. A
