@@ -7,6 +7,7 @@
 
 #include <climits>
 
+#include "backends/cuda/argmax_key.h"
 #include "backends/cuda/decode_layers_parts.cuh"
 #include "backends/cuda/device_util.cuh"
 
@@ -21,19 +22,6 @@ __device__ __forceinline__ unsigned long long* head_best(float* scratch) {
     return reinterpret_cast<unsigned long long*>(scratch + 2);
 }
 
-// The float's bits, made to order as unsigned integers do (larger value, larger key).
-__device__ __forceinline__ unsigned ordered_bits(float v) {
-    const unsigned u = __float_as_uint(v);
-    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
-
-// (value, row) packed so that atomicMax keeps the larger value and, on ties, the lower row; 0
-// (nothing seen) is below every key of a row.
-__device__ __forceinline__ unsigned long long argmax_key(float v, int row) {
-    return (static_cast<unsigned long long>(ordered_bits(v)) << 32) |
-           (0xffffffffu - static_cast<unsigned>(row));
-}
-
 // The block's (value, first row) into the launch's maximum; the last block of `blocks` to arrive
 // writes the token (row 0 when no logit was a number, as the argmax op gives). Uniform across the
 // block.
@@ -41,12 +29,13 @@ __device__ __forceinline__ void finish_argmax(float best, int best_row, float* s
                                               int32_t* token) {
     block_best(best, best_row);
     if (threadIdx.x == 0) {
-        if (best_row != INT_MAX) atomicMax(head_best(scratch), argmax_key(best, best_row));
+        if (best_row != INT_MAX)
+            atomicMax(head_best(scratch),
+                      static_cast<unsigned long long>(argmax_key(best, best_row)));
         __threadfence();
         if (atomicAdd(head_done(scratch), 1u) == static_cast<unsigned>(blocks) - 1) {
             __threadfence();
-            const unsigned long long key = atomicAdd(head_best(scratch), 0ull);
-            *token = key ? static_cast<int32_t>(0xffffffffu - static_cast<unsigned>(key)) : 0;
+            *token = argmax_row(atomicAdd(head_best(scratch), 0ull));
         }
     }
 }
