@@ -42,8 +42,8 @@ void* device_random(size_t elems, DType dt, unsigned seed, float scale) {
 
 int main(int argc, char** argv) {
     // decode_lab KEYS[,KEYS...] [VARIANT...]: every key count with every variant, a variant being
-    // "prefetch blocks,MB ahead" (DecodeLayersArgs; default "-1", the kernel's
-    // default). LAB_SKIP=2 skips attention. The profile is of the last run.
+    // "prefetch blocks,MB ahead[,1 with a greedy step's head]" (DecodeLayersArgs; default "-1", the
+    // kernel's default). LAB_SKIP=2 skips attention. The profile is of the last run.
     std::vector<int> key_counts;
     for (const char* k = argc > 1 ? argv[1] : "64"; *k;) {
         key_counts.push_back(atoi(k));
@@ -91,6 +91,16 @@ int main(int argc, char** argv) {
         std::printf("the kernel does not apply\n");
         return 1;
     }
+    // A greedy step's head (variants with ",1" at the end): tied embedding / LM head of the 0.5B
+    // vocabulary, the final norm, the token and the logits.
+    const int64_t V = 151936;
+    const void* head_table = device_random(V * C, DType::BF16, 11, 0.05f);
+    const float* head_norm = static_cast<const float*>(device_random(C, DType::F32, 12, 1.0f));
+    int32_t* head_token = nullptr;
+    float* head_logits = nullptr;
+    FERRIS_CUDA_CHECK(cudaMalloc(&head_token, 4));
+    FERRIS_CUDA_CHECK(cudaMemset(head_token, 0, 4));
+    FERRIS_CUDA_CHECK(cudaMalloc(&head_logits, V * 4));
     cudaStream_t stream;
     FERRIS_CUDA_CHECK(cudaStreamCreate(&stream));
     cudaEvent_t t0, t1;
@@ -102,10 +112,16 @@ int main(int argc, char** argv) {
         FERRIS_CUDA_CHECK(cudaMemcpy(dw, at, 8, cudaMemcpyHostToDevice));
         for (const std::string& v : variants) {
             long long ahead_mb = 32;
+            int head = 0;
             prefetch_blocks = -1;
-            std::sscanf(v.c_str(), "%d,%lld", &prefetch_blocks, &ahead_mb);
+            std::sscanf(v.c_str(), "%d,%lld,%d", &prefetch_blocks, &ahead_mb, &head);
             a.prefetch_blocks = prefetch_blocks;
             a.prefetch_ahead = static_cast<int64_t>(ahead_mb) << 20;
+            a.token = head ? head_token : nullptr;
+            a.embed = a.lm_head = head_table;
+            a.embed_rows = a.vocab = V;
+            a.final_norm = head_norm;
+            a.logits = head_logits;
             std::vector<float> ms;
             for (int r = 0; r < 60; ++r) {
                 cudaEventRecord(t0, stream);
@@ -118,10 +134,10 @@ int main(int argc, char** argv) {
             }
             std::sort(ms.begin(), ms.end());
             std::printf(
-                "keys %4d, prefetch blocks %3d, %3lld MB ahead: 24 layers in %7.1f us (median of "
-                "%zu; min %.1f)\n",
-                keys, prefetch_blocks, ahead_mb, 1000 * ms[ms.size() / 2], ms.size(),
-                1000 * ms.front());
+                "keys %4d, prefetch blocks %3d, %3lld MB ahead%s: 24 layers in %7.1f us (median "
+                "of %zu; min %.1f)\n",
+                keys, prefetch_blocks, ahead_mb, head ? ", + embedding, LM head, argmax" : "",
+                1000 * ms[ms.size() / 2], ms.size(), 1000 * ms.front());
         }
     }
 
