@@ -7,7 +7,8 @@
 # TARGETS="a b" builds only those targets; LAB="64 512 2048" runs the decode kernel lab at those
 # key counts (and a carried .lab-base, a copy of HEAD's src/include/dev, beside it), then profiles
 # the first; LAB_VARIANTS="0 6,32 8,24" runs the new lab once per variant (prefetch blocks,
-# MB ahead: dev/decode_lab.cu), LAB_PROFILE="6,32" profiles that one.
+# MB ahead: dev/decode_lab.cu), LAB_PROFILE="6,32" profiles that one; LAB_BUILDS="early:-DA=1,-DB=2"
+# builds and runs the tree's lab again with those flags.
 set -uo pipefail
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 source scripts/device/env.sh
@@ -26,10 +27,14 @@ if [ -n "${LAB:-}" ]; then
   echo "== decode lab: 24 layers of the 0.5B shape in one launch (base: .lab-base, a copy of HEAD, when carried)"
   nvcc -O3 -std=c++20 -arch=sm_90 -Isrc -Iinclude dev/decode_lab.cu -o /tmp/decode_lab &
   [ -d .lab-base ] && (cd .lab-base && nvcc -O3 -std=c++20 -arch=sm_90 -Isrc -Iinclude dev/decode_lab.cu -o /tmp/decode_lab_base) &
+  for b in ${LAB_BUILDS:-}; do  # name:-DFLAG=1[,-DFLAG2=2]: the tree's lab built with those flags
+    nvcc -O3 -std=c++20 -arch=sm_90 -Isrc -Iinclude $(echo "${b#*:}" | tr ',' ' ') dev/decode_lab.cu -o /tmp/decode_lab_${b%%:*} &
+  done
   nvcc -O3 -std=c++20 -arch=sm_90 -Isrc -Iinclude -DFERRIS_DECODE_PROFILE dev/decode_lab.cu -o /tmp/decode_lab_prof
   wait
   for k in $LAB; do [ -x /tmp/decode_lab_base ] && /tmp/decode_lab_base $k | sed 's/^/base: /'; done
   /tmp/decode_lab "${LAB// /,}" ${LAB_VARIANTS:-} | sed 's/^/new:  /'
+  for b in ${LAB_BUILDS:-}; do /tmp/decode_lab_${b%%:*} "${LAB// /,}" ${LAB_VARIANTS:-} | sed "s/^/${b%%:*}: /"; done
   for k in $LAB; do [ -x /tmp/decode_lab_base ] && /tmp/decode_lab_base $k | sed 's/^/base: /'; done
   /tmp/decode_lab_prof ${LAB%% *} ${LAB_PROFILE:-}
 fi

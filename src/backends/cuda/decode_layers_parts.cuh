@@ -352,6 +352,21 @@ __device__ __forceinline__ void load_group(const DecodeLayersArgs& a, const Deco
     }
 }
 
+#ifndef FERRIS_DECODE_NEW_KEY_EARLY  // a lab variant (attention_phase)
+#define FERRIS_DECODE_NEW_KEY_EARLY 0
+#endif
+// The new key's k and v dims of this lane, loaded at once (FERRIS_DECODE_NEW_KEY_EARLY).
+template <int D>
+__device__ __forceinline__ void new_key_early(const DecodeLayersArgs& a,
+                                              const DecodeLayerPointers& L, const AttnUnit& u,
+                                              int64_t position, float (&k)[D / 32],
+                                              float (&v)[D / 32]) {
+    constexpr int kS = D / 32;
+    const int lane = threadIdx.x & 31;
+    load_dims<kS>(L.k_cache, a.cache_dtype, position * a.k_seq + u.kvh * D + lane * kS, k);
+    load_dims<kS>(L.v_cache, a.cache_dtype, position * a.v_seq + u.kvh * D + lane * kS, v);
+}
+
 // Attention's early keys: each warp's first kv_groups() groups of a block's first unit, k and v,
 // in shared memory (up to kKvStageBudget bytes; 3 groups of bf16 keys at head size 64 cover
 // 2,592 keys of context when every block takes a unit).
@@ -455,6 +470,13 @@ __device__ void attention_phase(const DecodeLayersArgs& a, const DecodeLayerPoin
         float m = -INFINITY, l = 0.0f;
         // Groups of the block's first unit came early (attention_prefetch), but the new key.
         const int staged = unit == blockIdx.x ? kv_groups(D, a.cache_dtype) : 0;
+#if FERRIS_DECODE_NEW_KEY_EARLY
+        // Lab variant: the new key's load goes out with q's, not after the copies' wait (one
+        // round trip to L2 fewer on the path, four or eight registers more).
+        float new_k[kS], new_v[kS];
+        if (staged && position >= u.s_begin && position < u.s_end)
+            new_key_early<D>(a, L, u, position, new_k, new_v);
+#endif
         if (staged) asm volatile("cp.async.wait_all;" ::: "memory");
         DECODE_MARK(layer, 21);
         KvGroup<D> pre;
@@ -469,7 +491,16 @@ __device__ void attention_phase(const DecodeLayersArgs& a, const DecodeLayerPoin
                     read_dims<kS>(staged_key<D>(stage, a.cache_dtype, g, i, 1), a.cache_dtype,
                                   pre.v[i]);
                 }
+#if FERRIS_DECODE_NEW_KEY_EARLY
+#pragma unroll
+                for (int i = 0; i < kKeys; ++i) {
+                    if (min(s0 + i, u.s_end - 1) != position) continue;
+#pragma unroll
+                    for (int j = 0; j < kS; ++j) pre.k[i][j] = new_k[j], pre.v[i][j] = new_v[j];
+                }
+#else
                 load_group<D>(a, L, u, s0, position, pre);
+#endif
             } else {
                 load_group<D>(a, L, u, s0, -1, pre);
             }
