@@ -94,7 +94,7 @@ __device__ void prefetch_weights(const DecodeLayersArgs& a, const unsigned* word
         for (;;) {
             unsigned seen;
             asm volatile("ld.relaxed.gpu.global.u32 %0, [%1];" : "=r"(seen) : "l"(word) : "memory");
-            if (seen / blocks >= 5u * static_cast<unsigned>(a.n_layers) - 1) break;
+            if (seen / blocks >= kPhases * static_cast<unsigned>(a.n_layers) - 1) break;
             __nanosleep(256);
         }
     }
