@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
     unsigned long long arrive[64][256], leave[64];
     FERRIS_CUDA_CHECK(cudaMemcpyFromSymbol(arrive, decode::g_arrive, sizeof(arrive)));
     FERRIS_CUDA_CHECK(cudaMemcpyFromSymbol(leave, decode::g_leave, sizeof(leave)));
-    const int blocks = sm_count() - std::max(prefetch_blocks, 0);
+    const int blocks = sm_count() - with_prefetch(a, sm_count()).prefetch_blocks;
     const char* names[5] = {"qkv", "attention", "o", "gate/up", "down"};
     std::printf("%-10s %12s %12s %12s\n", "phase", "slowest ns", "fastest ns", "barrier ns");
     for (int k = 5; k < 15; ++k) {
@@ -173,6 +173,23 @@ int main(int argc, char** argv) {
         static_cast<long long>(mark[20] - mark[0]), static_cast<long long>(mark[21] - mark[0]),
         static_cast<long long>(mark[22] - mark[0]), static_cast<long long>(mark[23] - mark[0]),
         static_cast<long long>(mark[24] - mark[0]));
+    if (a.token) {  // the LM head's spread: each block's x staged and its products done
+        unsigned long long head[2][256];
+        FERRIS_CUDA_CHECK(cudaMemcpyFromSymbol(head, decode::g_head, sizeof(head)));
+        std::vector<long long> staged, done;
+        const unsigned long long t0 = *std::min_element(head[0], head[0] + blocks);
+        for (int b = 0; b < blocks; ++b) {
+            staged.push_back(static_cast<long long>(head[0][b] - t0));
+            done.push_back(static_cast<long long>(head[1][b] - t0));
+        }
+        std::sort(staged.begin(), staged.end());
+        std::sort(done.begin(), done.end());
+        std::printf(
+            "  LM head (ns after the first block staged x): last staged %lld; products done: "
+            "first %lld, median %lld, 90%% %lld, last %lld\n",
+            staged.back(), done.front(), done[done.size() / 2], done[done.size() * 9 / 10],
+            done.back());
+    }
 #endif
     return 0;
 }

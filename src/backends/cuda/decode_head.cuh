@@ -13,6 +13,18 @@
 
 namespace ferris::cuda::decode {
 
+// The LM head's shares are long (over 600 row pairs a block for a 151,936-word vocabulary) and
+// come from DRAM, not L2: more loads in flight than a layer's products keep. 16 threads a pair of
+// rows, 7 chunks of each row a thread: a row of 896 columns (112 chunks) in one round trip.
+#ifndef FERRIS_DECODE_HEAD_TEAM  // the lab builds other shapes
+#define FERRIS_DECODE_HEAD_TEAM 16
+#endif
+#ifndef FERRIS_DECODE_HEAD_LOADS
+#define FERRIS_DECODE_HEAD_LOADS 7
+#endif
+constexpr int kHeadTeam = FERRIS_DECODE_HEAD_TEAM;
+using HeadLoads = LoadsOf<FERRIS_DECODE_HEAD_LOADS>;
+
 // Where the argmax meets in the launch's scratch (zeroed before the launch with the barrier
 // word): a count of finished blocks at word 1, the packed maximum at words 2-3.
 __device__ __forceinline__ unsigned* head_done(float* scratch) {

@@ -36,6 +36,12 @@ namespace {
 using namespace decode;
 
 constexpr int64_t kMinKeysPerSplit = 64;
+// Which phases issue their first weight loads between the barrier's halves (bits: 1 qkv, 2 o,
+// 4 gate/up, 8 down); the lab builds others.
+#ifndef FERRIS_DECODE_PRELOAD
+#define FERRIS_DECODE_PRELOAD 15
+#endif
+constexpr int kPreload = FERRIS_DECODE_PRELOAD;
 constexpr int kMaxSplits = 32;  // one warp combines a head's splits
 // Dynamic shared memory the kernel may take (x staged in T, the block's rows of x, early keys).
 constexpr int64_t kMaxSmemBytes = 160 * 1024;
@@ -102,9 +108,10 @@ __global__ void __launch_bounds__(kThreads, 1)
     const int64_t wanted = keys / kMinKeysPerSplit;
     const int splits = wanted < 1 ? 1 : wanted > stride_splits ? stride_splits : int(wanted);
     const int64_t c = a.c, inter = a.inter, in_o = a.nh * a.hs;
-    const Plan qkv_plan = plan_for((a.nh + 2 * a.nkv) * D / 2, blocks),
-               o_plan = plan_for(c, blocks);
-    const Plan gu_plan = plan_for(inter, blocks), down_plan = plan_for(c, blocks);
+    const Plan qkv_plan = plan_for((a.nh + 2 * a.nkv) * D / 2, blocks, kPreload & 1),
+               o_plan = plan_for(c, blocks, kPreload & 2);
+    const Plan gu_plan = plan_for(inter, blocks, kPreload & 4),
+               down_plan = plan_for(c, blocks, kPreload & 8);
     // A greedy step starts from the token's embedding row (the previous launch wrote the token;
     // this one overwrites it only after every block has finished reading it).
     const T* embed_row = nullptr;
@@ -226,16 +233,19 @@ __global__ void __launch_bounds__(kThreads, 1)
     if (!a.token) return;
     // 6. a greedy step's end: the LM head's rows in pairs (a dual product keeps twice the loads in
     // flight), against x normalized by the final norm; each block's best logit, then the argmax.
-    const Plan head_plan = plan_for((a.vocab + 1) / 2, blocks);
+    Plan head_plan = plan_for((a.vocab + 1) / 2, blocks);
+    head_plan.team = kHeadTeam;
+    HeadLoads hw;
     auto head_rows = [&](int64_t j) {
         const int64_t r = 2 * (head_plan.lo + j);
         return Rows{row(a.lm_head, r, c), row(a.lm_head, min(r + 1, a.vocab - 1), c)};
     };
     grid_arrive(s.barrier, target, blocks);
-    preload<true>(head_plan, c, head_rows, w);
+    preload<true>(head_plan, c, head_rows, hw);
     load_norm(a.final_norm, c, nw);
     grid_wait(s.barrier, target, blocks);
     stage<T>(xs, a.x, c, nw, a.eps, red);
+    DECODE_HEAD_MARK(0);
     float best = -INFINITY;
     int best_row = INT_MAX;
     auto consider = [&](int64_t r, float v) {
@@ -253,7 +263,8 @@ __global__ void __launch_bounds__(kThreads, 1)
             consider(r, d0);
             consider(r + 1, d1);
         },
-        team_part, w);
+        team_part, hw);
+    DECODE_HEAD_MARK(1);
     finish_argmax(best, best_row, a.scratch, blocks, a.token);
 }
 

@@ -26,7 +26,8 @@ constexpr int kMaxTeam = 128;
 #ifdef FERRIS_DECODE_PROFILE  // the kernel lab (dev/decode_lab.cu): when blocks arrive and leave
 __device__ unsigned long long g_arrive[64][256];
 __device__ unsigned long long g_leave[64];
-__device__ unsigned long long g_mark[64];  // block 0, layer 1: points inside the phases
+__device__ unsigned long long g_mark[64];      // block 0, layer 1: points inside the phases
+__device__ unsigned long long g_head[2][256];  // each block's LM head: x staged, products done
 __device__ __forceinline__ unsigned long long global_ns() {
     unsigned long long t;
     asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
@@ -34,8 +35,11 @@ __device__ __forceinline__ unsigned long long global_ns() {
 }
 #define DECODE_MARK(layer, i) \
     if ((layer) == 1 && blockIdx.x == 0 && threadIdx.x == 0) g_mark[i] = global_ns();
+#define DECODE_HEAD_MARK(i) \
+    if (threadIdx.x == 0 && blockIdx.x < 256) g_head[i][blockIdx.x] = global_ns();
 #else
 #define DECODE_MARK(layer, i)
+#define DECODE_HEAD_MARK(i)
 #endif
 
 // A grid barrier in two halves: all blocks arrive, then all leave, and every block's writes
@@ -90,13 +94,15 @@ __device__ __forceinline__ void grid_wait(unsigned* word, unsigned target, int b
 struct Plan {
     int64_t lo = 0, hi = 0;
     int team = 8;
+    bool preload = true;  // its first loads are issued before the barrier's wait
     __device__ __forceinline__ int64_t count() const { return hi - lo; }
 };
 __host__ __device__ inline int64_t share_of(int64_t items, int64_t blocks) {
     return (items + blocks - 1) / blocks;
 }
-__device__ __forceinline__ Plan plan_for(int64_t items, int blocks) {
+__device__ __forceinline__ Plan plan_for(int64_t items, int blocks, bool preload = true) {
     Plan p;
+    p.preload = preload;
     const int64_t per = share_of(items, blocks);
     p.lo = min(items, per * blockIdx.x);
     p.hi = min(items, p.lo + per);
@@ -140,23 +146,25 @@ __device__ __forceinline__ void dot_chunk(const uint4& w, const float (&x)[8], f
 }
 
 // A thread's weight loads in flight: kLoads 16-byte chunks of each of an item's rows.
-#ifndef FERRIS_DECODE_LOADS  // the lab builds other counts
-#define FERRIS_DECODE_LOADS 4
+#ifndef FERRIS_DECODE_LOADS  // the lab builds other counts (4: 8-20 us a step slower, dev/NOTES.md)
+#define FERRIS_DECODE_LOADS 5
 #endif
 constexpr int kLoads = FERRIS_DECODE_LOADS;
-struct Loads {
-    uint4 a[kLoads], b[kLoads];
+template <int N>
+struct LoadsOf {  // N chunks of each of an item's (one or two) rows
+    uint4 a[N], b[N];
 };
+using Loads = LoadsOf<kLoads>;
 
 // Loads the thread's chunks c0, c0 + team, ... of item j (zeros past the row or the share).
-template <bool kDual, typename RowsOf>
+template <bool kDual, typename RowsOf, int N>
 __device__ __forceinline__ void load_chunks(const Plan& p, int64_t chunks, RowsOf rows_of,
-                                            int64_t j, int64_t c0, Loads& w) {
+                                            int64_t j, int64_t c0, LoadsOf<N>& w) {
     const bool live = j < p.count();
     Rows r{nullptr, nullptr};
     if (live) r = rows_of(j);
 #pragma unroll
-    for (int u = 0; u < kLoads; ++u) {
+    for (int u = 0; u < N; ++u) {
         const int64_t c = c0 + u * p.team;
         const bool ok = live && c < chunks;
         w.a[u] = ok ? __ldg(r.a + c) : make_uint4(0, 0, 0, 0);
@@ -168,32 +176,33 @@ __device__ __forceinline__ void load_chunks(const Plan& p, int64_t chunks, RowsO
 // depend on it.
 // Not in the barrier's warp (its loads would hold up its spin, dev/decode_lab.cu): products()
 // loads those after the wait.
-template <bool kDual, typename RowsOf>
-__device__ __forceinline__ void preload(const Plan& p, int64_t in, RowsOf rows_of, Loads& w) {
-    if (is_barrier_warp()) return;
+template <bool kDual, typename RowsOf, int N>
+__device__ __forceinline__ void preload(const Plan& p, int64_t in, RowsOf rows_of, LoadsOf<N>& w) {
+    if (is_barrier_warp() || !p.preload) return;
     load_chunks<kDual>(p, in / 8, rows_of, threadIdx.x / p.team, threadIdx.x % p.team, w);
 }
 
 // The block's items against the staged xs (in T: 16 bytes a chunk, so a warp's loads do not
-// conflict), weights read from global memory with kLoads chunks a row in flight, the first ones
+// conflict), weights read from global memory with N chunks a row in flight, the first ones
 // preloaded; epilogue(j, dot, dot2) by each team's first thread, j the item's index in the
 // block's share. Uniform across the block.
-template <typename T, bool kDual, typename RowsOf, typename Epilogue>
+template <typename T, bool kDual, typename RowsOf, typename Epilogue, int N>
 __device__ __forceinline__ void products(const Plan& p, int64_t in, const T* xs, RowsOf rows_of,
-                                         Epilogue epilogue, float (*team_part)[kWarps], Loads& w) {
+                                         Epilogue epilogue, float (*team_part)[kWarps],
+                                         LoadsOf<N>& w) {
     const int team = p.team, sub = threadIdx.x % team;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int64_t slots = kThreads / team, chunks = in / 8;
     const uint4* x4 = reinterpret_cast<const uint4*>(xs);
-    bool loaded = !is_barrier_warp();  // preload() skipped the barrier's warp
+    bool loaded = p.preload && !is_barrier_warp();  // preload() skipped the barrier's warp
     for (int64_t base = 0; base < p.count(); base += slots) {
         const int64_t j = base + threadIdx.x / team;
         float acc = 0.0f, acc2 = 0.0f;
-        for (int64_t c0 = sub; c0 < chunks; c0 += static_cast<int64_t>(team) * kLoads) {
+        for (int64_t c0 = sub; c0 < chunks; c0 += static_cast<int64_t>(team) * N) {
             if (!loaded) load_chunks<kDual>(p, chunks, rows_of, j, c0, w);
             loaded = false;
 #pragma unroll
-            for (int u = 0; u < kLoads; ++u) {
+            for (int u = 0; u < N; ++u) {
                 const int64_t c = c0 + u * team;
                 if (c >= chunks) continue;
                 float x[8];
@@ -342,27 +351,22 @@ __device__ __forceinline__ AttnUnit attn_unit(const DecodeLayersArgs& a, int64_t
     return u;
 }
 
-// Loads the group of keys from s0 (clamped to the range: past the end, a copy masked later); with
-// `only` >= 0 just that key (the row this step writes, into a group copied early).
+// Loads the group of keys from s0 (clamped to the range: past the end, a copy masked later).
 template <int D>
 __device__ __forceinline__ void load_group(const DecodeLayersArgs& a, const DecodeLayerPointers& L,
-                                           const AttnUnit& u, int64_t s0, int64_t only,
-                                           KvGroup<D>& g) {
+                                           const AttnUnit& u, int64_t s0, KvGroup<D>& g) {
     constexpr int kS = D / 32;
     const int lane = threadIdx.x & 31;
 #pragma unroll
     for (int i = 0; i < kAttnKeys<D>; ++i) {
         const int64_t key = min(s0 + i, u.s_end - 1);
-        if (only >= 0 && key != only) continue;
         load_dims<kS>(L.k_cache, a.cache_dtype, key * a.k_seq + u.kvh * D + lane * kS, g.k[i]);
         load_dims<kS>(L.v_cache, a.cache_dtype, key * a.v_seq + u.kvh * D + lane * kS, g.v[i]);
     }
 }
 
-#ifndef FERRIS_DECODE_NEW_KEY_EARLY  // a lab variant (attention_phase)
-#define FERRIS_DECODE_NEW_KEY_EARLY 0
-#endif
-// The new key's k and v dims of this lane, loaded at once (FERRIS_DECODE_NEW_KEY_EARLY).
+// The new key's k and v dims of this lane (the row this step wrote, which the early copies of
+// attention_prefetch could not hold).
 template <int D>
 __device__ __forceinline__ void new_key_early(const DecodeLayersArgs& a,
                                               const DecodeLayerPointers& L, const AttnUnit& u,
@@ -477,13 +481,11 @@ __device__ void attention_phase(const DecodeLayersArgs& a, const DecodeLayerPoin
         float m = -INFINITY, l = 0.0f;
         // Groups of the block's first unit came early (attention_prefetch), but the new key.
         const int staged = unit == blockIdx.x ? kv_groups(D, a.cache_dtype) : 0;
-#if FERRIS_DECODE_NEW_KEY_EARLY
-        // Lab variant: the new key's load goes out with q's, not after the copies' wait (one
-        // round trip to L2 fewer on the path, four or eight registers more).
+        // The new key's load goes out with q's, not after the copies' wait: one round trip to
+        // L2 fewer on the path (0.4-0.8 us a layer, dev/NOTES.md).
         float new_k[kS], new_v[kS];
         if (staged && position >= u.s_begin && position < u.s_end)
             new_key_early<D>(a, L, u, position, new_k, new_v);
-#endif
         if (staged) asm volatile("cp.async.wait_all;" ::: "memory");
         DECODE_MARK(layer, 21);
         KvGroup<D> pre;
@@ -498,18 +500,14 @@ __device__ void attention_phase(const DecodeLayersArgs& a, const DecodeLayerPoin
                     read_dims<kS>(staged_key<D>(stage, a.cache_dtype, g, i, 1), a.cache_dtype,
                                   pre.v[i]);
                 }
-#if FERRIS_DECODE_NEW_KEY_EARLY
 #pragma unroll
                 for (int i = 0; i < kKeys; ++i) {
                     if (min(s0 + i, u.s_end - 1) != position) continue;
 #pragma unroll
                     for (int j = 0; j < kS; ++j) pre.k[i][j] = new_k[j], pre.v[i][j] = new_v[j];
                 }
-#else
-                load_group<D>(a, L, u, s0, position, pre);
-#endif
             } else {
-                load_group<D>(a, L, u, s0, -1, pre);
+                load_group<D>(a, L, u, s0, pre);
             }
             DECODE_MARK(layer, 22);
             float x[kKeys];
