@@ -72,6 +72,7 @@ public:
     size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype_); }
     bool is_contiguous() const;
     const std::shared_ptr<Storage>& storage() const { return storage_; }
+    size_t byte_offset() const { return byte_offset_; }  // where the view starts in storage()
 
     void* raw() const { return static_cast<char*>(storage_->data()) + byte_offset_; }
     template <typename T>

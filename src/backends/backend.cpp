@@ -1,7 +1,44 @@
-// Op names for error messages and supports() reports.
+// Op names for error messages and supports() reports; the default implementations of the
+// composite ops and of readback().
 #include "backends/backend.h"
 
+#include <cstring>
+
+#include "ferris/error.h"
+
 namespace ferris {
+
+namespace {
+
+// Readback where post() may simply copy: the work before it has already run (or copy() waits).
+class SyncReadback final : public Readback {
+public:
+    SyncReadback(Backend& backend, int slots, size_t bytes)
+        : backend_(backend), bytes_(bytes), data_(static_cast<size_t>(slots) * bytes) {}
+    void post(int slot, const Tensor& src) override {
+        const size_t n = src.numel() * dtype_size(src.dtype());
+        if (slot < 0 || static_cast<size_t>(slot + 1) * bytes_ > data_.size() || n > bytes_)
+            fail(ErrorCode::InvalidArgument, "readback: slot ", slot, " or ", n,
+                 " bytes outside the slots");
+        Tensor host = Tensor::empty(src.shape(), src.dtype());
+        backend_.copy(host, src);
+        std::memcpy(data_.data() + static_cast<size_t>(slot) * bytes_, host.raw(), n);
+    }
+    const void* take(int slot) override {
+        return data_.data() + static_cast<size_t>(slot) * bytes_;
+    }
+
+private:
+    Backend& backend_;
+    size_t bytes_;
+    std::vector<unsigned char> data_;
+};
+
+}  // namespace
+
+std::unique_ptr<Readback> Backend::readback(int slots, size_t bytes) {
+    return std::make_unique<SyncReadback>(*this, slots, bytes);
+}
 
 const char* op_name(OpKind op) {
     switch (op) {

@@ -113,6 +113,17 @@ public:
     virtual void replay() = 0;
 };
 
+// Small device -> host reads that wait only for the work queued before them: post() queues a copy
+// of a (small, contiguous) tensor into a slot, take() waits for that copy alone and returns the
+// slot's bytes. The decode loop reads step n's token while step n + 1 is already queued. Where
+// the work runs at once (the CPU), post() copies at once.
+class Readback {
+public:
+    virtual ~Readback() = default;
+    virtual void post(int slot, const Tensor& src) = 0;
+    virtual const void* take(int slot) = 0;
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -127,6 +138,8 @@ public:
     virtual void synchronize() = 0;
     // Records `body` (its ops on this backend) without running it; replay() runs it.
     virtual std::unique_ptr<RecordedStep> record(const std::function<void()>& body) = 0;
+    // `slots` slots of up to `bytes` each; the default copies synchronously (post = copy).
+    virtual std::unique_ptr<Readback> readback(int slots, size_t bytes);
 
     // Ops. Shapes use the letters of docs/ARCHITECTURE.md; N = rows (B*T). Activations are f32
     // unless stated; weights may be f32, f16 or bf16 and are read in their stored dtype.

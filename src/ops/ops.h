@@ -75,5 +75,7 @@ void sample_(Tensor& out, const Tensor& logits, Tensor& seen, const Tensor& unif
              const SampleOptions& options);
 // Records `body`, run on `device`'s backend, for replay (see RecordedStep in backend.h).
 std::unique_ptr<RecordedStep> record(Device device, const std::function<void()>& body);
+// Reads back that wait only for the work queued before them (Backend::readback).
+std::unique_ptr<Readback> readback(Device device, int slots, size_t bytes);
 
 }  // namespace ferris::ops

@@ -55,4 +55,8 @@ std::unique_ptr<RecordedStep> record(Device device, const std::function<void()>&
     return backend_for(device).record(body);
 }
 
+std::unique_ptr<Readback> readback(Device device, int slots, size_t bytes) {
+    return backend_for(device).readback(slots, bytes);
+}
+
 }  // namespace ferris::ops

@@ -394,6 +394,22 @@ TEST_F(CudaOps, RecordedStepReplaysWithNewInputs) {
     EXPECT_EQ(down(other).to_floats(), (std::vector<float>{7, 7, 7, 7}));
 }
 
+// Readback slots hold the tensor as the stream had it at each post(), whatever is queued after.
+TEST_F(CudaOps, ReadbackSlotsHoldTheValueAtTheirPost) {
+    Tensor t = up(Tensor::from_ints({1}, {7}));
+    auto slots = gpu().readback(2, sizeof(int32_t));
+    slots->post(0, t);
+    ops::copy_(t, Tensor::from_ints({1}, {9}));  // queued after the first copy
+    slots->post(1, t);
+    int32_t first = 0, second = 0;
+    std::memcpy(&second, slots->take(1), sizeof second);
+    std::memcpy(&first, slots->take(0), sizeof first);
+    EXPECT_EQ(first, 7);
+    EXPECT_EQ(second, 9);
+    EXPECT_THROW(slots->post(2, t), Error);                                   // no such slot
+    EXPECT_THROW(slots->post(0, up(Tensor::from_ints({2}, {1, 2}))), Error);  // over a slot
+}
+
 // ---- attention ----
 
 struct AttnCase {

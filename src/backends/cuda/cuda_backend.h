@@ -35,6 +35,8 @@ public:
     void synchronize() override;
     // Stream capture into a CUDA graph; the blocks the capture allocates stay reserved for it.
     std::unique_ptr<RecordedStep> record(const std::function<void()>& body) override;
+    // Pinned slots, each copy queued on the stream with an event after it (readback.cpp).
+    std::unique_ptr<Readback> readback(int slots, size_t bytes) override;
 
     void embedding(Tensor& out, const Tensor& table, const Tensor& ids) override;
     void rms_norm(Tensor& out, const Tensor& x, const Tensor& weight, float eps) override;
