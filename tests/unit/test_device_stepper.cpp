@@ -117,5 +117,27 @@ TEST_F(DeviceStepperTest, StepperStepsAfterPrefillAndRefusesAFullCache) {
     EXPECT_THROW(stepper.step(), Error);
 }
 
+// Run ahead (forced on here; the default on a GPU): each step() queues the next step before it
+// returns. Feeding a token of one's own drops that step: its uniform draw and its seen mark are
+// undone and its cache row written again. Fed the very token the dropped step was fed, the
+// stepper must give the host sampler's tokens (a strong penalty: a mark left behind shows).
+TEST_F(DeviceStepperTest, AStepQueuedAheadIsDroppedWithoutATrace) {
+    const std::vector<int32_t> prompt = tokenizer_->encode("The quick brown fox");
+    const SamplingParams params = sampling(0.9f, 0, 1.0f, 0.0f, 3.0f, 11);
+    nn::KvCache cache = model_->new_cache(static_cast<int64_t>(prompt.size()) + 6, DType::F32);
+    std::vector<int32_t> got;
+    {
+        DeviceStepper stepper(*model_, cache, params, prompt);
+        stepper.set_run_ahead(true);
+        got.push_back(stepper.prefill(prompt));
+        got.push_back(stepper.step());  // and queues the step fed with got[1]
+        got.push_back(stepper.step(got[1]));
+        got.push_back(stepper.step());
+        got.push_back(stepper.step());
+    }
+    EXPECT_EQ(got, host_path(prompt, params, 5));
+    EXPECT_EQ(cache.length(), static_cast<int64_t>(prompt.size()) + 4);
+}
+
 }  // namespace
 }  // namespace ferris::runtime
