@@ -8,12 +8,21 @@
 # key counts (and a carried .lab-base, a copy of HEAD's src/include/dev, beside it), then profiles
 # the first; LAB_VARIANTS="0 6,32 8,24" runs the new lab once per variant (prefetch blocks,
 # MB ahead: dev/decode_lab.cu), LAB_PROFILE="6,32" profiles that one; LAB_BUILDS="early:-DA=1,-DB=2"
-# builds and runs the tree's lab again with those flags.
+# builds and runs the tree's lab again with those flags. LLAMA=1 builds llama.cpp in the background
+# from the start (waited for before anything is timed); SANITIZE_FILTER=gtest-filter puts other
+# tests under compute-sanitizer.
 set -uo pipefail
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 source scripts/device/env.sh
 set +e
 B=/tmp/fcuda
+LLAMA_BUILD=
+if [ "${LLAMA:-0}" = 1 ] && [ -d .peer/llama.cpp ]; then  # the same configuration as the bench script
+  (cmake -S .peer/llama.cpp -B /tmp/lb -G Ninja -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DLLAMA_CURL=OFF \
+     -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DCMAKE_BUILD_TYPE=Release \
+     && cmake --build /tmp/lb --target llama-bench -j 8) > /tmp/llama_build.log 2>&1 &
+  LLAMA_BUILD=$!
+fi
 if [ "${BUILD:-1}" = 1 ]; then
 echo "== build"
 cmake -S . -B $B -G Ninja -DFERRIS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 "${FERRIS_CMAKE_DEPS[@]}" > /tmp/cmake.log 2>&1 || { tail -40 /tmp/cmake.log; exit 1; }
@@ -23,6 +32,7 @@ if [ -n "${TESTS_FILTER:-}" ]; then
   echo "== ferris_cuda_tests --gtest_filter=$TESTS_FILTER"
   $B/tests/ferris_cuda_tests --gtest_filter="$TESTS_FILTER" 2>&1 | grep -E "^\[  |OK \]|FAILED|Failure|error|Expected|Which is|actual|x, |cache" | head -80
 fi
+[ -n "$LLAMA_BUILD" ] && { echo "== waiting for the llama.cpp build"; wait $LLAMA_BUILD; }
 if [ -n "${LAB:-}" ]; then
   echo "== decode lab: 24 layers of the 0.5B shape in one launch (base: .lab-base, a copy of HEAD, when carried)"
   nvcc -O3 -std=c++20 -arch=sm_90 -Isrc -Iinclude dev/decode_lab.cu -o /tmp/decode_lab &
@@ -47,8 +57,10 @@ fi
 if [ "${SANITIZE:-1}" = 1 ]; then
   echo "== compute-sanitizer memcheck / racecheck (op tests)"
   CS=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-  timeout 240 $CS --tool memcheck --error-exitcode 9 $B/tests/ferris_cuda_tests --gtest_filter='CudaOps.*:CudaLinear*:-CudaOps.OutOfMemoryIsAClearError' > /tmp/memcheck.log 2>&1; echo "memcheck rc=$?"; tail -4 /tmp/memcheck.log; grep -m 3 -B2 -A14 "^========= Invalid\|^========= Program hit\|^========= Uninit" /tmp/memcheck.log | head -60
-  timeout 120 $CS --tool racecheck --error-exitcode 9 $B/tests/ferris_cuda_tests --gtest_filter='CudaOps.Attention*:CudaOps.Pool*:CudaOps.*Norm*' > /tmp/racecheck.log 2>&1; echo "racecheck rc=$?"; tail -4 /tmp/racecheck.log
+  MF=${SANITIZE_FILTER:-'CudaOps.*:CudaLinear*:-CudaOps.OutOfMemoryIsAClearError'}
+  RF=${SANITIZE_FILTER:-'CudaOps.Attention*:CudaOps.Pool*:CudaOps.*Norm*'}
+  timeout 240 $CS --tool memcheck --error-exitcode 9 $B/tests/ferris_cuda_tests --gtest_filter="$MF" > /tmp/memcheck.log 2>&1; echo "memcheck rc=$?"; tail -4 /tmp/memcheck.log; grep -m 3 -B2 -A14 "^========= Invalid\|^========= Program hit\|^========= Uninit" /tmp/memcheck.log | head -60
+  timeout 180 $CS --tool racecheck --error-exitcode 9 $B/tests/ferris_cuda_tests --gtest_filter="$RF" > /tmp/racecheck.log 2>&1; echo "racecheck rc=$?"; tail -4 /tmp/racecheck.log
 fi
 if [ "${BENCH_EMBED:-1}" = 1 ]; then
   echo "== embeddings: Ferris vs sentence-transformers (same call, same card)"
@@ -120,8 +132,11 @@ if [ "${BENCH_GEN:-1}" = 1 ]; then
     echo "== the same, the layers as separate kernels (FERRIS_CUDA_NO_PERSISTENT=1)"
     FERRIS_CUDA_NO_PERSISTENT=1 $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 128 --repeat 5
     FERRIS_CUDA_NO_PERSISTENT=1 $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 1 --decode 128 --decode-context 2048 --repeat 3
-    echo "== persistent, the embedding, LM head and argmax as their own kernels (FERRIS_CUDA_NO_FUSED_HEAD=1)"
-    FERRIS_CUDA_NO_FUSED_HEAD=1 $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 128 --repeat 5
+    for round in 1 2; do  # alternated, so that a drift of the card's clocks shows
+      echo "== greedy step in one kernel / the embedding, LM head and argmax as their own kernels (FERRIS_CUDA_NO_FUSED_HEAD=1), round $round"
+      $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 128 --repeat 5 | grep tg | sed 's/^/fused:    /'
+      FERRIS_CUDA_NO_FUSED_HEAD=1 $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 128 --repeat 5 | grep tg | sed 's/^/separate: /'
+    done
     echo "== persistent, without the prefetch blocks (FERRIS_CUDA_PREFETCH_BLOCKS=0)"
     FERRIS_CUDA_PREFETCH_BLOCKS=0 $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 128 --repeat 5
     echo "== persistent again"
