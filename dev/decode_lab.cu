@@ -112,9 +112,9 @@ int main(int argc, char** argv) {
         FERRIS_CUDA_CHECK(cudaMemcpy(dw, at, 8, cudaMemcpyHostToDevice));
         for (const std::string& v : variants) {
             long long ahead_mb = 32;
-            int head = 0;
+            int head = 0, clean = 0;
             prefetch_blocks = -1;
-            std::sscanf(v.c_str(), "%d,%lld,%d", &prefetch_blocks, &ahead_mb, &head);
+            std::sscanf(v.c_str(), "%d,%lld,%d,%d", &prefetch_blocks, &ahead_mb, &head, &clean);
             a.prefetch_blocks = prefetch_blocks;
             a.prefetch_ahead = static_cast<int64_t>(ahead_mb) << 20;
             a.token = head ? head_token : nullptr;
@@ -123,7 +123,9 @@ int main(int argc, char** argv) {
             a.final_norm = head_norm;
             a.logits = head_logits;
             std::vector<float> ms;
+            a.scratch_clean = false;
             for (int r = 0; r < 60; ++r) {
+                a.scratch_clean = clean && r > 0;  // ",1" at the end: no memset after the first
                 cudaEventRecord(t0, stream);
                 decode_layers(a, stream);
                 cudaEventRecord(t1, stream);
@@ -133,11 +135,19 @@ int main(int argc, char** argv) {
                 if (r >= 10) ms.push_back(m);
             }
             std::sort(ms.begin(), ms.end());
+            // Back to back, as decode replays them: 30 launches between two events.
+            cudaEventRecord(t0, stream);
+            for (int r = 0; r < 30; ++r) decode_layers(a, stream);
+            cudaEventRecord(t1, stream);
+            FERRIS_CUDA_CHECK(cudaEventSynchronize(t1));
+            float chain = 0;
+            cudaEventElapsedTime(&chain, t0, t1);
             std::printf(
-                "keys %4d, prefetch blocks %3d, %3lld MB ahead%s: 24 layers in %7.1f us (median "
-                "of %zu; min %.1f)\n",
+                "keys %4d, prefetch blocks %3d, %3lld MB ahead%s%s: 24 layers in %7.1f us (median "
+                "of %zu; min %.1f); back to back %.1f us a launch\n",
                 keys, prefetch_blocks, ahead_mb, head ? ", + embedding, LM head, argmax" : "",
-                1000 * ms[ms.size() / 2], ms.size(), 1000 * ms.front());
+                clean ? ", no memset" : "", 1000 * ms[ms.size() / 2], ms.size(), 1000 * ms.front(),
+                1000 * chain / 30);
         }
     }
 

@@ -198,6 +198,14 @@ TEST_F(CudaDecoder, GreedyStepMatchesComposedOps) {
             xs[composed] = x;
         }
         const std::string what = name_of(k) + " vocab " + std::to_string(t.vocab);
+        {  // again: the scratch the first launch left clean, reused with no memset, same answer
+            Stack again = make_stack(k, Device::cuda(0));
+            Tensor token = up(Tensor::from_ints({1}, {t.token}));
+            Tensor x = up(Tensor::zeros({1, k.c}, DType::F32));
+            const Tensor l = ops::decoder_greedy_step_(token, x, head, again.layers, again.step);
+            EXPECT_EQ(down(l).to_floats(), down(logits[0]).to_floats()) << what << " again";
+            EXPECT_EQ(down(token).data<int32_t>()[0], down(tokens[0]).data<int32_t>()[0]) << what;
+        }
         // 5e-4, not the layers test's 2e-4: the step starts from an embedding row of +-1, and
         // 1001 rows of it measured 2.2e-4 (H100).
         EXPECT_LT(rel(down(xs[0]), down(xs[1])), 5e-4) << what << " x after the layers";

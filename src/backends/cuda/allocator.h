@@ -42,6 +42,7 @@ public:
     void begin_private_pool();
     std::vector<std::pair<size_t, void*>> end_private_pool();
     void release_reserved(const std::vector<std::pair<size_t, void*>>& blocks);
+    bool capturing() const { return capturing_; }  // between begin and end_private_pool
     AllocatorStats stats() const;
 
     static size_t bucket_size(size_t bytes);

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "backends/backend.h"
 #include "backends/cuda/allocator.h"
@@ -95,6 +96,10 @@ private:
     const Tensor& inv_freq(float theta, int64_t hs);   // rope frequencies, cached
     void run_attention(const AttentionArgs& a);        // f32 q/out: picks the kernel, scratch
 
+    // The persistent decode kernel's scratches, made outside graph captures and kept for the life
+    // of the backend (graphs may hold their pointers): each launch leaves its header zeroed, so
+    // none needs a memset (see run_decode). The last is the largest.
+    std::vector<Tensor> decode_scratch_;
     int index_;
     int sms_ = 1;
     CUstream_st* stream_ = nullptr;

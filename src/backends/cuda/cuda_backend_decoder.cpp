@@ -57,7 +57,18 @@ bool CudaBackend::decode_args(DecodeLayersArgs& a, Tensor& x,
 
 void CudaBackend::run_decode(DecodeLayersArgs& a, float theta) {
     a.inv_freq = inv_freq(theta, a.hs).data<float>();
-    Tensor scratch = empty({static_cast<int64_t>(decode_layers_scratch_floats(a))}, DType::F32);
+    const auto floats = static_cast<int64_t>(decode_layers_scratch_floats(a));
+    // The backend's own scratch, made (and zeroed by the first launch's memset) outside a
+    // capture: a block made during one belongs to that graph. A capture before any plain launch
+    // (DeviceStepper makes one first) takes its own scratch, with a memset node.
+    Tensor scratch;
+    if (!decode_scratch_.empty() && decode_scratch_.back().numel() >= floats) {
+        scratch = decode_scratch_.back();
+        a.scratch_clean = true;
+    } else {
+        scratch = empty({floats}, DType::F32);
+        if (!allocator_.capturing()) decode_scratch_.push_back(scratch);
+    }
     a.scratch = scratch.data<float>();
     decode_layers(a, stream_);
 }

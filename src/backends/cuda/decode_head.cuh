@@ -25,8 +25,8 @@ namespace ferris::cuda::decode {
 constexpr int kHeadTeam = FERRIS_DECODE_HEAD_TEAM;
 using HeadLoads = LoadsOf<FERRIS_DECODE_HEAD_LOADS>;
 
-// Where the argmax meets in the launch's scratch (zeroed before the launch with the barrier
-// word): a count of finished blocks at word 1, the packed maximum at words 2-3.
+// Where the argmax meets in the launch's scratch header (decode_layers_parts.cuh): a count of
+// finished blocks at word 1, the packed maximum at words 2-3.
 __device__ __forceinline__ unsigned* head_done(float* scratch) {
     return reinterpret_cast<unsigned*>(scratch) + 1;
 }

@@ -36,12 +36,20 @@ namespace {
 using namespace decode;
 
 constexpr int64_t kMinKeysPerSplit = 64;
-// Which phases issue their first weight loads between the barrier's halves (bits: 1 qkv, 2 o,
-// 4 gate/up, 8 down); the lab builds others.
-#ifndef FERRIS_DECODE_PRELOAD
-#define FERRIS_DECODE_PRELOAD 15
+// How many of a thread's first loads each phase issues between the barrier's halves (all by
+// default; the lab builds others: none at all lost 1-45 us a step, dev/NOTES.md).
+#ifndef FERRIS_DECODE_PRELOAD_QKV
+#define FERRIS_DECODE_PRELOAD_QKV kAllLoads
 #endif
-constexpr int kPreload = FERRIS_DECODE_PRELOAD;
+#ifndef FERRIS_DECODE_PRELOAD_O
+#define FERRIS_DECODE_PRELOAD_O kAllLoads
+#endif
+#ifndef FERRIS_DECODE_PRELOAD_GU
+#define FERRIS_DECODE_PRELOAD_GU kAllLoads
+#endif
+#ifndef FERRIS_DECODE_PRELOAD_DOWN
+#define FERRIS_DECODE_PRELOAD_DOWN kAllLoads
+#endif
 constexpr int kMaxSplits = 32;  // one warp combines a head's splits
 // Dynamic shared memory the kernel may take (x staged in T, the block's rows of x, early keys).
 constexpr int64_t kMaxSmemBytes = 160 * 1024;
@@ -77,16 +85,16 @@ __host__ __device__ inline Layout layout_of(const DecodeLayersArgs& a, int64_t b
 __device__ __forceinline__ Scratch scratch_of(const DecodeLayersArgs& a, int splits) {
     Scratch s;
     s.barrier = reinterpret_cast<unsigned*>(a.scratch);
-    s.q = a.scratch + 4;
+    s.q = a.scratch + kScratchHeader;
     s.h = s.q + round_up(a.nh * a.hs, 4);
     s.part_ml = s.h + round_up(a.inter, 4);
     s.part_o = s.part_ml + round_up(a.nh * splits * 2, 4);
     return s;
 }
 
+// One block's part of the launch (returns when the block is done).
 template <typename T, int D>
-__global__ void __launch_bounds__(kThreads, 1)
-    decode_layers_kernel(const __grid_constant__ DecodeLayersArgs a) {
+__device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
     extern __shared__ __align__(16) unsigned char smem[];
     __shared__ float red[32];
     __shared__ float team_part[2][kWarps];
@@ -108,10 +116,11 @@ __global__ void __launch_bounds__(kThreads, 1)
     const int64_t wanted = keys / kMinKeysPerSplit;
     const int splits = wanted < 1 ? 1 : wanted > stride_splits ? stride_splits : int(wanted);
     const int64_t c = a.c, inter = a.inter, in_o = a.nh * a.hs;
-    const Plan qkv_plan = plan_for((a.nh + 2 * a.nkv) * D / 2, blocks, kPreload & 1),
-               o_plan = plan_for(c, blocks, kPreload & 2);
-    const Plan gu_plan = plan_for(inter, blocks, kPreload & 4),
-               down_plan = plan_for(c, blocks, kPreload & 8);
+    const Plan qkv_plan = plan_for((a.nh + 2 * a.nkv) * D / 2, blocks),
+               o_plan = plan_for(c, blocks);
+    const Plan gu_plan = plan_for(inter, blocks), down_plan = plan_for(c, blocks);
+    constexpr int kPreQkv = FERRIS_DECODE_PRELOAD_QKV, kPreO = FERRIS_DECODE_PRELOAD_O,
+                  kPreGu = FERRIS_DECODE_PRELOAD_GU, kPreDown = FERRIS_DECODE_PRELOAD_DOWN;
     // A greedy step starts from the token's embedding row (the previous launch wrote the token;
     // this one overwrites it only after every block has finished reading it).
     const T* embed_row = nullptr;
@@ -157,7 +166,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 
     Loads w;
     NormWeights nw;
-    preload<true>(qkv_plan, c, qkv_rows, w);
+    preload<true, kPreQkv>(qkv_plan, c, qkv_rows, w);
     load_norm(a.layers[0].attn_norm, c, nw);
     for (int l = 0; l < a.n_layers; ++l) {
         layer = &a.layers[l];
@@ -173,7 +182,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         rope_params.bias = L.qkv_bias;
         rope_params.rope.k_cache = L.k_cache;
         rope_params.rope.v_cache = L.v_cache;
-        products<T, true>(
+        products<T, true, kPreQkv>(
             qkv_plan, c, xs, qkv_rows,
             [&](int64_t j, float dot, float dot2) {
                 gemv_detail::rope_store(rope_params, qkv_plan.lo + j, 0, dot, dot2);
@@ -190,23 +199,23 @@ __global__ void __launch_bounds__(kThreads, 1)
                                reinterpret_cast<float*>(xs), l, blocks);
         DECODE_MARK(l, 4);
         grid_arrive(s.barrier, target, blocks);
-        preload<false>(o_plan, in_o, o_rows, w);
+        preload<false, kPreO>(o_plan, in_o, o_rows, w);
         grid_wait(s.barrier, target, blocks);
         // 3. x += W_o a
         DECODE_MARK(l, 5);
         stage_attention<T>(xs, a, s, splits, stride_splits);
         DECODE_MARK(l, 6);
-        products<T, false>(o_plan, in_o, xs, o_rows, add_to_x, team_part, w);
+        products<T, false, kPreO>(o_plan, in_o, xs, o_rows, add_to_x, team_part, w);
         DECODE_MARK(l, 7);
         grid_arrive(s.barrier, target, blocks);
-        preload<true>(gu_plan, c, gu_rows, w);
+        preload<true, kPreGu>(gu_plan, c, gu_rows, w);
         load_norm(L.mlp_norm, c, nw);
         grid_wait(s.barrier, target, blocks);
         // 4. h = silu(W_g x) * (W_u x) of the normalized x
         DECODE_MARK(l, 8);
         stage<T>(xs, a.x, c, nw, a.eps, red);
         DECODE_MARK(l, 9);
-        products<T, true>(
+        products<T, true, kPreGu>(
             gu_plan, c, xs, gu_rows,
             [&](int64_t j, float g, float u) {
                 __stcg(h + gu_plan.lo + j, from_float<T>(g / (1.0f + expf(-g)) * u));
@@ -214,18 +223,18 @@ __global__ void __launch_bounds__(kThreads, 1)
             team_part, w);
         DECODE_MARK(l, 10);
         grid_arrive(s.barrier, target, blocks);
-        preload<false>(down_plan, inter, down_rows, w);
+        preload<false, kPreDown>(down_plan, inter, down_rows, w);
         grid_wait(s.barrier, target, blocks);
         // 5. x += W_d h
         DECODE_MARK(l, 11);
         stage_copy<T>(xs, h, inter);
         DECODE_MARK(l, 12);
-        products<T, false>(down_plan, inter, xs, down_rows, add_to_x, team_part, w);
+        products<T, false, kPreDown>(down_plan, inter, xs, down_rows, add_to_x, team_part, w);
         DECODE_MARK(l, 13);
         if (l + 1 < a.n_layers) {
             grid_arrive(s.barrier, target, blocks);
             layer = &a.layers[l + 1];
-            preload<true>(qkv_plan, c, qkv_rows, w);
+            preload<true, kPreQkv>(qkv_plan, c, qkv_rows, w);
             load_norm(layer->attn_norm, c, nw);
             grid_wait(s.barrier, target, blocks);
         }
@@ -268,6 +277,13 @@ __global__ void __launch_bounds__(kThreads, 1)
     finish_argmax(best, best_row, a.scratch, blocks, a.token);
 }
 
+template <typename T, int D>
+__global__ void __launch_bounds__(kThreads, 1)
+    decode_layers_kernel(const __grid_constant__ DecodeLayersArgs a) {
+    decode_block<T, D>(a);
+    leave_launch(a.scratch);
+}
+
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 // Blocks given to prefetching the weights into L2 (decode_prefetch.cuh): 6 of the H100's 132
@@ -301,7 +317,9 @@ void launch(const DecodeLayersArgs& args, cudaStream_t stream) {
                                                static_cast<int>(smem)));
     if (resident_blocks(kernel, kThreads, smem) < 1)
         fail(ErrorCode::Unsupported, "[decoder_layers] cuda: the persistent kernel does not fit");
-    FERRIS_CUDA_CHECK(cudaMemsetAsync(a.scratch, 0, 16, stream));
+    // A scratch a launch already used is clean: its last block to leave zeroed the header.
+    if (!a.scratch_clean)
+        FERRIS_CUDA_CHECK(cudaMemsetAsync(a.scratch, 0, kScratchHeader * sizeof(float), stream));
     cudaLaunchConfig_t config = {};
     config.gridDim = dim3(static_cast<unsigned>(blocks));
     config.blockDim = dim3(kThreads);
@@ -351,7 +369,7 @@ bool decode_layers_applies(const DecodeLayersArgs& a) {
 
 size_t decode_layers_scratch_floats(const DecodeLayersArgs& a) {
     const int64_t splits = max_splits(a.nh, sm_count());
-    return static_cast<size_t>(4 + round_up(a.nh * a.hs, 4) + round_up(a.inter, 4) +
+    return static_cast<size_t>(kScratchHeader + round_up(a.nh * a.hs, 4) + round_up(a.inter, 4) +
                                round_up(a.nh * splits * 2, 4) + a.nh * splits * a.hs);
 }
 

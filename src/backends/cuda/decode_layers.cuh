@@ -43,6 +43,9 @@ struct DecodeLayersArgs {
     const float* inv_freq = nullptr;    // (HS / 2) f32, the rope op's frequencies
     float eps = 0.0f, scale = 1.0f;
     float* scratch = nullptr;  // decode_layers_scratch_floats(), 16-byte aligned
+    // The scratch's header is already zero (a scratch some launch used before; each launch leaves
+    // it zeroed): no memset before the launch.
+    bool scratch_clean = false;
     // The kernel lab's experiments (dev/decode_lab.cu), 0 otherwise: bit 1 skips attention.
     int lab_skip = 0;
     // A whole greedy step (Backend::decoder_greedy_step) when `token` is set: x starts as the
