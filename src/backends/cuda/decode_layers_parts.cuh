@@ -72,9 +72,6 @@ __device__ __forceinline__ bool is_barrier_warp() {
 // Attention's keys go to the other warps: the barrier's warp would load its own after the wait,
 // and the block would wait for it (2,048 keys: dev/decode_lab.cu).
 constexpr int kKeyWarps = kWarps - 1;
-#ifndef FERRIS_DECODE_RED_RELEASE
-#define FERRIS_DECODE_RED_RELEASE 0
-#endif
 // `blocks`: the blocks that take part (the compute blocks; the prefetch blocks never arrive).
 __device__ __forceinline__ void grid_arrive(unsigned* word, unsigned& target, int blocks) {
     __syncthreads();
@@ -84,12 +81,9 @@ __device__ __forceinline__ void grid_arrive(unsigned* word, unsigned& target, in
         const unsigned k = target / blocks - 1;
         if (k < 64 && blockIdx.x < 256) g_arrive[k][blockIdx.x] = global_ns();
 #endif
-#if FERRIS_DECODE_RED_RELEASE  // lab variant: one release reduction instead of fence + add
-        asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(word) : "memory");
-#else
+        // (One `red.release.gpu` instead measured no faster, dev/NOTES.md.)
         __threadfence();
         atomicAdd(word, 1u);
-#endif
     }
 }
 __device__ __forceinline__ void grid_wait(unsigned* word, unsigned target, int blocks) {
