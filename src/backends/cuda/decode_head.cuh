@@ -25,13 +25,12 @@ namespace ferris::cuda::decode {
 constexpr int kHeadTeam = FERRIS_DECODE_HEAD_TEAM;
 using HeadLoads = LoadsOf<FERRIS_DECODE_HEAD_LOADS>;
 
-// Where the argmax meets in the launch's scratch header (decode_layers_parts.cuh): a count of
-// finished blocks at word 1, the packed maximum at words 2-3.
+// Where the argmax meets in the launch's scratch header (decode_layers_parts.cuh).
 __device__ __forceinline__ unsigned* head_done(float* scratch) {
-    return reinterpret_cast<unsigned*>(scratch) + 1;
+    return reinterpret_cast<unsigned*>(scratch) + kHeadDoneWord;
 }
 __device__ __forceinline__ unsigned long long* head_best(float* scratch) {
-    return reinterpret_cast<unsigned long long*>(scratch + 2);
+    return reinterpret_cast<unsigned long long*>(scratch + kHeadBestWord);
 }
 
 // The block's (value, first row) into the launch's maximum; the last block of `blocks` to arrive

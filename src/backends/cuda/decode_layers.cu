@@ -36,20 +36,6 @@ namespace {
 using namespace decode;
 
 constexpr int64_t kMinKeysPerSplit = 64;
-// How many of a thread's first loads each phase issues between the barrier's halves (all by
-// default; the lab builds others: none at all lost 1-45 us a step, dev/NOTES.md).
-#ifndef FERRIS_DECODE_PRELOAD_QKV
-#define FERRIS_DECODE_PRELOAD_QKV kAllLoads
-#endif
-#ifndef FERRIS_DECODE_PRELOAD_O
-#define FERRIS_DECODE_PRELOAD_O kAllLoads
-#endif
-#ifndef FERRIS_DECODE_PRELOAD_GU
-#define FERRIS_DECODE_PRELOAD_GU kAllLoads
-#endif
-#ifndef FERRIS_DECODE_PRELOAD_DOWN
-#define FERRIS_DECODE_PRELOAD_DOWN kAllLoads
-#endif
 constexpr int kMaxSplits = 32;  // one warp combines a head's splits
 // Dynamic shared memory the kernel may take (x staged in T, the block's rows of x, early keys).
 constexpr int64_t kMaxSmemBytes = 160 * 1024;
@@ -84,7 +70,7 @@ __host__ __device__ inline Layout layout_of(const DecodeLayersArgs& a, int64_t b
 
 __device__ __forceinline__ Scratch scratch_of(const DecodeLayersArgs& a, int splits) {
     Scratch s;
-    s.barrier = reinterpret_cast<unsigned*>(a.scratch);
+    s.barrier = reinterpret_cast<unsigned*>(a.scratch) + kBarrierWord;
     s.q = a.scratch + kScratchHeader;
     s.h = s.q + round_up(a.nh * a.hs, 4);
     s.part_ml = s.h + round_up(a.inter, 4);
@@ -119,8 +105,6 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
     const Plan qkv_plan = plan_for((a.nh + 2 * a.nkv) * D / 2, blocks),
                o_plan = plan_for(c, blocks);
     const Plan gu_plan = plan_for(inter, blocks), down_plan = plan_for(c, blocks);
-    constexpr int kPreQkv = FERRIS_DECODE_PRELOAD_QKV, kPreO = FERRIS_DECODE_PRELOAD_O,
-                  kPreGu = FERRIS_DECODE_PRELOAD_GU, kPreDown = FERRIS_DECODE_PRELOAD_DOWN;
     // A greedy step starts from the token's embedding row (the previous launch wrote the token;
     // this one overwrites it only after every block has finished reading it).
     const T* embed_row = nullptr;
@@ -166,7 +150,7 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
 
     Loads w;
     NormWeights nw;
-    preload<true, kPreQkv>(qkv_plan, c, qkv_rows, w);
+    preload<true>(qkv_plan, c, qkv_rows, w);
     load_norm(a.layers[0].attn_norm, c, nw);
     for (int l = 0; l < a.n_layers; ++l) {
         layer = &a.layers[l];
@@ -182,7 +166,7 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
         rope_params.bias = L.qkv_bias;
         rope_params.rope.k_cache = L.k_cache;
         rope_params.rope.v_cache = L.v_cache;
-        products<T, true, kPreQkv>(
+        products<T, true>(
             qkv_plan, c, xs, qkv_rows,
             [&](int64_t j, float dot, float dot2) {
                 gemv_detail::rope_store(rope_params, qkv_plan.lo + j, 0, dot, dot2);
@@ -199,23 +183,23 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
                                reinterpret_cast<float*>(xs), l, blocks);
         DECODE_MARK(l, 4);
         grid_arrive(s.barrier, target, blocks);
-        preload<false, kPreO>(o_plan, in_o, o_rows, w);
+        preload<false>(o_plan, in_o, o_rows, w);
         grid_wait(s.barrier, target, blocks);
         // 3. x += W_o a
         DECODE_MARK(l, 5);
         stage_attention<T>(xs, a, s, splits, stride_splits);
         DECODE_MARK(l, 6);
-        products<T, false, kPreO>(o_plan, in_o, xs, o_rows, add_to_x, team_part, w);
+        products<T, false>(o_plan, in_o, xs, o_rows, add_to_x, team_part, w);
         DECODE_MARK(l, 7);
         grid_arrive(s.barrier, target, blocks);
-        preload<true, kPreGu>(gu_plan, c, gu_rows, w);
+        preload<true>(gu_plan, c, gu_rows, w);
         load_norm(L.mlp_norm, c, nw);
         grid_wait(s.barrier, target, blocks);
         // 4. h = silu(W_g x) * (W_u x) of the normalized x
         DECODE_MARK(l, 8);
         stage<T>(xs, a.x, c, nw, a.eps, red);
         DECODE_MARK(l, 9);
-        products<T, true, kPreGu>(
+        products<T, true>(
             gu_plan, c, xs, gu_rows,
             [&](int64_t j, float g, float u) {
                 __stcg(h + gu_plan.lo + j, from_float<T>(g / (1.0f + expf(-g)) * u));
@@ -223,18 +207,18 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
             team_part, w);
         DECODE_MARK(l, 10);
         grid_arrive(s.barrier, target, blocks);
-        preload<false, kPreDown>(down_plan, inter, down_rows, w);
+        preload<false>(down_plan, inter, down_rows, w);
         grid_wait(s.barrier, target, blocks);
         // 5. x += W_d h
         DECODE_MARK(l, 11);
         stage_copy<T>(xs, h, inter);
         DECODE_MARK(l, 12);
-        products<T, false, kPreDown>(down_plan, inter, xs, down_rows, add_to_x, team_part, w);
+        products<T, false>(down_plan, inter, xs, down_rows, add_to_x, team_part, w);
         DECODE_MARK(l, 13);
         if (l + 1 < a.n_layers) {
             grid_arrive(s.barrier, target, blocks);
             layer = &a.layers[l + 1];
-            preload<true, kPreQkv>(qkv_plan, c, qkv_rows, w);
+            preload<true>(qkv_plan, c, qkv_rows, w);
             load_norm(layer->attn_norm, c, nw);
             grid_wait(s.barrier, target, blocks);
         }

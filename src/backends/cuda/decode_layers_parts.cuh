@@ -42,19 +42,20 @@ __device__ __forceinline__ unsigned long long global_ns() {
 #define DECODE_HEAD_MARK(i)
 #endif
 
-// The scratch's header words: the grid barrier's count (0), the argmax's count and maximum (1-3,
-// decode_head.cuh), the count of blocks that left the launch (4). Zero when a launch starts: the
-// launch's last block to leave zeroes them again, so that a scratch kept across launches (a
-// graph's, the backend's) needs no memset before each (launch() makes the first one).
-constexpr int kScratchHeader = 8;
+// The scratch's header words: the grid barrier's count, the argmax's count of finished blocks and
+// 64-bit maximum (decode_head.cuh), the count of blocks that left the launch. Zero when a launch
+// starts: the launch's last block to leave zeroes them again, so that a scratch kept across
+// launches (a graph's, the backend's) needs no memset before each (launch() makes the first one).
+constexpr int kBarrierWord = 0, kHeadDoneWord = 1, kHeadBestWord = 2 /* and 3 */, kLeftWord = 4;
+constexpr int kScratchHeader = 8;  // floats, the header's words rounded up to 16-byte alignment
 __device__ __forceinline__ void leave_launch(float* scratch) {
     __syncthreads();
     if (threadIdx.x != 0) return;
     unsigned* words = reinterpret_cast<unsigned*>(scratch);
     __threadfence();
-    if (atomicAdd(words + 4, 1u) != gridDim.x - 1) return;
+    if (atomicAdd(words + kLeftWord, 1u) != gridDim.x - 1) return;
     // Every other block has left: nothing reads the header again in this launch.
-    for (int i = 0; i < 5; ++i) words[i] = 0;
+    for (int i = kBarrierWord; i <= kLeftWord; ++i) words[i] = 0;
     __threadfence();
 }
 
@@ -99,8 +100,6 @@ __device__ __forceinline__ void grid_wait(unsigned* word, unsigned target, int b
     }
     __syncthreads();
 }
-
-constexpr int kAllLoads = 127;  // preload(), products(): every load of the first round
 
 // This block's share of a product: items [lo, hi), `team` threads an item.
 struct Plan {
@@ -166,9 +165,8 @@ struct LoadsOf {  // N chunks of each of an item's (one or two) rows
 };
 using Loads = LoadsOf<kLoads>;
 
-// Loads the thread's chunks c0, c0 + team, ... of item j (zeros past the row or the share): the
-// loads u in [kFrom, kTo).
-template <bool kDual, int kFrom = 0, int kTo = kAllLoads, typename RowsOf, int N>
+// Loads the thread's chunks c0, c0 + team, ... of item j (zeros past the row or the share).
+template <bool kDual, typename RowsOf, int N>
 __device__ __forceinline__ void load_chunks(const Plan& p, int64_t chunks, RowsOf rows_of,
                                             int64_t j, int64_t c0, LoadsOf<N>& w) {
     const bool live = j < p.count();
@@ -176,7 +174,6 @@ __device__ __forceinline__ void load_chunks(const Plan& p, int64_t chunks, RowsO
     if (live) r = rows_of(j);
 #pragma unroll
     for (int u = 0; u < N; ++u) {
-        if (u < kFrom || u >= kTo) continue;
         const int64_t c = c0 + u * p.team;
         const bool ok = live && c < chunks;
         w.a[u] = ok ? __ldg(r.a + c) : make_uint4(0, 0, 0, 0);
@@ -188,21 +185,18 @@ __device__ __forceinline__ void load_chunks(const Plan& p, int64_t chunks, RowsO
 // depend on it.
 // Not in the barrier's warp (its loads would hold up its spin, dev/decode_lab.cu): products()
 // loads those after the wait.
-// kPre: how many of the first round's loads (all by default).
-template <bool kDual, int kPre = kAllLoads, typename RowsOf, int N>
+// Fewer or no preloaded loads measured slower or equal (dev/NOTES.md).
+template <bool kDual, typename RowsOf, int N>
 __device__ __forceinline__ void preload(const Plan& p, int64_t in, RowsOf rows_of, LoadsOf<N>& w) {
-    if constexpr (kPre > 0) {
-        if (is_barrier_warp()) return;
-        load_chunks<kDual, 0, kPre>(p, in / 8, rows_of, threadIdx.x / p.team, threadIdx.x % p.team,
-                                    w);
-    }
+    if (is_barrier_warp()) return;
+    load_chunks<kDual>(p, in / 8, rows_of, threadIdx.x / p.team, threadIdx.x % p.team, w);
 }
 
 // The block's items against the staged xs (in T: 16 bytes a chunk, so a warp's loads do not
 // conflict), weights read from global memory with N chunks a row in flight, the first ones
 // preloaded; epilogue(j, dot, dot2) by each team's first thread, j the item's index in the
 // block's share. Uniform across the block.
-template <typename T, bool kDual, int kPre = kAllLoads, typename RowsOf, typename Epilogue, int N>
+template <typename T, bool kDual, typename RowsOf, typename Epilogue, int N>
 __device__ __forceinline__ void products(const Plan& p, int64_t in, const T* xs, RowsOf rows_of,
                                          Epilogue epilogue, float (*team_part)[kWarps],
                                          LoadsOf<N>& w) {
@@ -210,18 +204,13 @@ __device__ __forceinline__ void products(const Plan& p, int64_t in, const T* xs,
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int64_t slots = kThreads / team, chunks = in / 8;
     const uint4* x4 = reinterpret_cast<const uint4*>(xs);
-    // The first round's loads preload<kDual, kPre>() issued (none in the barrier's warp).
-    bool first = !is_barrier_warp() && kPre > 0;
+    bool loaded = !is_barrier_warp();  // preload() skipped the barrier's warp
     for (int64_t base = 0; base < p.count(); base += slots) {
         const int64_t j = base + threadIdx.x / team;
         float acc = 0.0f, acc2 = 0.0f;
         for (int64_t c0 = sub; c0 < chunks; c0 += static_cast<int64_t>(team) * N) {
-            if (!first) {
-                load_chunks<kDual>(p, chunks, rows_of, j, c0, w);
-            } else if constexpr (kPre < N) {
-                load_chunks<kDual, kPre>(p, chunks, rows_of, j, c0, w);
-            }
-            first = false;
+            if (!loaded) load_chunks<kDual>(p, chunks, rows_of, j, c0, w);
+            loaded = false;
 #pragma unroll
             for (int u = 0; u < N; ++u) {
                 const int64_t c = c0 + u * team;
@@ -232,7 +221,7 @@ __device__ __forceinline__ void products(const Plan& p, int64_t in, const T* xs,
                 if constexpr (kDual) dot_chunk<T>(w.b[u], x, acc2);
             }
         }
-        first = false;  // a thread past the row's chunks skipped its loop: nothing is preloaded
+        loaded = false;  // a thread past the row's chunks skipped its loop: nothing is preloaded
         for (int s = min(team, 32) / 2; s > 0; s >>= 1) {
             acc += __shfl_xor_sync(kFullMask, acc, s);
             if constexpr (kDual) acc2 += __shfl_xor_sync(kFullMask, acc2, s);
