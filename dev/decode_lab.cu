@@ -156,17 +156,22 @@ int main(int argc, char** argv) {
     FERRIS_CUDA_CHECK(cudaMemcpyFromSymbol(arrive, decode::g_arrive, sizeof(arrive)));
     FERRIS_CUDA_CHECK(cudaMemcpyFromSymbol(leave, decode::g_leave, sizeof(leave)));
     const int blocks = sm_count() - with_prefetch(a, sm_count()).prefetch_blocks;
-    const char* names[5] = {"qkv", "attention", "o", "gate/up", "down"};
+    // Six phases a layer where the attention's splits are combined in a phase of their own.
+    const int phases = key_splits(a, keys, layout_of(a, blocks).splits) > 1 ? 6 : 5;
+    const char* names5[5] = {"qkv", "attention", "o", "gate/up", "down"};
+    const char* names6[6] = {"qkv", "attention", "combine", "o", "gate/up", "down"};
+    const char* const* names = phases == 6 ? names6 : names5;
     std::printf("%-10s %12s %12s %12s\n", "phase", "slowest ns", "fastest ns", "barrier ns");
-    for (int k = 5; k < 15; ++k) {
+    for (int k = phases; k < 3 * phases; ++k) {
         unsigned long long lo = ~0ull, hi = 0;
         for (int b = 0; b < blocks; ++b) {
             lo = std::min(lo, arrive[k][b]);
             hi = std::max(hi, arrive[k][b]);
         }
-        std::printf(
-            "%-10s %12lld %12lld %12lld\n", names[k % 5], static_cast<long long>(hi - leave[k - 1]),
-            static_cast<long long>(lo - leave[k - 1]), static_cast<long long>(leave[k] - hi));
+        std::printf("%-10s %12lld %12lld %12lld\n", names[k % phases],
+                    static_cast<long long>(hi - leave[k - 1]),
+                    static_cast<long long>(lo - leave[k - 1]),
+                    static_cast<long long>(leave[k] - hi));
     }
     unsigned long long mark[64];
     FERRIS_CUDA_CHECK(cudaMemcpyFromSymbol(mark, decode::g_mark, sizeof(mark)));

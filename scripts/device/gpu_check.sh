@@ -132,11 +132,6 @@ if [ "${BENCH_GEN:-1}" = 1 ]; then
     echo "== the same, the layers as separate kernels (FERRIS_CUDA_NO_PERSISTENT=1)"
     FERRIS_CUDA_NO_PERSISTENT=1 $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 128 --repeat 5
     FERRIS_CUDA_NO_PERSISTENT=1 $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 1 --decode 128 --decode-context 2048 --repeat 3
-    for round in 1 2; do  # alternated, so that a drift of the card's clocks shows
-      echo "== greedy step in one kernel / the embedding, LM head and argmax as their own kernels (FERRIS_CUDA_NO_FUSED_HEAD=1), round $round"
-      $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 128 --repeat 5 | grep tg | sed 's/^/fused:    /'
-      FERRIS_CUDA_NO_FUSED_HEAD=1 $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 128 --repeat 5 | grep tg | sed 's/^/separate: /'
-    done
     echo "== persistent, without the prefetch blocks (FERRIS_CUDA_PREFETCH_BLOCKS=0)"
     FERRIS_CUDA_PREFETCH_BLOCKS=0 $B/bench/bench_generate --model /tmp/m/q05 --device cuda --prefill 16 --decode 128 --repeat 5
     echo "== persistent again"

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 #include "ops/ops.h"
 
@@ -73,10 +74,11 @@ int32_t DeviceStepper::prefill(const std::vector<int32_t>& ids) {
 }
 
 // The whole layer stack as one op (on a GPU the persistent decode kernel) while the query sees
-// at most this many keys; past it the separate kernels are faster, as the persistent kernel's
-// attention gives each head's split to one block (H100, Qwen2.5-0.5B, same call: 802-803 against
-// 945 us a step after a short prompt; 1,188 against 1,153 us at 2,048 keys).
-constexpr int64_t kWholeStackMaxKeys = 512;
+// at most this many keys: no limit since the kernel's attention runs on tensor cores, a block per
+// (kv head, key split) (H100, Qwen2.5-0.5B, same call: a step of 710 against 974 us for the
+// separate kernels after a short prompt, 782 against 1,187 us at 2,048 keys). Before, it gave
+// each q head's split to a block, and the separate kernels were faster past 512 keys.
+constexpr int64_t kWholeStackMaxKeys = std::numeric_limits<int64_t>::max();
 // FERRIS_WHOLE_STACK_MAX_KEYS overrides it, for A/B runs of the crossover (scripts/device).
 int64_t whole_stack_max_keys() {
     static const int64_t keys = [] {

@@ -103,8 +103,15 @@ TEST_F(CudaDecoder, PersistentKernelMatchesComposedOps) {
         // GQA 7:1 as Qwen2.5-0.5B (smaller), one key, a few, several splits, many splits
         {DType::BF16, DType::BF16, 128, 352, 14, 2, 64, 3, 2200, 1, true},
         {DType::BF16, DType::BF16, 128, 352, 14, 2, 64, 3, 2200, 37, true},
+        // tiles of 16 keys cut short (2, 17), one split of 255 keys, two of 150 each
+        {DType::BF16, DType::BF16, 128, 352, 14, 2, 64, 1, 2200, 2, true},
+        {DType::BF16, DType::BF16, 128, 352, 14, 2, 64, 1, 2200, 17, true},
+        {DType::BF16, DType::BF16, 128, 352, 14, 2, 64, 1, 2200, 255, true},
+        {DType::BF16, DType::BF16, 128, 352, 14, 2, 64, 1, 2200, 300, true},
         {DType::BF16, DType::F32, 128, 352, 14, 2, 64, 3, 2200, 700, true},
         {DType::BF16, DType::BF16, 128, 352, 14, 2, 64, 2, 2200, 2100, true},
+        // more keys than one staging round of a split holds (tensor-core attention: 2 rounds)
+        {DType::BF16, DType::BF16, 128, 352, 14, 2, 64, 1, 13100, 13000, true},
         // f16, head size 128, no bias, few heads (many splits a head), uneven row shares
         {DType::F16, DType::F16, 264, 200, 2, 1, 128, 2, 600, 513, false},
         {DType::F16, DType::F32, 1032, 2056, 4, 2, 64, 2, 96, 5, true},

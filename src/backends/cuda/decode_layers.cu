@@ -1,8 +1,11 @@
 // The persistent decode kernel: one block a multiprocessor runs, layer after layer,
 //   1. q/k/v: x RMS-normalized and staged; the stacked product, bias, rope, cache writes (the
 //      epilogue of the QkvRope GEMV, gemv_kernel.cuh)
-//   2. attention: a block per (q head, key split), partials per split
-//   3. o: the splits combined while staging, x += W_o a
+//   2. attention: on tensor cores a block per (kv head, key split), all the group's q heads at
+//      once (decode_attention_mma.cuh); for f32 caches a block per (q head, key split); with one
+//      split the heads' outputs, else partials per split, and
+//   2b. (more than one split) the splits combined, the outputs shared out over the blocks
+//   3. o: the outputs staged, x += W_o a
 //   4. gate/up: x normalized and staged, h = silu(W_g x) * (W_u x)
 //   5. down: h staged, x += W_d h
 // and, for a whole greedy step, x taken from the token's embedding row first and, after the
@@ -23,6 +26,7 @@
 #include <cstdlib>
 
 #include "backends/cuda/check.h"
+#include "backends/cuda/decode_attention_mma.cuh"
 #include "backends/cuda/decode_head.cuh"
 #include "backends/cuda/decode_layers.cuh"
 #include "backends/cuda/decode_layers_parts.cuh"
@@ -36,14 +40,35 @@ namespace {
 using namespace decode;
 
 constexpr int64_t kMinKeysPerSplit = 64;
-constexpr int kMaxSplits = 32;  // one warp combines a head's splits
+// Attention on tensor cores, a block per (kv head, split) (decode_attention_mma.cuh), for 16-bit
+// caches and up to 8 q heads a kv head; 0 for the SIMT attention, a block per (q head, split), in
+// every case (lab A/B). Its splits take at least kMmaKeysPerSplit keys.
+#ifndef FERRIS_DECODE_ATTN_MMA
+#define FERRIS_DECODE_ATTN_MMA 1
+#endif
+#ifndef FERRIS_DECODE_MMA_KEYS_PER_SPLIT
+#define FERRIS_DECODE_MMA_KEYS_PER_SPLIT 128
+#endif
+constexpr int64_t kMmaKeysPerSplit = FERRIS_DECODE_MMA_KEYS_PER_SPLIT;
+// With a combine phase, o's first loads go out before it rather than after (lab A/B: 0).
+#ifndef FERRIS_DECODE_O_EARLY
+#define FERRIS_DECODE_O_EARLY 1
+#endif
+constexpr bool kPreloadOEarly = FERRIS_DECODE_O_EARLY;
+constexpr int kMaxSplits = 32;  // key splits a head at most
 // Dynamic shared memory the kernel may take (x staged in T, the block's rows of x, early keys).
 constexpr int64_t kMaxSmemBytes = 160 * 1024;
 
 __host__ __device__ inline int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
-// Key splits a head at most: the heads' splits fill the blocks once.
-__host__ __device__ inline int max_splits(int64_t nh, int64_t blocks) {
-    const int64_t n = blocks / nh;
+__host__ __device__ inline bool attention_by_mma(const DecodeLayersArgs& a) {
+    return FERRIS_DECODE_ATTN_MMA &&
+           (a.cache_dtype == DType::BF16 || a.cache_dtype == DType::F16) &&
+           a.nh / a.nkv <= kMmaGroupMax;
+}
+// Key splits a head at most: the units (a q head's or, on tensor cores, a kv head's splits) fill
+// the blocks once.
+__host__ __device__ inline int max_splits(const DecodeLayersArgs& a, int64_t blocks) {
+    const int64_t n = blocks / (attention_by_mma(a) ? a.nkv : a.nh);
     return static_cast<int>(n < 1 ? 1 : n > kMaxSplits ? kMaxSplits : n);
 }
 
@@ -61,25 +86,36 @@ __host__ __device__ inline Layout layout_of(const DecodeLayersArgs& a, int64_t b
     int64_t xs = (a.c > a.inter ? a.c : a.inter) * w;
     if (a.nh * a.hs * w > xs) xs = a.nh * a.hs * w;
     if (kWarps * a.hs * 4 > xs) xs = kWarps * a.hs * 4;
+    if (mma_q_bytes(a.hs) > xs) xs = mma_q_bytes(a.hs);  // q of the tensor-core attention
     l.xs_bytes = round_up(xs, 16);
     l.own_floats = round_up(share_of(a.c, blocks), 4);
-    l.kv_bytes = kv_stage_bytes(a.hs, a.cache_dtype);
-    l.splits = max_splits(a.nh, blocks);
+    l.kv_bytes = attention_by_mma(a) ? kKvStageBudget : kv_stage_bytes(a.hs, a.cache_dtype);
+    l.splits = max_splits(a, blocks);
     return l;
+}
+
+// Key splits a head for `keys` keys (the same in every block, prefetch blocks included).
+__host__ __device__ inline int key_splits(const DecodeLayersArgs& a, int64_t keys,
+                                          int stride_splits) {
+    const int64_t wanted = keys / (attention_by_mma(a) ? kMmaKeysPerSplit : kMinKeysPerSplit);
+    return wanted < 1 ? 1 : wanted > stride_splits ? stride_splits : static_cast<int>(wanted);
 }
 
 __device__ __forceinline__ Scratch scratch_of(const DecodeLayersArgs& a, int splits) {
     Scratch s;
     s.barrier = reinterpret_cast<unsigned*>(a.scratch) + kBarrierWord;
     s.q = a.scratch + kScratchHeader;
-    s.h = s.q + round_up(a.nh * a.hs, 4);
+    s.att = s.q + round_up(a.nh * a.hs, 4);
+    s.h = s.att + round_up(a.nh * a.hs, 4);
     s.part_ml = s.h + round_up(a.inter, 4);
     s.part_o = s.part_ml + round_up(a.nh * splits * 2, 4);
     return s;
 }
 
 // One block's part of the launch (returns when the block is done).
-template <typename T, int D>
+// C: the tensor-core attention's 16-bit type (the cache's), or float for the SIMT attention; one
+// attention a kernel (both in one kernel spilled registers).
+template <typename T, int D, typename C>
 __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
     extern __shared__ __align__(16) unsigned char smem[];
     __shared__ float red[32];
@@ -91,16 +127,20 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
     char* kv_stage = reinterpret_cast<char*>(smem + lay.xs_bytes + 4 * lay.own_floats);
     const int stride_splits = static_cast<int>(lay.splits);
     const Scratch s = scratch_of(a, stride_splits);
+    const int64_t keys = *a.keys, position = *a.position;
+    // Splits a head; with more than one, a phase combines them (6 phases a layer, else 5).
+    const int splits = key_splits(a, keys, stride_splits);
     if (static_cast<int>(blockIdx.x) >= blocks)
-        return prefetch_weights(a, s.barrier, blocks, static_cast<int>(blockIdx.x) - blocks);
+        return prefetch_weights(a, s.barrier, blocks, static_cast<int>(blockIdx.x) - blocks,
+                                splits > 1);
     // h in T: the down product would round it to T when staging anyway, and half the bytes cross
     // from L2 to every block (dev/NOTES.md).
     T* h = reinterpret_cast<T*>(s.h);
 
     unsigned target = 0;
-    const int64_t keys = *a.keys, position = *a.position;
-    const int64_t wanted = keys / kMinKeysPerSplit;
-    const int splits = wanted < 1 ? 1 : wanted > stride_splits ? stride_splits : int(wanted);
+    // Keys a staging round of the tensor-core attention holds (a constant: no register).
+    constexpr int64_t stage_keys = mma_stage_keys(D, kKvStageBudget);
+    constexpr bool kMma = !std::is_same_v<C, float>;
     const int64_t c = a.c, inter = a.inter, in_o = a.nh * a.hs;
     const Plan qkv_plan = plan_for((a.nh + 2 * a.nkv) * D / 2, blocks),
                o_plan = plan_for(c, blocks);
@@ -174,20 +214,37 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
             team_part, w);
         DECODE_MARK(l, 2);
         grid_arrive(s.barrier, target, blocks);
-        if (!(a.lab_skip & 2)) attention_prefetch<D>(a, L, splits, keys, position, kv_stage);
+        if (a.lab_skip & 2) {
+        } else if constexpr (kMma) {
+            attention_prefetch_mma<D>(a, L, splits, keys, position, kv_stage, stage_keys);
+        } else {
+            attention_prefetch<D>(a, L, splits, keys, position, kv_stage);
+        }
         grid_wait(s.barrier, target, blocks);
-        // 2. attention partials (xs serves as the warps' merge area)
+        // 2. attention (xs holds q for the tensor cores, or the SIMT warps' merge)
         DECODE_MARK(l, 3);
-        if (!(a.lab_skip & 2))
+        if (a.lab_skip & 2) {
+        } else if constexpr (kMma) {
+            attention_phase_mma<C, D>(a, L, s, splits, stride_splits, keys, position, kv_stage,
+                                      stage_keys, reinterpret_cast<char*>(xs), l, blocks);
+        } else {
             attention_phase<D>(a, L, s, splits, stride_splits, keys, position, kv_stage,
                                reinterpret_cast<float*>(xs), l, blocks);
+        }
         DECODE_MARK(l, 4);
+        if (splits > 1) {  // 2b. the splits combined, the blocks sharing the outputs
+            grid_arrive(s.barrier, target, blocks);
+            if (kPreloadOEarly) preload<false>(o_plan, in_o, o_rows, w);
+            grid_wait(s.barrier, target, blocks);
+            combine_splits(a, s, splits, stride_splits, blocks, reinterpret_cast<float*>(kv_stage),
+                           static_cast<int>(lay.kv_bytes / 4));
+        }
         grid_arrive(s.barrier, target, blocks);
-        preload<false>(o_plan, in_o, o_rows, w);
+        if (splits == 1 || !kPreloadOEarly) preload<false>(o_plan, in_o, o_rows, w);
         grid_wait(s.barrier, target, blocks);
         // 3. x += W_o a
         DECODE_MARK(l, 5);
-        stage_attention<T>(xs, a, s, splits, stride_splits);
+        stage_attention<T>(xs, s.att, in_o);
         DECODE_MARK(l, 6);
         products<T, false>(o_plan, in_o, xs, o_rows, add_to_x, team_part, w);
         DECODE_MARK(l, 7);
@@ -261,10 +318,10 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
     finish_argmax(best, best_row, a.scratch, blocks, a.token);
 }
 
-template <typename T, int D>
+template <typename T, int D, typename C>
 __global__ void __launch_bounds__(kThreads, 1)
     decode_layers_kernel(const __grid_constant__ DecodeLayersArgs a) {
-    decode_block<T, D>(a);
+    decode_block<T, D, C>(a);
     leave_launch(a.scratch);
 }
 
@@ -290,9 +347,9 @@ DecodeLayersArgs with_prefetch(const DecodeLayersArgs& args, int sms) {
     return a;
 }
 
-template <typename T, int D>
+template <typename T, int D, typename C>
 void launch(const DecodeLayersArgs& args, cudaStream_t stream) {
-    const auto kernel = decode_layers_kernel<T, D>;
+    const auto kernel = decode_layers_kernel<T, D, C>;
     const int blocks = sm_count();
     const DecodeLayersArgs a = with_prefetch(args, blocks);
     const size_t smem = static_cast<size_t>(layout_of(a, blocks - a.prefetch_blocks).total_bytes());
@@ -315,6 +372,14 @@ void launch(const DecodeLayersArgs& args, cudaStream_t stream) {
     config.attrs = &attribute;
     config.numAttrs = 1;
     check_cuda(cudaLaunchKernelEx(&config, kernel, a), "decode_layers_kernel", __FILE__, __LINE__);
+}
+
+// The kernel with the attention the arguments take.
+template <typename T, int D>
+void by_attention(const DecodeLayersArgs& a, cudaStream_t stream) {
+    if (!attention_by_mma(a)) return launch<T, D, float>(a, stream);
+    if (a.cache_dtype == DType::BF16) return launch<T, D, __nv_bfloat16>(a, stream);
+    return launch<T, D, __half>(a, stream);
 }
 
 int compute_major() {
@@ -352,16 +417,19 @@ bool decode_layers_applies(const DecodeLayersArgs& a) {
 }
 
 size_t decode_layers_scratch_floats(const DecodeLayersArgs& a) {
-    const int64_t splits = max_splits(a.nh, sm_count());
-    return static_cast<size_t>(kScratchHeader + round_up(a.nh * a.hs, 4) + round_up(a.inter, 4) +
-                               round_up(a.nh * splits * 2, 4) + a.nh * splits * a.hs);
+    const int64_t splits = max_splits(a, sm_count());
+    return static_cast<size_t>(kScratchHeader + 2 * round_up(a.nh * a.hs, 4) +
+                               round_up(a.inter, 4) + round_up(a.nh * splits * 2, 4) +
+                               a.nh * splits * a.hs);
 }
 
 void decode_layers(const DecodeLayersArgs& a, cudaStream_t stream) {
     const bool bf16 = a.weight_dtype == DType::BF16;
     if (a.hs == 64)
-        return bf16 ? launch<__nv_bfloat16, 64>(a, stream) : launch<__half, 64>(a, stream);
-    return bf16 ? launch<__nv_bfloat16, 128>(a, stream) : launch<__half, 128>(a, stream);
+        return bf16 ? by_attention<__nv_bfloat16, 64>(a, stream)
+                    : by_attention<__half, 64>(a, stream);
+    return bf16 ? by_attention<__nv_bfloat16, 128>(a, stream)
+                : by_attention<__half, 128>(a, stream);
 }
 
 }  // namespace ferris::cuda

@@ -335,8 +335,23 @@ __device__ __forceinline__ void load_dims(const void* base, DType dt, int64_t at
 // Where a step's attention partials and the other in-launch buffers live (global scratch).
 struct Scratch {
     unsigned* barrier;
-    float *q, *h, *part_ml, *part_o;  // h holds inter values of T (the f32 room is kept)
+    float *q, *att, *h, *part_ml, *part_o;  // h holds inter values of T (the f32 room is kept)
 };
+
+// A head's attention over one key split, element d of output `out` (h HS + d): with one split
+// the output itself (att), else the partial (max, sum, unnormalized output) at `at` (head, split).
+__device__ __forceinline__ void store_partial(const Scratch& s, int splits, int64_t at, int64_t out,
+                                              int64_t d, int64_t hs, float m, float sum, float o) {
+    if (splits == 1) {
+        __stcg(s.att + out, sum > 0.0f ? o / sum : 0.0f);
+        return;
+    }
+    __stcg(s.part_o + at * hs + d, o);
+    if (d == 0) {
+        __stcg(s.part_ml + at * 2, m);
+        __stcg(s.part_ml + at * 2 + 1, sum);
+    }
+}
 
 // Keys a warp takes at once in decode attention: their scores first, then one softmax update.
 template <int D>
@@ -561,66 +576,57 @@ __device__ void attention_phase(const DecodeLayersArgs& a, const DecodeLayerPoin
                 o += g * wo[w * D + threadIdx.x];
                 sum += g * wl[w];
             }
-            const int64_t at = u.h * stride_splits + u.split;
-            __stcg(s.part_o + at * D + threadIdx.x, o);
-            if (threadIdx.x == 0) {
-                __stcg(s.part_ml + at * 2, mx);
-                __stcg(s.part_ml + at * 2 + 1, sum);
-            }
+            store_partial(s, splits, u.h * stride_splits + u.split, u.h * D + threadIdx.x,
+                          threadIdx.x, D, mx, sum, o);
         }
         __syncthreads();  // wm/wo are reused by the next unit
     }
 }
 
-// xs = the heads' attention outputs, the splits combined (as the combine kernel does), rounded to
-// T. Each thread reads the max and sum of every split of its head along with the outputs, so all
-// its loads go out at once (one round trip to L2).
+// With more than one key split a head, a phase of its own after attention: the heads' outputs
+// (NH HS) shared out over the blocks; each combines its outputs' splits from the partials (max,
+// sum, output), every value loaded at once into `room` (shared memory, `room_floats`), and writes
+// them to `att`. With one split the attention phase writes `att` itself.
+__device__ __forceinline__ void combine_splits(const DecodeLayersArgs& a, const Scratch& s,
+                                               int splits, int stride_splits, int blocks,
+                                               float* room, int room_floats) {
+    const int hs = static_cast<int>(a.hs);
+    const Plan p = plan_for(a.nh * a.hs, blocks);
+    const int batch = max(1, room_floats / (3 * splits));  // outputs combined from one round trip
+    for (int64_t lo = p.lo; lo < p.hi; lo += batch) {
+        const int count = static_cast<int>(min(static_cast<int64_t>(batch), p.hi - lo));
+        for (int i = threadIdx.x; i < count * splits; i += kThreads) {
+            const int64_t out = lo + i / splits, h = out / hs;
+            const int64_t at = h * stride_splits + i % splits;
+            room[3 * i] = __ldcg(s.part_ml + at * 2);
+            room[3 * i + 1] = __ldcg(s.part_ml + at * 2 + 1);
+            room[3 * i + 2] = __ldcg(s.part_o + at * hs + out % hs);
+        }
+        __syncthreads();
+        for (int j = threadIdx.x; j < count; j += kThreads) {
+            const float* v = room + 3 * j * splits;
+            float m = -INFINITY;
+            for (int k = 0; k < splits; ++k) m = fmaxf(m, v[3 * k]);
+            float sum = 0.0f, o = 0.0f;
+            for (int k = 0; k < splits; ++k) {
+                const float f = rescale(v[3 * k], m);
+                sum += f * v[3 * k + 1];
+                o += f * v[3 * k + 2];
+            }
+            __stcg(s.att + lo + j, sum > 0.0f ? o / sum : 0.0f);
+        }
+        __syncthreads();
+    }
+}
+
+// xs = the heads' attention outputs (`att`, f32 written in this launch) rounded to T.
 template <typename T>
-__device__ __forceinline__ void stage_attention(T* xs, const DecodeLayersArgs& a, const Scratch& s,
-                                                int splits, int stride_splits) {
-    constexpr int kAt = 4;     // splits combined from one batch of loads
-    constexpr int kElems = 3;  // elements a thread takes at once (896 = NH HS over 384 threads)
-    const int64_t hs = a.hs, n = a.nh * hs;
-    for (int64_t i0 = threadIdx.x; i0 < n; i0 += kElems * kThreads) {
-        float m[kElems], sum[kElems], v[kElems];
-#pragma unroll
-        for (int e = 0; e < kElems; ++e) m[e] = -INFINITY, sum[e] = 0.0f, v[e] = 0.0f;
-        for (int sp0 = 0; sp0 < splits; sp0 += kAt) {
-            float ms[kElems][kAt], ls[kElems][kAt], os[kElems][kAt];
-#pragma unroll
-            for (int e = 0; e < kElems; ++e) {
-                const int64_t i = i0 + e * kThreads, h = i / hs, d = i % hs;
-#pragma unroll
-                for (int k = 0; k < kAt; ++k) {
-                    const int64_t at = h * stride_splits + sp0 + k;
-                    const bool live = i < n && sp0 + k < splits;
-                    ms[e][k] = live ? __ldcg(s.part_ml + at * 2) : -INFINITY;
-                    ls[e][k] = live ? __ldcg(s.part_ml + at * 2 + 1) : 0.0f;
-                    os[e][k] = live ? __ldcg(s.part_o + at * hs + d) : 0.0f;
-                }
-            }
-#pragma unroll
-            for (int e = 0; e < kElems; ++e) {
-                float mg = m[e];
-#pragma unroll
-                for (int k = 0; k < kAt; ++k) mg = fmaxf(mg, ms[e][k]);
-                const float corr = rescale(m[e], mg);
-                sum[e] *= corr;
-                v[e] *= corr;
-#pragma unroll
-                for (int k = 0; k < kAt; ++k) {
-                    const float g = rescale(ms[e][k], mg);
-                    sum[e] += g * ls[e][k];
-                    v[e] += g * os[e][k];
-                }
-                m[e] = mg;
-            }
-        }
-#pragma unroll
-        for (int e = 0; e < kElems; ++e) {
-            const int64_t i = i0 + e * kThreads;
-            if (i < n) xs[i] = from_float<T>(sum[e] > 0.0f ? v[e] / sum[e] : 0.0f);
-        }
+__device__ __forceinline__ void stage_attention(T* xs, const float* att, int64_t n) {
+    const float4* from = reinterpret_cast<const float4*>(att);
+    for (int64_t i = threadIdx.x; i < n / 4; i += kThreads) {
+        const float4 v = __ldcg(from + i);
+        xs[4 * i] = from_float<T>(v.x), xs[4 * i + 1] = from_float<T>(v.y);
+        xs[4 * i + 2] = from_float<T>(v.z), xs[4 * i + 3] = from_float<T>(v.w);
     }
     __syncthreads();
 }

@@ -16,16 +16,20 @@
 namespace ferris::cuda::decode {
 
 // A layer's weight tensors in the order its phases read them: q/k/v, o, gate, up, down; and the
-// layer's phases (q/k/v, attention, o, gate/up, down), one grid barrier after each.
+// layer's phases (q/k/v, attention, [the splits' combine,] o, gate/up, down), one grid barrier
+// after each.
 constexpr int kStreamItems = 5;
-constexpr int kPhases = 5;
+constexpr int kPhases = 5;  // without the combine
 
 struct WeightStream {
     int64_t bytes[kStreamItems];
     int64_t layer_bytes;
-    // Bytes of the stream before phase `ph` (0 q/k/v, 1 attention, 2 o, 3 gate/up, 4 down).
-    __device__ __forceinline__ int64_t phase_offset(int64_t phase) const {
-        const int64_t l = phase / kPhases, ph = phase % kPhases;
+    // Bytes of the stream before phase `ph` (0 q/k/v, 1 attention, 2 o, 3 gate/up, 4 down; with
+    // `combine`, the combine is phase 2 and reads no weights, like attention).
+    __device__ __forceinline__ int64_t phase_offset(int64_t phase, bool combine) const {
+        const int64_t per = kPhases + combine, l = phase / per;
+        int64_t ph = phase % per;
+        if (combine && ph >= 2) --ph;
         int64_t at = l * layer_bytes;
         if (ph >= 1) at += bytes[0];
         if (ph >= 3) at += bytes[1];
@@ -54,9 +58,10 @@ __device__ __forceinline__ const char* stream_item(const DecodeLayerPointers& L,
     return static_cast<const char*>(p);
 }
 
-// Runs on block `pb` of `a.prefetch_blocks`; `blocks`: the compute blocks that arrive at `word`.
+// Runs on block `pb` of `a.prefetch_blocks`; `blocks`: the compute blocks that arrive at `word`;
+// `combine`: the layers have the splits' combine phase.
 __device__ void prefetch_weights(const DecodeLayersArgs& a, const unsigned* word, int blocks,
-                                 int pb) {
+                                 int pb, bool combine) {
     const WeightStream st = weight_stream(a);
     const int64_t issuers = static_cast<int64_t>(a.prefetch_blocks) * kThreads;
     const int64_t me = static_cast<int64_t>(pb) * kThreads + threadIdx.x;
@@ -72,7 +77,7 @@ __device__ void prefetch_weights(const DecodeLayersArgs& a, const unsigned* word
                                  : "=r"(seen)
                                  : "l"(word)
                                  : "memory");
-                    if (st.phase_offset(seen / blocks) + a.prefetch_ahead >= end) break;
+                    if (st.phase_offset(seen / blocks, combine) + a.prefetch_ahead >= end) break;
                     __nanosleep(256);
                 }
             }
@@ -94,7 +99,7 @@ __device__ void prefetch_weights(const DecodeLayersArgs& a, const unsigned* word
         for (;;) {
             unsigned seen;
             asm volatile("ld.relaxed.gpu.global.u32 %0, [%1];" : "=r"(seen) : "l"(word) : "memory");
-            if (seen / blocks >= kPhases * static_cast<unsigned>(a.n_layers) - 1) break;
+            if (seen / blocks >= (kPhases + combine) * static_cast<unsigned>(a.n_layers) - 1) break;
             __nanosleep(256);
         }
     }
