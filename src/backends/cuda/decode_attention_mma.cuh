@@ -139,8 +139,15 @@ __device__ void attention_phase_mma(const DecodeLayersArgs& a, const DecodeLayer
     float* wm = reinterpret_cast<float*>(stage);  // merge area: (warp, head) max, sum, output
     float* wl = wm + kKeyWarps * kMmaGroupMax;
     float* wo = wl + kKeyWarps * kMmaGroupMax;
+    __shared__ float head_m[kMmaGroupMax], head_sum[kMmaGroupMax];
     for (int unit = blockIdx.x; unit < a.nkv * splits; unit += blocks) {
         const MmaUnit u = mma_unit(unit, splits, keys);
+        // The row this step wrote, when the block's early first round needs it: visible only
+        // after the barrier, so copied now, before q's loads, that both round trips overlap.
+        if (unit == static_cast<int>(blockIdx.x) && position >= u.s_begin &&
+            position < u.s_begin + min(cap, u.s_end - u.s_begin))
+            stage_keys_async<D>(a, L, u.kvh, position, 1, -1, stage, cap,
+                                static_cast<int>(position - u.s_begin), 0, kThreads);
         // The group's q heads scaled into base 2 (rows past the group zero), in three parts.
         for (int i = threadIdx.x; i < kMmaGroupMax * D / 2; i += kThreads) {
             const int h = i / (D / 2), d = 2 * (i % (D / 2));
@@ -167,10 +174,6 @@ __device__ void attention_phase_mma(const DecodeLayersArgs& a, const DecodeLayer
                 __syncthreads();  // the previous round's rows (or merge) are read
                 stage_keys_async<D>(a, L, u.kvh, r0, n, -1, stage, cap, 0, round_to_tile(n),
                                     kThreads);
-            } else if (position >= r0 && position < r0 + n) {
-                // The row this step wrote: visible after the barrier, so copied only now.
-                const int row = static_cast<int>(position - r0);
-                stage_keys_async<D>(a, L, u.kvh, position, 1, -1, stage, cap, row, 0, kThreads);
             }
             asm volatile("cp.async.wait_all;" ::: "memory");
             __syncthreads();
@@ -258,21 +261,29 @@ __device__ void attention_phase_mma(const DecodeLayersArgs& a, const DecodeLayer
         }
         __syncthreads();
         DECODE_MARK(layer, 24);
-        for (int i = threadIdx.x; i < group * D; i += kThreads) {
-            const int h = i / D, d = i % D;
-            float mx = -INFINITY;
+        // Each head's max and sum over the warps, and each warp's weight (in place of its max).
+        if (threadIdx.x < kMmaGroupMax) {
+            const int h = threadIdx.x;
+            float mx = -INFINITY, sum = 0.0f;
             for (int w = 0; w < kKeyWarps; ++w) mx = fmaxf(mx, wm[w * kMmaGroupMax + h]);
-            float out = 0.0f, sum = 0.0f;
             for (int w = 0; w < kKeyWarps; ++w) {
                 const float wmh = wm[w * kMmaGroupMax + h];
                 const float f = wmh == -INFINITY ? 0.0f : exp2f(wmh - mx);
-                out += f * wo[(w * kMmaGroupMax + h) * D + d];
+                wm[w * kMmaGroupMax + h] = f;
                 sum += f * wl[w * kMmaGroupMax + h];
             }
+            head_m[h] = mx, head_sum[h] = sum;
+        }
+        __syncthreads();
+        for (int i = threadIdx.x; i < group * D; i += kThreads) {
+            const int h = i / D, d = i % D;
+            float out = 0.0f;
+            for (int w = 0; w < kKeyWarps; ++w)
+                out += wm[w * kMmaGroupMax + h] * wo[(w * kMmaGroupMax + h) * D + d];
             // The partial's max in natural log, as the SIMT attention's.
             const int64_t head = u.kvh * group + h;
             store_partial(s, splits, head * stride_splits + u.split, head * D + d, d, D,
-                          mx * (1.0f / kLog2e), sum, out);
+                          head_m[h] * (1.0f / kLog2e), head_sum[h], out);
         }
         __syncthreads();  // the merge area is read before the next unit stages
     }
