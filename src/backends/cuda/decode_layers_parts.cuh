@@ -1,6 +1,7 @@
 // The pieces of the persistent decode kernel (decode_layers.cu): the split grid barrier, a block's
-// share of a product (weights streamed into registers, x staged in shared memory), x staging, and
-// decode attention over one (head, key split) a block. Device code only.
+// share of a product (weights streamed into registers, x staged in shared memory), x staging, the
+// SIMT decode attention over one (q head, key split) a block, and the combine of the attention's
+// key splits. Device code only.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -483,9 +484,11 @@ __device__ __forceinline__ void attention_prefetch(const DecodeLayersArgs& a,
     }
 }
 
-// One block per (q head, key split) over keys [0, keys): its warps take kAttnKeys keys at a time,
-// merge in shared memory, and write the split's partial (max, sum, output). `stage`: the early
-// keys of the block's first unit (attention_prefetch); the new key is read here.
+// The SIMT attention (f32 caches; decode_attention_mma.cuh takes 16-bit ones): one block per
+// (q head, key split) over keys [0, keys): its warps take kAttnKeys keys at a time, merge in
+// shared memory, and write the split's partial (max, sum, output), or with one split the output
+// (store_partial). `stage`: the early keys of the block's first unit (attention_prefetch); the new
+// key is read here.
 template <int D>
 __device__ void attention_phase(const DecodeLayersArgs& a, const DecodeLayerPointers& L,
                                 const Scratch& s, int splits, int stride_splits, int64_t keys,
