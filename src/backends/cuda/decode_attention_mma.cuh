@@ -24,9 +24,11 @@ __host__ __device__ constexpr int64_t mma_stage_keys(int64_t hs, int64_t bytes) 
 // Shared memory q takes (two 16-row matrices of HS 16-bit values).
 __host__ __device__ constexpr int64_t mma_q_bytes(int64_t hs) { return 2 * 16 * hs * 2; }
 // Shared memory the warps' merge takes (each warp's max, sum and output for the group's heads).
-__host__ __device__ inline int64_t mma_merge_bytes(int64_t hs) {
+__host__ __device__ constexpr int64_t mma_merge_bytes(int64_t hs) {
     return kKeyWarps * kMmaGroupMax * (hs + 2) * 4;
 }
+// The merge takes the staging area's place once the keys are read (head sizes 64 and 128).
+static_assert(mma_merge_bytes(128) <= kKvStageBudget, "the warps' merge must fit the key stage");
 
 // Where block `unit`'s keys are: (kv head, split) -> the key range.
 struct MmaUnit {
