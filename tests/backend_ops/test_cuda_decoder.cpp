@@ -112,7 +112,7 @@ TEST_F(CudaDecoder, PersistentKernelMatchesComposedOps) {
         {DType::BF16, DType::BF16, 128, 352, 14, 2, 64, 2, 2200, 2100, true},
         // more keys than one staging round of a split holds (tensor-core attention: 2 rounds)
         {DType::BF16, DType::BF16, 128, 352, 14, 2, 64, 1, 13100, 13000, true},
-        // four kv groups of two heads, 4 splits each (o by kv group: four parts of o)
+        // four kv groups of two heads, 4 splits each
         {DType::BF16, DType::BF16, 256, 512, 8, 4, 64, 2, 700, 600, true},
         // f16, head size 128, no bias, few heads (many splits a head), uneven row shares
         {DType::F16, DType::F16, 264, 200, 2, 1, 128, 2, 600, 513, false},
@@ -184,7 +184,7 @@ TEST_F(CudaDecoder, GreedyStepMatchesComposedOps) {
         {{DType::F16, DType::F16, 264, 200, 2, 1, 128, 2, 600, 5, false}, 778, true, 777},
         {{DType::BF16, DType::F32, 1032, 2056, 4, 2, 64, 2, 96, 1, true}, 4099, false, 0},
         {{DType::BF16, DType::BF16, 896, 4864, 14, 2, 64, 2, 300, 200, true}, 151936, true, 151935},
-        // two key splits: the first layer's o by kv group adds to x from the embedding row
+        // two key splits (the combine phase) in a step that starts from the embedding row
         {{DType::BF16, DType::BF16, 128, 352, 14, 2, 64, 2, 400, 300, true}, 1001, false, 5},
     };
     for (const Case& t : cases) {
