@@ -1,11 +1,15 @@
 // Check of the persistent decode kernel's tensor-core attention (decode_attention_mma.cuh) alone:
 // one launch of a block per (kv head, split) over random bf16 caches and f32 q, the partials
 // combined on the host (one split: the output the kernel wrote), against attention in double
-// precision. Prints the largest error a head for each key count and split count, and fails
-// (exit 1) past 1e-5 relative (H100: 1e-6 to 3e-6 over 13,000 keys, the sums in f32).
+// precision. q and the new key's row come as the q/k/v phase hands them over (decode_handoff.cuh);
+// the cache's copy of that row holds NaN, which must never be read. Prints the largest error a head
+// for each key count and split count, and fails (exit 1) past 1e-5 relative (H100: 1e-6 to 3e-6
+// over 13,000 keys, the sums in f32).
 //   nvcc -O3 -std=c++20 -arch=sm_90 -Isrc -Iinclude dev/decode_attention_check.cu \
 //        -o /tmp/attn_check && /tmp/attn_check
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <random>
 #include <vector>
@@ -24,14 +28,14 @@ constexpr int64_t kCap = mma_stage_keys(D, kKvStageBudget);
 
 __global__ void __launch_bounds__(kThreads, 1)
     check_kernel(const __grid_constant__ DecodeLayersArgs a, DecodeLayerPointers L, Scratch s,
-                 int splits, int stride_splits, int64_t keys, int64_t position) {
+                 HandOff ho, int splits, int stride_splits, int64_t keys, int64_t position) {
     extern __shared__ __align__(16) unsigned char smem[];
     char* qs = reinterpret_cast<char*>(smem);
     char* stage = qs + mma_q_bytes(D);
     attention_prefetch_mma<D>(a, L, splits, keys, position, stage, kCap);
     __syncthreads();
-    attention_phase_mma<__nv_bfloat16, D>(a, L, s, splits, stride_splits, keys, position, stage,
-                                          kCap, qs, 0, static_cast<int>(gridDim.x));
+    attention_phase_mma<__nv_bfloat16, D, true>(a, L, s, ho, splits, stride_splits, keys, position,
+                                                stage, kCap, qs, 0, static_cast<int>(gridDim.x));
 }
 
 float bf16_round(float v) { return __bfloat162float(__float2bfloat16(v)); }
@@ -68,6 +72,19 @@ int main() {
     L.k_cache = dk, L.v_cache = dv;
     Scratch s = {};
     s.q = dq, s.part_ml = dml, s.part_o = dpo, s.att = datt;
+    // The hand-off's words: q, then the new key's k and v rows (filled for each key count).
+    constexpr unsigned kFlag = 77;
+    auto word = [](float x) {
+        return (static_cast<unsigned long long>(kFlag) << 32) | std::bit_cast<uint32_t>(x);
+    };
+    std::vector<unsigned long long> words(handoff_words(nh, nkv, D));
+    for (int64_t i = 0; i < nh * D; ++i) words[i] = word(q[i]);
+    HandOffWord* dwords;
+    FERRIS_CUDA_CHECK(cudaMalloc(&dwords, words.size() * 8));
+    // One split hands its outputs over too (the words after q, k and v).
+    const HandOff ho{dwords, dwords + nh * D, dwords + (nh + nkv) * D, dwords + (nh + 2 * nkv) * D,
+                     kFlag};
+    const std::vector<__nv_bfloat16> nan_row(nkv * D, __float2bfloat16(NAN));
     const size_t smem = mma_q_bytes(D) + kKvStageBudget;
     FERRIS_CUDA_CHECK(cudaFuncSetAttribute(
         check_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
@@ -76,13 +93,34 @@ int main() {
         for (const int splits : {1, 3, 16, 32}) {
             if (keys / splits < 1) continue;
             const int blocks = static_cast<int>(nkv * splits);
-            FERRIS_CUDA_CHECK(cudaMemset(datt, 0xff, nh * D * 4));  // NaN unless written
             FERRIS_CUDA_CHECK(cudaMemset(dpo, 0xff, nh * stride_splits * D * 4));
-            check_kernel<<<blocks, kThreads, smem>>>(a, L, s, splits, stride_splits, keys,
+            const int64_t row = (keys - 1) * nkv * D;  // the new key's, handed over
+            for (int64_t i = 0; i < nkv * D; ++i) {
+                words[nh * D + i] = word(k[row + i]);
+                words[(nh + nkv) * D + i] = word(v[row + i]);
+            }
+            for (int64_t i = 0; i < nh * D; ++i) words[(nh + 2 * nkv) * D + i] = 0;  // no flag
+            FERRIS_CUDA_CHECK(
+                cudaMemcpy(dwords, words.data(), words.size() * 8, cudaMemcpyHostToDevice));
+            for (void* cache : {dk, dv})
+                FERRIS_CUDA_CHECK(cudaMemcpy(static_cast<__nv_bfloat16*>(cache) + row,
+                                             nan_row.data(), nkv * D * 2, cudaMemcpyHostToDevice));
+            check_kernel<<<blocks, kThreads, smem>>>(a, L, s, ho, splits, stride_splits, keys,
                                                      keys - 1);
             FERRIS_CUDA_CHECK(cudaDeviceSynchronize());
+            FERRIS_CUDA_CHECK(cudaMemcpy(static_cast<__nv_bfloat16*>(dk) + row, kb.data() + row,
+                                         nkv * D * 2, cudaMemcpyHostToDevice));
+            FERRIS_CUDA_CHECK(cudaMemcpy(static_cast<__nv_bfloat16*>(dv) + row, vb.data() + row,
+                                         nkv * D * 2, cudaMemcpyHostToDevice));
             std::vector<float> ml(nh * stride_splits * 2), po(nh * stride_splits * D), att(nh * D);
-            FERRIS_CUDA_CHECK(cudaMemcpy(att.data(), datt, att.size() * 4, cudaMemcpyDeviceToHost));
+            // One split's outputs: the handed-over words, NaN where no word carries the flag.
+            std::vector<unsigned long long> out_words(nh * D);
+            FERRIS_CUDA_CHECK(
+                cudaMemcpy(out_words.data(), ho.att, nh * D * 8, cudaMemcpyDeviceToHost));
+            for (int64_t i = 0; i < nh * D; ++i)
+                att[i] = (out_words[i] >> 32) == kFlag
+                             ? std::bit_cast<float>(static_cast<uint32_t>(out_words[i]))
+                             : NAN;
             FERRIS_CUDA_CHECK(cudaMemcpy(ml.data(), dml, ml.size() * 4, cudaMemcpyDeviceToHost));
             FERRIS_CUDA_CHECK(cudaMemcpy(po.data(), dpo, po.size() * 4, cudaMemcpyDeviceToHost));
             double worst = 0;

@@ -100,6 +100,9 @@ private:
     // of the backend (graphs may hold their pointers): each launch leaves its header zeroed, so
     // none needs a memset (see run_decode). The last is the largest.
     std::vector<Tensor> decode_scratch_;
+    // The handed-off values' words (decode_layers_handoff_words) the last scratch was zeroed for: a
+    // launch with another layout starts it again with a memset.
+    int64_t decode_scratch_handoff_ = -1;
     int index_;
     int sms_ = 1;
     CUstream_st* stream_ = nullptr;

@@ -62,13 +62,18 @@ void CudaBackend::run_decode(DecodeLayersArgs& a, float theta) {
     // capture: a block made during one belongs to that graph. A capture before any plain launch
     // (DeviceStepper makes one first) takes its own scratch, with a memset node.
     Tensor scratch;
+    const auto handoff = static_cast<int64_t>(decode_layers_handoff_words(a));
     if (!decode_scratch_.empty() && decode_scratch_.back().numel() >= floats) {
         scratch = decode_scratch_.back();
-        a.scratch_clean = true;
+        a.scratch_clean = decode_scratch_handoff_ == handoff;
     } else {
         scratch = empty({floats}, DType::F32);
         if (!allocator_.capturing()) decode_scratch_.push_back(scratch);
     }
+    // This launch zeroes the words or finds them clean (a launch inside a capture runs later).
+    if (!allocator_.capturing() && !decode_scratch_.empty() &&
+        scratch.data<float>() == decode_scratch_.back().data<float>())
+        decode_scratch_handoff_ = handoff;
     a.scratch = scratch.data<float>();
     decode_layers(a, stream_);
 }

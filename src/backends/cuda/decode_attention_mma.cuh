@@ -9,6 +9,7 @@
 // attention writes them (decode_layers_parts.cuh), so the same combine follows. Device code only.
 #pragma once
 
+#include "backends/cuda/decode_handoff.cuh"
 #include "backends/cuda/decode_layers_parts.cuh"
 #include "backends/cuda/mma.cuh"
 
@@ -121,19 +122,33 @@ __device__ __forceinline__ void split3(float x0, float x1, uint32_t& hi, uint32_
     rest = pack2<C>(x0 - l.x, x1 - l.y);
 }
 
+// Pair `i` (< HS) of the new key's row, k then v, from q/k/v's hand-off into staged row `r` (the
+// values are the cache's, so the 16-bit pair is exact).
+template <typename C, int D>
+__device__ __forceinline__ void stage_new_key_pair(const HandOff& ho, int kvh, char* stage,
+                                                   int64_t cap, int r, int i) {
+    const int which = i / (D / 2), d = 2 * (i % (D / 2));
+    const HandOffWord* src = (which ? ho.v : ho.k) + kvh * D + d;
+    const float2 v = handoff_get2(src, src + 1, ho.flag);
+    *reinterpret_cast<uint32_t*>(staged_chunk<D>(stage, cap, which, r, d / 8) + (d % 8) * 2) =
+        pack2<C>(v.x, v.y);
+}
+
 // One block per (kv head, key split) over keys [0, keys): partials (max, sum, output) for each of
 // the group's q heads at (q head, split). Keys beyond one round of `cap` are staged in further
-// rounds after the first. `qs`: shared memory for q (two 16-row matrices of D 16-bit values).
+// rounds after the first. `qs`: shared memory for q (two 16-row matrices of D 16-bit values). q
+// and the new key's row come from q/k/v's hand-off (`ho`), not from memory behind a barrier; with
+// kAttHandOff, one split's outputs go to the o phase the same way.
 //   S (heads x keys) = Q K^T: A = [q rounded; the rest] and [the rest's rest; 0], so that rows g
 //   and g + 8 of S both belong to head g (their sum is its score); B = K from ldmatrix.
 //   O^T (dims x heads) = V^T P^T: A = V^T from ldmatrix.trans, B = P^T, whose fragment is the
 //   layout of S's accumulator (head g, keys 2t, 2t + 1), in three 16-bit parts: O^T's
 //   accumulator is half the registers of O's (16 rows of heads, 8 of them rests).
-template <typename C, int D>
+template <typename C, int D, bool kAttHandOff>
 __device__ void attention_phase_mma(const DecodeLayersArgs& a, const DecodeLayerPointers& L,
-                                    const Scratch& s, int splits, int stride_splits, int64_t keys,
-                                    int64_t position, char* stage, int64_t cap, char* qs, int layer,
-                                    int blocks) {
+                                    const Scratch& s, const HandOff& ho, int splits,
+                                    int stride_splits, int64_t keys, int64_t position, char* stage,
+                                    int64_t cap, char* qs, int layer, int blocks) {
     constexpr int kSteps = D / 16;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
     const int group = static_cast<int>(a.nh / a.nkv);
@@ -144,18 +159,24 @@ __device__ void attention_phase_mma(const DecodeLayersArgs& a, const DecodeLayer
     __shared__ float head_m[kMmaGroupMax], head_sum[kMmaGroupMax];
     for (int unit = blockIdx.x; unit < a.nkv * splits; unit += blocks) {
         const MmaUnit u = mma_unit(unit, splits, keys);
-        // The row this step wrote, when the block's early first round needs it: visible only
-        // after the barrier, so copied now, before q's loads, that both round trips overlap.
-        if (unit == static_cast<int>(blockIdx.x) && position >= u.s_begin &&
-            position < u.s_begin + min(cap, u.s_end - u.s_begin))
-            stage_keys_async<D>(a, L, u.kvh, position, 1, -1, stage, cap,
-                                static_cast<int>(position - u.s_begin), 0, kThreads);
+        // The row this step wrote, when the block's early first round needs it, waited for
+        // together with q.
+        const bool new_early = unit == static_cast<int>(blockIdx.x) && position >= u.s_begin &&
+                               position < u.s_begin + min(cap, u.s_end - u.s_begin);
         // The group's q heads scaled into base 2 (rows past the group zero), in three parts.
-        for (int i = threadIdx.x; i < kMmaGroupMax * D / 2; i += kThreads) {
+        constexpr int kQPairs = kMmaGroupMax * D / 2;
+        for (int i = threadIdx.x; i < kQPairs + (new_early ? D : 0); i += kThreads) {
+            if (i >= kQPairs) {
+                stage_new_key_pair<C, D>(ho, u.kvh, stage, cap,
+                                         static_cast<int>(position - u.s_begin), i - kQPairs);
+                continue;
+            }
             const int h = i / (D / 2), d = 2 * (i % (D / 2));
             float2 v = make_float2(0.0f, 0.0f);
-            if (h < group)
-                v = __ldcg(reinterpret_cast<const float2*>(s.q + (u.kvh * group + h) * D + d));
+            if (h < group) {
+                const HandOffWord* at = ho.q + (u.kvh * group + h) * D + d;
+                v = handoff_get2(at, at + 1, ho.flag);
+            }
             const float sc = a.scale * kLog2e;
             uint32_t part[3];
             split3<C>(v.x * sc, v.y * sc, part[0], part[1], part[2]);
@@ -174,8 +195,12 @@ __device__ void attention_phase_mma(const DecodeLayersArgs& a, const DecodeLayer
             const bool staged = unit == static_cast<int>(blockIdx.x) && r0 == u.s_begin;
             if (!staged) {
                 __syncthreads();  // the previous round's rows (or merge) are read
-                stage_keys_async<D>(a, L, u.kvh, r0, n, -1, stage, cap, 0, round_to_tile(n),
+                stage_keys_async<D>(a, L, u.kvh, r0, n, position, stage, cap, 0, round_to_tile(n),
                                     kThreads);
+                if (position >= r0 && position < r0 + n)
+                    for (int i = threadIdx.x; i < D; i += kThreads)
+                        stage_new_key_pair<C, D>(ho, u.kvh, stage, cap,
+                                                 static_cast<int>(position - r0), i);
             }
             asm volatile("cp.async.wait_all;" ::: "memory");
             __syncthreads();
@@ -284,6 +309,11 @@ __device__ void attention_phase_mma(const DecodeLayersArgs& a, const DecodeLayer
                 out += wm[w * kMmaGroupMax + h] * wo[(w * kMmaGroupMax + h) * D + d];
             // The partial's max in natural log, as the SIMT attention's.
             const int64_t head = u.kvh * group + h;
+            if (kAttHandOff && splits == 1) {
+                const float sum = head_sum[h];
+                handoff_put(ho.att + head * D + d, sum > 0.0f ? out / sum : 0.0f, ho.flag);
+                continue;
+            }
             store_partial(s, splits, head * stride_splits + u.split, head * D + d, d, D,
                           head_m[h] * (1.0f / kLog2e), head_sum[h], out);
         }

@@ -27,6 +27,7 @@
 
 #include "backends/cuda/check.h"
 #include "backends/cuda/decode_attention_mma.cuh"
+#include "backends/cuda/decode_handoff.cuh"
 #include "backends/cuda/decode_head.cuh"
 #include "backends/cuda/decode_layers.cuh"
 #include "backends/cuda/decode_layers_parts.cuh"
@@ -55,6 +56,10 @@ constexpr int64_t kMmaKeysPerSplit = FERRIS_DECODE_MMA_KEYS_PER_SPLIT;
 #define FERRIS_DECODE_O_EARLY 1
 #endif
 constexpr bool kPreloadOEarly = FERRIS_DECODE_O_EARLY;
+// The attention outputs handed to the o phase without a barrier (decode_handoff.cuh; lab A/B: 0).
+#ifndef FERRIS_DECODE_ATT_HANDOFF
+#define FERRIS_DECODE_ATT_HANDOFF 1
+#endif
 constexpr int kMaxSplits = 32;  // key splits a head at most
 // Dynamic shared memory the kernel may take (x staged in T, the block's rows of x, early keys).
 constexpr int64_t kMaxSmemBytes = 160 * 1024;
@@ -101,10 +106,20 @@ __host__ __device__ inline int key_splits(const DecodeLayersArgs& a, int64_t key
     return wanted < 1 ? 1 : wanted > stride_splits ? stride_splits : static_cast<int>(wanted);
 }
 
+// The handed-off values' words (decode_handoff.cuh): q, the new k and v rows, the outputs.
+__host__ __device__ inline int64_t handoff_words(const DecodeLayersArgs& a) {
+    return decode::handoff_words(a.nh, a.nkv, a.hs);
+}
+// Floats of the scratch's start that a launch which is not scratch_clean zeroes.
+__host__ __device__ inline int64_t zeroed_floats(const DecodeLayersArgs& a) {
+    return kScratchHeader + round_up(2 * handoff_words(a), 4);
+}
+
 __device__ __forceinline__ Scratch scratch_of(const DecodeLayersArgs& a, int splits) {
     Scratch s;
     s.barrier = reinterpret_cast<unsigned*>(a.scratch) + kBarrierWord;
-    s.q = a.scratch + kScratchHeader;
+    s.handoff = reinterpret_cast<unsigned long long*>(a.scratch + kScratchHeader);
+    s.q = a.scratch + zeroed_floats(a);
     s.att = s.q + round_up(a.nh * a.hs, 4);
     s.h = s.att + round_up(a.nh * a.hs, 4);
     s.part_ml = s.h + round_up(a.inter, 4);
@@ -130,9 +145,15 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
     const int64_t keys = *a.keys, position = *a.position;
     // Splits a head; with more than one, a phase combines them (6 phases a layer, else 5).
     const int splits = key_splits(a, keys, stride_splits);
+    // On tensor cores, q/k/v hands q and the new key to attention without a barrier, and the
+    // attention outputs go to the o phase the same way (decode_handoff.cuh).
+    constexpr bool kMma = !std::is_same_v<C, float>;
+    constexpr bool kHandOff = kMma, kAttHandOff = kMma && FERRIS_DECODE_ATT_HANDOFF;
     if (static_cast<int>(blockIdx.x) >= blocks)
         return prefetch_weights(a, s.barrier, blocks, static_cast<int>(blockIdx.x) - blocks,
-                                splits > 1);
+                                LayerPhases{splits > 1, kHandOff, kAttHandOff});
+    const unsigned epoch = launch_epoch(a.scratch);
+    HandOff handoff = handoff_at(s.handoff, a.nh, a.nkv, D);
     // h in T: the down product would round it to T when staging anyway, and half the bytes cross
     // from L2 to every block (dev/NOTES.md).
     T* h = reinterpret_cast<T*>(s.h);
@@ -140,7 +161,6 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
     unsigned target = 0;
     // Keys a staging round of the tensor-core attention holds (a constant: no register).
     constexpr int64_t stage_keys = mma_stage_keys(D, kKvStageBudget);
-    constexpr bool kMma = !std::is_same_v<C, float>;
     const int64_t c = a.c, inter = a.inter, in_o = a.nh * a.hs;
     const Plan qkv_plan = plan_for((a.nh + 2 * a.nkv) * D / 2, blocks),
                o_plan = plan_for(c, blocks);
@@ -206,27 +226,38 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
         rope_params.bias = L.qkv_bias;
         rope_params.rope.k_cache = L.k_cache;
         rope_params.rope.v_cache = L.v_cache;
+        handoff.flag = handoff_flag(epoch, l);
         products<T, true>(
             qkv_plan, c, xs, qkv_rows,
             [&](int64_t j, float dot, float dot2) {
-                gemv_detail::rope_store(rope_params, qkv_plan.lo + j, 0, dot, dot2);
+                if constexpr (kHandOff) {
+                    qkv_handoff_store<C>(rope_params.rope, L.qkv_bias, qkv_plan.lo + j, dot, dot2,
+                                         handoff);
+                } else {
+                    gemv_detail::rope_store(rope_params, qkv_plan.lo + j, 0, dot, dot2);
+                }
             },
             team_part, w);
         DECODE_MARK(l, 2);
-        grid_arrive(s.barrier, target, blocks);
+        if constexpr (kHandOff) {
+            __syncthreads();  // xs is read: attention's q takes its place
+        } else {
+            grid_arrive(s.barrier, target, blocks);
+        }
         if (a.lab_skip & 2) {
         } else if constexpr (kMma) {
             attention_prefetch_mma<D>(a, L, splits, keys, position, kv_stage, stage_keys);
         } else {
             attention_prefetch<D>(a, L, splits, keys, position, kv_stage);
         }
-        grid_wait(s.barrier, target, blocks);
+        if constexpr (!kHandOff) grid_wait(s.barrier, target, blocks);
         // 2. attention (xs holds q for the tensor cores, or the SIMT warps' merge)
         DECODE_MARK(l, 3);
         if (a.lab_skip & 2) {
         } else if constexpr (kMma) {
-            attention_phase_mma<C, D>(a, L, s, splits, stride_splits, keys, position, kv_stage,
-                                      stage_keys, reinterpret_cast<char*>(xs), l, blocks);
+            attention_phase_mma<C, D, kAttHandOff>(a, L, s, handoff, splits, stride_splits, keys,
+                                                   position, kv_stage, stage_keys,
+                                                   reinterpret_cast<char*>(xs), l, blocks);
         } else {
             attention_phase<D>(a, L, s, splits, stride_splits, keys, position, kv_stage,
                                reinterpret_cast<float*>(xs), l, blocks);
@@ -237,14 +268,28 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
             if (kPreloadOEarly) preload<false>(o_plan, in_o, o_rows, w);
             grid_wait(s.barrier, target, blocks);
             combine_splits(a, s, splits, stride_splits, blocks, reinterpret_cast<float*>(kv_stage),
-                           static_cast<int>(lay.kv_bytes / 4));
+                           static_cast<int>(lay.kv_bytes / 4), [&](int64_t i, float v) {
+                               if constexpr (kAttHandOff) {
+                                   handoff_put(handoff.att + i, v, handoff.flag);
+                               } else {
+                                   __stcg(s.att + i, v);
+                               }
+                           });
         }
-        grid_arrive(s.barrier, target, blocks);
-        if (splits == 1 || !kPreloadOEarly) preload<false>(o_plan, in_o, o_rows, w);
-        grid_wait(s.barrier, target, blocks);
+        if constexpr (kAttHandOff) {
+            if (splits == 1 || !kPreloadOEarly) preload<false>(o_plan, in_o, o_rows, w);
+        } else {
+            grid_arrive(s.barrier, target, blocks);
+            if (splits == 1 || !kPreloadOEarly) preload<false>(o_plan, in_o, o_rows, w);
+            grid_wait(s.barrier, target, blocks);
+        }
         // 3. x += W_o a
         DECODE_MARK(l, 5);
-        stage_attention<T>(xs, s.att, in_o);
+        if constexpr (kAttHandOff) {
+            stage_attention_handoff<T>(xs, handoff.att, in_o, handoff.flag);
+        } else {
+            stage_attention<T>(xs, s.att, in_o);
+        }
         DECODE_MARK(l, 6);
         products<T, false>(o_plan, in_o, xs, o_rows, add_to_x, team_part, w);
         DECODE_MARK(l, 7);
@@ -358,9 +403,11 @@ void launch(const DecodeLayersArgs& args, cudaStream_t stream) {
                                                static_cast<int>(smem)));
     if (resident_blocks(kernel, kThreads, smem) < 1)
         fail(ErrorCode::Unsupported, "[decoder_layers] cuda: the persistent kernel does not fit");
-    // A scratch a launch already used is clean: its last block to leave zeroed the header.
+    // A scratch a launch already used is clean: its last block to leave zeroed the header, and the
+    // handed-off words carry older flags.
     if (!a.scratch_clean)
-        FERRIS_CUDA_CHECK(cudaMemsetAsync(a.scratch, 0, kScratchHeader * sizeof(float), stream));
+        FERRIS_CUDA_CHECK(cudaMemsetAsync(
+            a.scratch, 0, static_cast<size_t>(zeroed_floats(a)) * sizeof(float), stream));
     cudaLaunchConfig_t config = {};
     config.gridDim = dim3(static_cast<unsigned>(blocks));
     config.blockDim = dim3(kThreads);
@@ -418,9 +465,13 @@ bool decode_layers_applies(const DecodeLayersArgs& a) {
 
 size_t decode_layers_scratch_floats(const DecodeLayersArgs& a) {
     const int64_t splits = max_splits(a, sm_count());
-    return static_cast<size_t>(kScratchHeader + 2 * round_up(a.nh * a.hs, 4) +
+    return static_cast<size_t>(zeroed_floats(a) + 2 * round_up(a.nh * a.hs, 4) +
                                round_up(a.inter, 4) + round_up(a.nh * splits * 2, 4) +
                                a.nh * splits * a.hs);
+}
+
+size_t decode_layers_handoff_words(const DecodeLayersArgs& a) {
+    return static_cast<size_t>(handoff_words(a));
 }
 
 void decode_layers(const DecodeLayersArgs& a, cudaStream_t stream) {

@@ -68,6 +68,10 @@ struct DecodeLayersArgs {
 bool decode_layers_applies(const DecodeLayersArgs& a);
 // Floats of scratch the launch needs on the current device.
 size_t decode_layers_scratch_floats(const DecodeLayersArgs& a);
+// The 64-bit words at the scratch's start, after its header, that hand values between blocks
+// (decode_handoff.cuh): a launch that is not `scratch_clean` zeroes them with the header, and a
+// scratch is clean for a launch only if the last launch on it had as many.
+size_t decode_layers_handoff_words(const DecodeLayersArgs& a);
 // Runs the layers (a cooperative launch: all blocks resident, as the barriers need).
 void decode_layers(const DecodeLayersArgs& a, cudaStream_t stream);
 

@@ -47,7 +47,10 @@ __device__ __forceinline__ unsigned long long global_ns() {
 // 64-bit maximum (decode_head.cuh), the count of blocks that left the launch. Zero when a launch
 // starts: the launch's last block to leave zeroes them again, so that a scratch kept across
 // launches (a graph's, the backend's) needs no memset before each (launch() makes the first one).
+// And the launch's epoch, which the last block to leave increments: the flags of the values handed
+// between blocks (decode_handoff.cuh) differ from one launch to the next.
 constexpr int kBarrierWord = 0, kHeadDoneWord = 1, kHeadBestWord = 2 /* and 3 */, kLeftWord = 4;
+constexpr int kEpochWord = 5;
 constexpr int kScratchHeader = 8;  // floats, the header's words rounded up to 16-byte alignment
 __device__ __forceinline__ void leave_launch(float* scratch) {
     __syncthreads();
@@ -57,7 +60,12 @@ __device__ __forceinline__ void leave_launch(float* scratch) {
     if (atomicAdd(words + kLeftWord, 1u) != gridDim.x - 1) return;
     // Every other block has left: nothing reads the header again in this launch.
     for (int i = kBarrierWord; i <= kLeftWord; ++i) words[i] = 0;
+    words[kEpochWord] += 1u;
     __threadfence();
+}
+// The launch's epoch, read by every block when it starts (before any can leave).
+__device__ __forceinline__ unsigned launch_epoch(const float* scratch) {
+    return __ldcg(reinterpret_cast<const unsigned*>(scratch) + kEpochWord);
 }
 
 // A grid barrier in two halves: all blocks arrive, then all leave, and every block's writes
@@ -334,8 +342,11 @@ __device__ __forceinline__ void load_dims(const void* base, DType dt, int64_t at
 }
 
 // Where a step's attention partials and the other in-launch buffers live (global scratch).
+// handoff: the words of decode_handoff.cuh ((NH + 2 NKV) HS of them: q, then the new k and v),
+// zeroed with the header.
 struct Scratch {
     unsigned* barrier;
+    unsigned long long* handoff;
     float *q, *att, *h, *part_ml, *part_o;  // h holds inter values of T (the f32 room is kept)
 };
 
@@ -589,10 +600,12 @@ __device__ void attention_phase(const DecodeLayersArgs& a, const DecodeLayerPoin
 // With more than one key split a head, a phase of its own after attention: the heads' outputs
 // (NH HS) shared out over the blocks; each combines its outputs' splits from the partials (max,
 // sum, output), every value loaded at once into `room` (shared memory, `room_floats`), and writes
-// them to `att`. With one split the attention phase writes `att` itself.
+// them by store(index, value) (to `att`, or handed over: decode_handoff.cuh). With one split the
+// attention phase writes the outputs itself.
+template <typename Store>
 __device__ __forceinline__ void combine_splits(const DecodeLayersArgs& a, const Scratch& s,
                                                int splits, int stride_splits, int blocks,
-                                               float* room, int room_floats) {
+                                               float* room, int room_floats, Store store) {
     const int hs = static_cast<int>(a.hs);
     const Plan p = plan_for(a.nh * a.hs, blocks);
     const int batch = max(1, room_floats / (3 * splits));  // outputs combined from one round trip
@@ -616,7 +629,7 @@ __device__ __forceinline__ void combine_splits(const DecodeLayersArgs& a, const 
                 sum += f * v[3 * k + 1];
                 o += f * v[3 * k + 2];
             }
-            __stcg(s.att + lo + j, sum > 0.0f ? o / sum : 0.0f);
+            store(lo + j, sum > 0.0f ? o / sum : 0.0f);
         }
         __syncthreads();
     }

@@ -15,25 +15,29 @@
 
 namespace ferris::cuda::decode {
 
-// A layer's weight tensors in the order its phases read them: q/k/v, o, gate, up, down; and the
-// layer's phases (q/k/v, attention, [the splits' combine,] o, gate/up, down), one grid barrier
-// after each.
+// A layer's weight tensors in the order its phases read them: q/k/v, o, gate, up, down.
 constexpr int kStreamItems = 5;
-constexpr int kPhases = 5;  // without the combine
+
+// A layer's phases, one grid barrier after each: q/k/v, attention, [the splits' combine,] o,
+// gate/up, down; but q/k/v and attention are one phase when q/k/v hands its results over
+// (decode_handoff.cuh), and attention (or the combine) and o are one when the outputs are handed
+// over. Attention, the combine and o read no weights before o's: the "middle" phases.
+struct LayerPhases {
+    bool combine, qkv_handoff, att_handoff;
+    __host__ __device__ int middle() const { return !qkv_handoff + combine + !att_handoff; }
+    __host__ __device__ int count() const { return 3 + middle(); }
+};
 
 struct WeightStream {
     int64_t bytes[kStreamItems];
     int64_t layer_bytes;
-    // Bytes of the stream before phase `ph` (0 q/k/v, 1 attention, 2 o, 3 gate/up, 4 down; with
-    // `combine`, the combine is phase 2 and reads no weights, like attention).
-    __device__ __forceinline__ int64_t phase_offset(int64_t phase, bool combine) const {
-        const int64_t per = kPhases + combine, l = phase / per;
-        int64_t ph = phase % per;
-        if (combine && ph >= 2) --ph;
-        int64_t at = l * layer_bytes;
-        if (ph >= 1) at += bytes[0];
-        if (ph >= 3) at += bytes[1];
-        if (ph >= 4) at += bytes[2] + bytes[3];
+    // Bytes of the stream before the layers' `phase`-th phase.
+    __device__ __forceinline__ int64_t phase_offset(int64_t phase, const LayerPhases& lp) const {
+        const int64_t per = lp.count(), ph = phase % per, middle = lp.middle();
+        int64_t at = (phase / per) * layer_bytes;
+        if (ph >= 1) at += bytes[0];                      // the middle phases, or gate/up
+        if (ph >= middle + 1) at += bytes[1];             // gate/up
+        if (ph >= middle + 2) at += bytes[2] + bytes[3];  // down
         return at;
     }
 };
@@ -59,9 +63,9 @@ __device__ __forceinline__ const char* stream_item(const DecodeLayerPointers& L,
 }
 
 // Runs on block `pb` of `a.prefetch_blocks`; `blocks`: the compute blocks that arrive at `word`;
-// `combine`: the layers have the splits' combine phase.
+// `lp`: the layers' phases.
 __device__ void prefetch_weights(const DecodeLayersArgs& a, const unsigned* word, int blocks,
-                                 int pb, bool combine) {
+                                 int pb, const LayerPhases& lp) {
     const WeightStream st = weight_stream(a);
     const int64_t issuers = static_cast<int64_t>(a.prefetch_blocks) * kThreads;
     const int64_t me = static_cast<int64_t>(pb) * kThreads + threadIdx.x;
@@ -77,7 +81,7 @@ __device__ void prefetch_weights(const DecodeLayersArgs& a, const unsigned* word
                                  : "=r"(seen)
                                  : "l"(word)
                                  : "memory");
-                    if (st.phase_offset(seen / blocks, combine) + a.prefetch_ahead >= end) break;
+                    if (st.phase_offset(seen / blocks, lp) + a.prefetch_ahead >= end) break;
                     __nanosleep(256);
                 }
             }
@@ -99,7 +103,7 @@ __device__ void prefetch_weights(const DecodeLayersArgs& a, const unsigned* word
         for (;;) {
             unsigned seen;
             asm volatile("ld.relaxed.gpu.global.u32 %0, [%1];" : "=r"(seen) : "l"(word) : "memory");
-            if (seen / blocks >= (kPhases + combine) * static_cast<unsigned>(a.n_layers) - 1) break;
+            if (seen / blocks >= static_cast<unsigned>(lp.count() * a.n_layers) - 1) break;
             __nanosleep(256);
         }
     }

@@ -1,0 +1,121 @@
+// Values handed from the blocks that produce them to the blocks that need them inside the
+// persistent decode kernel (decode_layers.cu) without a grid barrier: each value travels in a
+// 64-bit word with a flag beside it (the low half the value's bits, the high half the flag),
+// written and read as one single-copy-atomic access. A reader spins on the words themselves until
+// every flag is the one expected, so the data arrives together with its readiness: one round trip
+// to L2 where a barrier took two (the arrival's atomic and spin, then the load). Flags are unique
+// to (launch, layer): the launch's epoch (a header word the last block to leave increments) times
+// kDecodeMaxLayers plus the layer plus one, and the words start as zero (the memset that starts a
+// fresh scratch clears them), so a stale word never passes. Device code only.
+#pragma once
+
+#include <cstdint>
+
+#include "backends/cuda/decode_layers.cuh"
+#include "backends/cuda/decode_layers_parts.cuh"
+#include "backends/cuda/device_util.cuh"
+
+namespace ferris::cuda::decode {
+
+using HandOffWord = unsigned long long;
+
+// The flag the words of `layer` carry in a launch of `epoch`.
+__device__ __forceinline__ unsigned handoff_flag(unsigned epoch, int layer) {
+    return epoch * static_cast<unsigned>(kDecodeMaxLayers) + static_cast<unsigned>(layer) + 1u;
+}
+
+__device__ __forceinline__ void handoff_put(HandOffWord* at, float v, unsigned flag) {
+    const HandOffWord word = (static_cast<HandOffWord>(flag) << 32) | __float_as_uint(v);
+    asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(at), "l"(word) : "memory");
+}
+__device__ __forceinline__ HandOffWord handoff_load(const HandOffWord* at) {
+    HandOffWord word;
+    asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(word) : "l"(at) : "memory");
+    return word;
+}
+__device__ __forceinline__ bool handoff_ready(HandOffWord word, unsigned flag) {
+    return static_cast<unsigned>(word >> 32) == flag;
+}
+__device__ __forceinline__ float handoff_value(HandOffWord word) {
+    return __uint_as_float(static_cast<unsigned>(word));
+}
+// Two values, both loads in flight before either is waited for.
+__device__ __forceinline__ float2 handoff_get2(const HandOffWord* a, const HandOffWord* b,
+                                               unsigned flag) {
+    HandOffWord wa, wb;
+    do {
+        wa = handoff_load(a);
+        wb = handoff_load(b);
+    } while (!handoff_ready(wa, flag) || !handoff_ready(wb, flag));
+    return make_float2(handoff_value(wa), handoff_value(wb));
+}
+
+// A layer's hand-offs: q/k/v's results to attention (the q heads, NH HS, and the new key's k and v
+// rows, NKV HS each, as the cache holds them: rounded to its type), and attention's outputs (NH
+// HS, from the attention blocks or the combine) to the o phase of every block.
+struct HandOff {
+    HandOffWord *q, *k, *v, *att;
+    unsigned flag;
+};
+// The words a layout of NH q heads and NKV kv heads of HS takes (the scratch's room for them).
+__host__ __device__ inline int64_t handoff_words(int64_t nh, int64_t nkv, int64_t hs) {
+    return (2 * nh + 2 * nkv) * hs;
+}
+__device__ __forceinline__ HandOff handoff_at(HandOffWord* words, int64_t nh, int64_t nkv,
+                                              int64_t hs) {
+    return HandOff{words, words + nh * hs, words + (nh + nkv) * hs, words + (nh + 2 * nkv) * hs,
+                   0u};
+}
+
+// xs = the n attention outputs handed over (n even), rounded to T, as stage_attention does.
+template <typename T>
+__device__ __forceinline__ void stage_attention_handoff(T* xs, const HandOffWord* att, int64_t n,
+                                                        unsigned flag) {
+    for (int64_t i = threadIdx.x; i < n / 2; i += kThreads) {
+        const float2 v = handoff_get2(att + 2 * i, att + 2 * i + 1, flag);
+        xs[2 * i] = from_float<T>(v.x), xs[2 * i + 1] = from_float<T>(v.y);
+    }
+    __syncthreads();
+}
+
+// The q/k/v product's epilogue for a row pair (i, i + HS/2) of head `head` (q heads, then k, then
+// v), as gemv_detail::rope_store computes it (bias, accurate rope of the f32 angle), with the
+// cache row written for later steps and the values handed to attention. C: the cache's type.
+template <typename C>
+__device__ __forceinline__ void qkv_handoff_store(const GemvRope& g, const float* bias,
+                                                  int64_t item, float a, float b,
+                                                  const HandOff& out) {
+    const int64_t half = g.hs / 2, head = item / half, i = item % half, row = head * g.hs + i;
+    if (bias) {
+        a += bias[row];
+        b += bias[row + half];
+    }
+    const int32_t pos = *g.positions;
+    if (head >= g.nh + g.nkv) {  // v: as it is
+        const int64_t kvh = head - g.nh - g.nkv;
+        const C a_c = from_float<C>(a), b_c = from_float<C>(b);
+        C* cache = static_cast<C*>(g.v_cache) + pos * g.v_seq + kvh * g.hs + i;
+        cache[0] = a_c;
+        cache[half] = b_c;
+        handoff_put(out.v + kvh * g.hs + i, to_float(a_c), out.flag);
+        handoff_put(out.v + kvh * g.hs + i + half, to_float(b_c), out.flag);
+        return;
+    }
+    float sn, cs;
+    sincosf(static_cast<float>(pos) * g.inv_freq[i], &sn, &cs);
+    const float lo = a * cs - b * sn, hi = b * cs + a * sn;
+    if (head < g.nh) {
+        handoff_put(out.q + head * g.hs + i, lo, out.flag);
+        handoff_put(out.q + head * g.hs + i + half, hi, out.flag);
+        return;
+    }
+    const int64_t kvh = head - g.nh;
+    const C lo_c = from_float<C>(lo), hi_c = from_float<C>(hi);
+    C* cache = static_cast<C*>(g.k_cache) + pos * g.k_seq + kvh * g.hs + i;
+    cache[0] = lo_c;
+    cache[half] = hi_c;
+    handoff_put(out.k + kvh * g.hs + i, to_float(lo_c), out.flag);
+    handoff_put(out.k + kvh * g.hs + i + half, to_float(hi_c), out.flag);
+}
+
+}  // namespace ferris::cuda::decode
