@@ -34,7 +34,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     char* stage = qs + mma_q_bytes(D);
     attention_prefetch_mma<D>(a, L, splits, keys, position, stage, kCap);
     __syncthreads();
-    attention_phase_mma<__nv_bfloat16, D, true>(a, L, s, ho, splits, stride_splits, keys, position,
+    attention_phase_mma<__nv_bfloat16, D, true, false>(a, L, s, ho, splits, stride_splits, keys, position,
                                                 stage, kCap, qs, 0, static_cast<int>(gridDim.x));
 }
 
@@ -77,13 +77,13 @@ int main() {
     auto word = [](float x) {
         return (static_cast<unsigned long long>(kFlag) << 32) | std::bit_cast<uint32_t>(x);
     };
-    std::vector<unsigned long long> words(handoff_words(nh, nkv, D));
+    std::vector<unsigned long long> words(handoff_words(nh, nkv, D, 0));
     for (int64_t i = 0; i < nh * D; ++i) words[i] = word(q[i]);
     HandOffWord* dwords;
     FERRIS_CUDA_CHECK(cudaMalloc(&dwords, words.size() * 8));
     // One split hands its outputs over too (the words after q, k and v).
     const HandOff ho{dwords, dwords + nh * D, dwords + (nh + nkv) * D, dwords + (nh + 2 * nkv) * D,
-                     kFlag};
+                     nullptr, nullptr, nullptr, nullptr, kFlag};
     const std::vector<__nv_bfloat16> nan_row(nkv * D, __float2bfloat16(NAN));
     const size_t smem = mma_q_bytes(D) + kKvStageBudget;
     FERRIS_CUDA_CHECK(cudaFuncSetAttribute(

@@ -43,7 +43,7 @@ void* device_random(size_t elems, DType dt, unsigned seed, float scale) {
 int main(int argc, char** argv) {
     // decode_lab KEYS[,KEYS...] [VARIANT...]: every key count with every variant, a variant being
     // "prefetch blocks,MB ahead[,1 with a greedy step's head]" (DecodeLayersArgs; default "-1", the
-    // kernel's default). LAB_SKIP=2 skips attention. The profile is of the last run.
+    // kernel's default). The profile is of the last run.
     std::vector<int> key_counts;
     for (const char* k = argc > 1 ? argv[1] : "64"; *k;) {
         key_counts.push_back(atoi(k));
@@ -53,7 +53,6 @@ int main(int argc, char** argv) {
     std::vector<std::string> variants;
     for (int i = 2; i < argc; ++i) variants.push_back(argv[i]);
     if (variants.empty()) variants.push_back("-1");
-    const int skip = getenv("LAB_SKIP") ? atoi(getenv("LAB_SKIP")) : 0;
     int keys = key_counts[0];
     int prefetch_blocks = -1;
     const int64_t C = 896, I = 4864, NH = 14, NKV = 2, HS = 64, L = 24, S = 4096;
@@ -64,7 +63,6 @@ int main(int argc, char** argv) {
     a.c = C, a.inter = I, a.nh = NH, a.nkv = NKV, a.hs = HS;
     a.k_seq = NKV * HS, a.v_seq = NKV * HS;
     a.eps = 1e-6f, a.scale = 0.125f;
-    a.lab_skip = skip;
     const int64_t Q = (NH + 2 * NKV) * HS;
     for (int l = 0; l < L; ++l) {
         DecodeLayerPointers& p = a.layers[l];

@@ -144,7 +144,7 @@ __device__ __forceinline__ void stage_new_key_pair(const HandOff& ho, int kvh, c
 //   O^T (dims x heads) = V^T P^T: A = V^T from ldmatrix.trans, B = P^T, whose fragment is the
 //   layout of S's accumulator (head g, keys 2t, 2t + 1), in three 16-bit parts: O^T's
 //   accumulator is half the registers of O's (16 rows of heads, 8 of them rests).
-template <typename C, int D, bool kAttHandOff>
+template <typename C, int D, bool kAttHandOff, bool kPartHandOff>
 __device__ void attention_phase_mma(const DecodeLayersArgs& a, const DecodeLayerPointers& L,
                                     const Scratch& s, const HandOff& ho, int splits,
                                     int stride_splits, int64_t keys, int64_t position, char* stage,
@@ -312,6 +312,15 @@ __device__ void attention_phase_mma(const DecodeLayersArgs& a, const DecodeLayer
             if (kAttHandOff && splits == 1) {
                 const float sum = head_sum[h];
                 handoff_put(ho.att + head * D + d, sum > 0.0f ? out / sum : 0.0f, ho.flag);
+                continue;
+            }
+            if (kPartHandOff && splits > 1) {
+                const int64_t at = head * kHandOffSplits + u.split;
+                handoff_put(ho.part_o + at * D + d, out, ho.flag);
+                if (d == 0) {
+                    handoff_put(ho.part_ml + 2 * at, head_m[h] * (1.0f / kLog2e), ho.flag);
+                    handoff_put(ho.part_ml + 2 * at + 1, head_sum[h], ho.flag);
+                }
                 continue;
             }
             store_partial(s, splits, head * stride_splits + u.split, head * D + d, d, D,

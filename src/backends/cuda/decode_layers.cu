@@ -16,6 +16,11 @@
 // loads of its next share and, before attention, the loads of the past keys, so their latency
 // overlaps the wait. Data written in the launch by other blocks (x, q, h, the partials, the new
 // cache row) is read with ld.global.cg, past the non-coherent L1.
+// On tensor cores three of the barriers are not needed: q/k/v hands q and the new key to
+// attention, attention hands its partials to the combine and its outputs (or the combine's) to o,
+// in words that carry a flag beside each value (decode_handoff.cuh). A reader waits for the
+// values themselves, one round trip to L2 where a barrier and a load took two. Hand-offs of x
+// (after o and after down), which every block reads, measured slower (dev/NOTES.md).
 // The last few blocks compute nothing: they prefetch the weights into L2 ahead of the phases
 // (decode_prefetch.cuh). Measured variants, kept out (dev/NOTES.md): weights brought into shared
 // memory by bulk copies (TMA), or prefetched into L2 by the compute blocks themselves. A
@@ -56,11 +61,20 @@ constexpr int64_t kMmaKeysPerSplit = FERRIS_DECODE_MMA_KEYS_PER_SPLIT;
 #define FERRIS_DECODE_O_EARLY 1
 #endif
 constexpr bool kPreloadOEarly = FERRIS_DECODE_O_EARLY;
-// The attention outputs handed to the o phase without a barrier (decode_handoff.cuh; lab A/B: 0).
+// The attention outputs handed to the o phase without a barrier (decode_handoff.cuh; lab A/B).
 #ifndef FERRIS_DECODE_ATT_HANDOFF
 #define FERRIS_DECODE_ATT_HANDOFF 1
 #endif
+// x handed over without a barrier: 1 after o (to gate/up), 2 after down (to the next q/k/v), 3 both.
+#ifndef FERRIS_DECODE_X_HANDOFF
+#define FERRIS_DECODE_X_HANDOFF 0
+#endif
+// The key splits' partials handed to the combine without a barrier (lab A/B).
+#ifndef FERRIS_DECODE_PART_HANDOFF
+#define FERRIS_DECODE_PART_HANDOFF 1
+#endif
 constexpr int kMaxSplits = 32;  // key splits a head at most
+static_assert(kMaxSplits <= kHandOffSplits, "the hand-off's partials need room for every split");
 // Dynamic shared memory the kernel may take (x staged in T, the block's rows of x, early keys).
 constexpr int64_t kMaxSmemBytes = 160 * 1024;
 
@@ -108,7 +122,7 @@ __host__ __device__ inline int key_splits(const DecodeLayersArgs& a, int64_t key
 
 // The handed-off values' words (decode_handoff.cuh): q, the new k and v rows, the outputs.
 __host__ __device__ inline int64_t handoff_words(const DecodeLayersArgs& a) {
-    return decode::handoff_words(a.nh, a.nkv, a.hs);
+    return decode::handoff_words(a.nh, a.nkv, a.hs, a.c);
 }
 // Floats of the scratch's start that a launch which is not scratch_clean zeroes.
 __host__ __device__ inline int64_t zeroed_floats(const DecodeLayersArgs& a) {
@@ -149,11 +163,20 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
     // attention outputs go to the o phase the same way (decode_handoff.cuh).
     constexpr bool kMma = !std::is_same_v<C, float>;
     constexpr bool kHandOff = kMma, kAttHandOff = kMma && FERRIS_DECODE_ATT_HANDOFF;
+    constexpr bool kXoHandOff = kMma && (FERRIS_DECODE_X_HANDOFF & 1),
+                   kXdHandOff = kMma && (FERRIS_DECODE_X_HANDOFF & 2),
+                   kPartHandOff = kMma && FERRIS_DECODE_PART_HANDOFF;
     if (static_cast<int>(blockIdx.x) >= blocks)
-        return prefetch_weights(a, s.barrier, blocks, static_cast<int>(blockIdx.x) - blocks,
-                                LayerPhases{splits > 1, kHandOff, kAttHandOff});
+        return prefetch_weights(
+            a, s.barrier, blocks, static_cast<int>(blockIdx.x) - blocks,
+            LayerPhases{splits > 1 && !kPartHandOff, kHandOff, kAttHandOff, kXoHandOff,
+                        kXdHandOff});
     const unsigned epoch = launch_epoch(a.scratch);
-    HandOff handoff = handoff_at(s.handoff, a.nh, a.nkv, D);
+    // The layer's hand-offs, with the flag of layer l.
+    auto handoff = [&](int l) {
+        return handoff_at(reinterpret_cast<HandOffWord*>(a.scratch + kScratchHeader), a.nh, a.nkv,
+                          D, a.c, handoff_flag(epoch, l));
+    };
     // h in T: the down product would round it to T when staging anyway, and half the bytes cross
     // from L2 to every block (dev/NOTES.md).
     T* h = reinterpret_cast<T*>(s.h);
@@ -203,9 +226,18 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
     // o and down share one plan: the block owns those rows of x, kept in shared memory.
     for (int64_t j = threadIdx.x; j < o_plan.count(); j += kThreads)
         x_own[j] = embed_row ? to_float(embed_row[o_plan.lo + j]) : a.x[o_plan.lo + j];
-    auto add_to_x = [&](int64_t j, float dot, float) {
-        x_own[j] += dot;
-        __stcg(a.x + o_plan.lo + j, x_own[j]);
+    // x += the product; where the phase hands x over (kTo: 1 after o, 2 after down), also into
+    // the layer's words.
+    auto add_to_x = [&](auto to, int l) {
+        return [&, l](int64_t j, float dot, float) {
+            x_own[j] += dot;
+            __stcg(a.x + o_plan.lo + j, x_own[j]);
+            constexpr int kTo = decltype(to)::value;
+            if constexpr (kTo != 0) {
+                const HandOff ho = handoff(l);
+                handoff_put((kTo == 1 ? ho.x_o : ho.x_d) + o_plan.lo + j, x_own[j], ho.flag);
+            }
+        };
     };
 
     Loads w;
@@ -219,6 +251,8 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
         DECODE_MARK(l, 0);
         if (l == 0 && embed_row) {
             stage<T>(xs, embed_row, c, nw, a.eps, red);
+        } else if (kXdHandOff && l > 0) {
+            stage_handoff<T>(xs, handoff(l - 1).x_d, c, nw, a.eps, red, handoff(l - 1).flag);
         } else {
             stage<T>(xs, a.x, c, nw, a.eps, red);
         }
@@ -226,13 +260,12 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
         rope_params.bias = L.qkv_bias;
         rope_params.rope.k_cache = L.k_cache;
         rope_params.rope.v_cache = L.v_cache;
-        handoff.flag = handoff_flag(epoch, l);
         products<T, true>(
             qkv_plan, c, xs, qkv_rows,
             [&](int64_t j, float dot, float dot2) {
                 if constexpr (kHandOff) {
                     qkv_handoff_store<C>(rope_params.rope, L.qkv_bias, qkv_plan.lo + j, dot, dot2,
-                                         handoff);
+                                         handoff(l));
                 } else {
                     gemv_detail::rope_store(rope_params, qkv_plan.lo + j, 0, dot, dot2);
                 }
@@ -244,8 +277,7 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
         } else {
             grid_arrive(s.barrier, target, blocks);
         }
-        if (a.lab_skip & 2) {
-        } else if constexpr (kMma) {
+        if constexpr (kMma) {
             attention_prefetch_mma<D>(a, L, splits, keys, position, kv_stage, stage_keys);
         } else {
             attention_prefetch<D>(a, L, splits, keys, position, kv_stage);
@@ -253,28 +285,39 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
         if constexpr (!kHandOff) grid_wait(s.barrier, target, blocks);
         // 2. attention (xs holds q for the tensor cores, or the SIMT warps' merge)
         DECODE_MARK(l, 3);
-        if (a.lab_skip & 2) {
-        } else if constexpr (kMma) {
-            attention_phase_mma<C, D, kAttHandOff>(a, L, s, handoff, splits, stride_splits, keys,
-                                                   position, kv_stage, stage_keys,
-                                                   reinterpret_cast<char*>(xs), l, blocks);
+        if constexpr (kMma) {
+            attention_phase_mma<C, D, kAttHandOff, kPartHandOff>(
+                a, L, s, handoff(l), splits, stride_splits, keys, position, kv_stage, stage_keys,
+                reinterpret_cast<char*>(xs), l, blocks);
         } else {
             attention_phase<D>(a, L, s, splits, stride_splits, keys, position, kv_stage,
                                reinterpret_cast<float*>(xs), l, blocks);
         }
         DECODE_MARK(l, 4);
         if (splits > 1) {  // 2b. the splits combined, the blocks sharing the outputs
-            grid_arrive(s.barrier, target, blocks);
+            if constexpr (!kPartHandOff) grid_arrive(s.barrier, target, blocks);
             if (kPreloadOEarly) preload<false>(o_plan, in_o, o_rows, w);
-            grid_wait(s.barrier, target, blocks);
-            combine_splits(a, s, splits, stride_splits, blocks, reinterpret_cast<float*>(kv_stage),
-                           static_cast<int>(lay.kv_bytes / 4), [&](int64_t i, float v) {
-                               if constexpr (kAttHandOff) {
-                                   handoff_put(handoff.att + i, v, handoff.flag);
-                               } else {
-                                   __stcg(s.att + i, v);
-                               }
-                           });
+            if constexpr (!kPartHandOff) grid_wait(s.barrier, target, blocks);
+            combine_splits(
+                a, splits, blocks, reinterpret_cast<float*>(kv_stage),
+                static_cast<int>(lay.kv_bytes / 4),
+                [&](int64_t h, int split, int64_t d, float* room) {
+                    if constexpr (kPartHandOff) {
+                        fetch_partial(handoff(l), D, h, split, d, room);
+                    } else {
+                        const int64_t at = h * stride_splits + split;
+                        room[0] = __ldcg(s.part_ml + at * 2);
+                        room[1] = __ldcg(s.part_ml + at * 2 + 1);
+                        room[2] = __ldcg(s.part_o + at * D + d);
+                    }
+                },
+                [&](int64_t i, float v) {
+                    if constexpr (kAttHandOff) {
+                        handoff_put(handoff(l).att + i, v, handoff(l).flag);
+                    } else {
+                        __stcg(s.att + i, v);
+                    }
+                });
         }
         if constexpr (kAttHandOff) {
             if (splits == 1 || !kPreloadOEarly) preload<false>(o_plan, in_o, o_rows, w);
@@ -286,20 +329,27 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
         // 3. x += W_o a
         DECODE_MARK(l, 5);
         if constexpr (kAttHandOff) {
-            stage_attention_handoff<T>(xs, handoff.att, in_o, handoff.flag);
+            stage_attention_handoff<T>(xs, handoff(l).att, in_o, handoff(l).flag);
         } else {
             stage_attention<T>(xs, s.att, in_o);
         }
         DECODE_MARK(l, 6);
-        products<T, false>(o_plan, in_o, xs, o_rows, add_to_x, team_part, w);
+        products<T, false>(o_plan, in_o, xs, o_rows,
+                           add_to_x(std::integral_constant<int, kXoHandOff ? 1 : 0>(), l),
+                           team_part, w);
         DECODE_MARK(l, 7);
-        grid_arrive(s.barrier, target, blocks);
+        if constexpr (!kXoHandOff) grid_arrive(s.barrier, target, blocks);
         preload<true>(gu_plan, c, gu_rows, w);
         load_norm(L.mlp_norm, c, nw);
-        grid_wait(s.barrier, target, blocks);
+        if constexpr (!kXoHandOff) grid_wait(s.barrier, target, blocks);
         // 4. h = silu(W_g x) * (W_u x) of the normalized x
         DECODE_MARK(l, 8);
-        stage<T>(xs, a.x, c, nw, a.eps, red);
+        if constexpr (kXoHandOff) {
+            __syncthreads();  // xs is read
+            stage_handoff<T>(xs, handoff(l).x_o, c, nw, a.eps, red, handoff(l).flag);
+        } else {
+            stage<T>(xs, a.x, c, nw, a.eps, red);
+        }
         DECODE_MARK(l, 9);
         products<T, true>(
             gu_plan, c, xs, gu_rows,
@@ -315,14 +365,20 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
         DECODE_MARK(l, 11);
         stage_copy<T>(xs, h, inter);
         DECODE_MARK(l, 12);
-        products<T, false>(down_plan, inter, xs, down_rows, add_to_x, team_part, w);
+        products<T, false>(down_plan, inter, xs, down_rows,
+                           add_to_x(std::integral_constant<int, kXdHandOff ? 2 : 0>(), l),
+                           team_part, w);
         DECODE_MARK(l, 13);
         if (l + 1 < a.n_layers) {
-            grid_arrive(s.barrier, target, blocks);
+            if constexpr (kXdHandOff) {
+                __syncthreads();  // xs is read
+            } else {
+                grid_arrive(s.barrier, target, blocks);
+            }
             layer = &a.layers[l + 1];
             preload<true>(qkv_plan, c, qkv_rows, w);
             load_norm(layer->attn_norm, c, nw);
-            grid_wait(s.barrier, target, blocks);
+            if constexpr (!kXdHandOff) grid_wait(s.barrier, target, blocks);
         }
     }
     if (!a.token) return;

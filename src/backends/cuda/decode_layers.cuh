@@ -46,8 +46,6 @@ struct DecodeLayersArgs {
     // The scratch's header is already zero (a scratch some launch used before; each launch leaves
     // it zeroed): no memset before the launch.
     bool scratch_clean = false;
-    // The kernel lab's experiments (dev/decode_lab.cu), 0 otherwise: bit 1 skips attention.
-    int lab_skip = 0;
     // A whole greedy step (Backend::decoder_greedy_step) when `token` is set: x starts as the
     // token's row of `embed` (x's input is not read); after the layers, logits (vocab) f32 =
     // rms_norm(x, final_norm) lm_head^T (when logits is set) and *token = their argmax.

@@ -278,17 +278,13 @@ template <typename W>
 __device__ __forceinline__ float x_at(const W* x, int64_t i) {
     return to_float(__ldg(x + i));
 }
-template <typename T, typename S>
-__device__ __forceinline__ void stage(T* xs, const S* x, int64_t n, const NormWeights& nw,
-                                      float eps, float* red) {
-    float v[kStageRegs];
+// The thread's values v (elements i = thread + k kThreads, 0 past n) normalized into xs.
+template <typename T>
+__device__ __forceinline__ void stage_values(T* xs, const float (&v)[kStageRegs], int64_t n,
+                                             const NormWeights& nw, float eps, float* red) {
     float ss = 0.0f;
 #pragma unroll
-    for (int k = 0; k < kStageRegs; ++k) {
-        const int64_t i = threadIdx.x + static_cast<int64_t>(k) * kThreads;
-        v[k] = i < n ? x_at(x, i) : 0.0f;
-        ss += v[k] * v[k];
-    }
+    for (int k = 0; k < kStageRegs; ++k) ss += v[k] * v[k];
     ss = block_reduce(ss, red);
     const float inv_rms = 1.0f / sqrtf(ss / static_cast<float>(n) + eps);
 #pragma unroll
@@ -297,6 +293,17 @@ __device__ __forceinline__ void stage(T* xs, const S* x, int64_t n, const NormWe
         if (i < n) xs[i] = from_float<T>(nw.g[k] * (v[k] * inv_rms));
     }
     __syncthreads();
+}
+template <typename T, typename S>
+__device__ __forceinline__ void stage(T* xs, const S* x, int64_t n, const NormWeights& nw,
+                                      float eps, float* red) {
+    float v[kStageRegs];
+#pragma unroll
+    for (int k = 0; k < kStageRegs; ++k) {
+        const int64_t i = threadIdx.x + static_cast<int64_t>(k) * kThreads;
+        v[k] = i < n ? x_at(x, i) : 0.0f;
+    }
+    stage_values<T>(xs, v, n, nw, eps, red);
 }
 
 // xs = src (n values of T, n a multiple of 8, 16-byte aligned, written in this launch): 16-byte
@@ -600,23 +607,21 @@ __device__ void attention_phase(const DecodeLayersArgs& a, const DecodeLayerPoin
 // With more than one key split a head, a phase of its own after attention: the heads' outputs
 // (NH HS) shared out over the blocks; each combines its outputs' splits from the partials (max,
 // sum, output), every value loaded at once into `room` (shared memory, `room_floats`), and writes
-// them by store(index, value) (to `att`, or handed over: decode_handoff.cuh). With one split the
-// attention phase writes the outputs itself.
-template <typename Store>
-__device__ __forceinline__ void combine_splits(const DecodeLayersArgs& a, const Scratch& s,
-                                               int splits, int stride_splits, int blocks,
-                                               float* room, int room_floats, Store store) {
+// them by store(index, value) (to `att`, or handed over: decode_handoff.cuh). fetch(head, split,
+// dim, room) puts the partial's max, sum and output element in room[0..2] (from the scratch's
+// partials, or handed over). With one split the attention phase writes the outputs itself.
+template <typename Fetch, typename Store>
+__device__ __forceinline__ void combine_splits(const DecodeLayersArgs& a, int splits, int blocks,
+                                               float* room, int room_floats, Fetch fetch,
+                                               Store store) {
     const int hs = static_cast<int>(a.hs);
     const Plan p = plan_for(a.nh * a.hs, blocks);
     const int batch = max(1, room_floats / (3 * splits));  // outputs combined from one round trip
     for (int64_t lo = p.lo; lo < p.hi; lo += batch) {
         const int count = static_cast<int>(min(static_cast<int64_t>(batch), p.hi - lo));
         for (int i = threadIdx.x; i < count * splits; i += kThreads) {
-            const int64_t out = lo + i / splits, h = out / hs;
-            const int64_t at = h * stride_splits + i % splits;
-            room[3 * i] = __ldcg(s.part_ml + at * 2);
-            room[3 * i + 1] = __ldcg(s.part_ml + at * 2 + 1);
-            room[3 * i + 2] = __ldcg(s.part_o + at * hs + out % hs);
+            const int64_t out = lo + i / splits;
+            fetch(out / hs, i % splits, out % hs, room + 3 * i);
         }
         __syncthreads();
         for (int j = threadIdx.x; j < count; j += kThreads) {

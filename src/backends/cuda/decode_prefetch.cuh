@@ -19,25 +19,30 @@ namespace ferris::cuda::decode {
 constexpr int kStreamItems = 5;
 
 // A layer's phases, one grid barrier after each: q/k/v, attention, [the splits' combine,] o,
-// gate/up, down; but q/k/v and attention are one phase when q/k/v hands its results over
-// (decode_handoff.cuh), and attention (or the combine) and o are one when the outputs are handed
-// over. Attention, the combine and o read no weights before o's: the "middle" phases.
+// gate/up, down. Where a phase hands its results over (decode_handoff.cuh), its barrier goes and
+// it runs on into the next: q/k/v into attention, attention (or the combine) into o, o into
+// gate/up, down into the next layer's q/k/v (whose phase is then counted from q/k/v's start).
+// Attention, the combine and o read no weights before o's: the "middle" phases.
 struct LayerPhases {
-    bool combine, qkv_handoff, att_handoff;
+    bool combine, qkv_handoff, att_handoff, xo_handoff, xd_handoff;
     __host__ __device__ int middle() const { return !qkv_handoff + combine + !att_handoff; }
-    __host__ __device__ int count() const { return 3 + middle(); }
+    // Barriers before the layer's down phase starts.
+    __host__ __device__ int before_down() const { return middle() + !xo_handoff + 1; }
+    // Barriers a layer (the last one's after down is the LM head's, or none).
+    __host__ __device__ int count() const { return before_down() + !xd_handoff; }
 };
 
 struct WeightStream {
     int64_t bytes[kStreamItems];
     int64_t layer_bytes;
-    // Bytes of the stream before the layers' `phase`-th phase.
+    // Bytes of the stream before the phase that follows the layers' `phase`-th barrier (a merged
+    // phase counts from its first part).
     __device__ __forceinline__ int64_t phase_offset(int64_t phase, const LayerPhases& lp) const {
-        const int64_t per = lp.count(), ph = phase % per, middle = lp.middle();
+        const int64_t per = lp.count(), ph = phase % per;
         int64_t at = (phase / per) * layer_bytes;
-        if (ph >= 1) at += bytes[0];                      // the middle phases, or gate/up
-        if (ph >= middle + 1) at += bytes[1];             // gate/up
-        if (ph >= middle + 2) at += bytes[2] + bytes[3];  // down
+        if (ph >= 1) at += bytes[0];                                      // after q/k/v
+        if (ph >= lp.middle() + 1) at += bytes[1];                        // after o
+        if (ph >= lp.before_down()) at += bytes[2] + bytes[3];            // down
         return at;
     }
 };
@@ -103,7 +108,8 @@ __device__ void prefetch_weights(const DecodeLayersArgs& a, const unsigned* word
         for (;;) {
             unsigned seen;
             asm volatile("ld.relaxed.gpu.global.u32 %0, [%1];" : "=r"(seen) : "l"(word) : "memory");
-            if (seen / blocks >= static_cast<unsigned>(lp.count() * a.n_layers) - 1) break;
+            const int down_starts = lp.count() * (a.n_layers - 1) + lp.before_down();
+            if (seen / blocks >= static_cast<unsigned>(down_starts)) break;
             __nanosleep(256);
         }
     }
