@@ -1,10 +1,11 @@
 // Check of the persistent decode kernel's tensor-core attention (decode_attention_mma.cuh) alone:
 // one launch of a block per (kv head, split) over random bf16 caches and f32 q, the partials
 // combined on the host (one split: the output the kernel wrote), against attention in double
-// precision. q and the new key's row come as the q/k/v phase hands them over (decode_handoff.cuh);
-// the cache's copy of that row holds NaN, which must never be read. Prints the largest error a head
-// for each key count and split count, and fails (exit 1) past 1e-5 relative (H100: 1e-6 to 3e-6
-// over 13,000 keys, the sums in f32).
+// precision. q and the new key's row come as the q/k/v phase hands them over, and the outputs or
+// partials go out the same way (decode_handoff.cuh): a value whose word lacks the flag counts as
+// NaN. The cache's copy of the new row holds NaN, which must never be read. Prints the largest
+// error a head for each key count and split count, and fails (exit 1) past 1e-5 relative (H100:
+// 1e-6 to 3e-6 over 13,000 keys, the sums in f32).
 //   nvcc -O3 -std=c++20 -arch=sm_90 -Isrc -Iinclude dev/decode_attention_check.cu \
 //        -o /tmp/attn_check && /tmp/attn_check
 #include <bit>
@@ -27,15 +28,15 @@ constexpr int D = 64;
 constexpr int64_t kCap = mma_stage_keys(D, kKvStageBudget);
 
 __global__ void __launch_bounds__(kThreads, 1)
-    check_kernel(const __grid_constant__ DecodeLayersArgs a, DecodeLayerPointers L, Scratch s,
-                 HandOff ho, int splits, int stride_splits, int64_t keys, int64_t position) {
+    check_kernel(const __grid_constant__ DecodeLayersArgs a, DecodeLayerPointers L, HandOff ho,
+                 int splits, int64_t keys, int64_t position) {
     extern __shared__ __align__(16) unsigned char smem[];
     char* qs = reinterpret_cast<char*>(smem);
     char* stage = qs + mma_q_bytes(D);
     attention_prefetch_mma<D>(a, L, splits, keys, position, stage, kCap);
     __syncthreads();
-    attention_phase_mma<__nv_bfloat16, D, true, false>(a, L, s, ho, splits, stride_splits, keys, position,
-                                                stage, kCap, qs, 0, static_cast<int>(gridDim.x));
+    attention_phase_mma<__nv_bfloat16, D>(a, L, ho, splits, keys, position, stage, kCap, qs, 0,
+                                          static_cast<int>(gridDim.x));
 }
 
 float bf16_round(float v) { return __bfloat162float(__float2bfloat16(v)); }
@@ -43,7 +44,7 @@ float bf16_round(float v) { return __bfloat162float(__float2bfloat16(v)); }
 }  // namespace
 
 int main() {
-    const int64_t nh = 14, nkv = 2, group = nh / nkv, S = 13100, stride_splits = 32;
+    const int64_t nh = 14, nkv = 2, group = nh / nkv, S = 13100;
     std::mt19937 rng(7);
     std::uniform_real_distribution<float> u(-2.0f, 2.0f);
     std::vector<float> k(S * nkv * D), v(S * nkv * D), q(nh * D);
@@ -54,36 +55,32 @@ int main() {
     for (size_t i = 0; i < k.size(); ++i)
         kb[i] = __float2bfloat16(k[i]), vb[i] = __float2bfloat16(v[i]);
     void *dk, *dv;
-    float *dq, *dml, *dpo, *datt;
     FERRIS_CUDA_CHECK(cudaMalloc(&dk, kb.size() * 2));
     FERRIS_CUDA_CHECK(cudaMalloc(&dv, vb.size() * 2));
-    FERRIS_CUDA_CHECK(cudaMalloc(&dq, q.size() * 4));
-    FERRIS_CUDA_CHECK(cudaMalloc(&dml, nh * stride_splits * 2 * 4));
-    FERRIS_CUDA_CHECK(cudaMalloc(&dpo, nh * stride_splits * D * 4));
-    FERRIS_CUDA_CHECK(cudaMalloc(&datt, nh * D * 4));
     FERRIS_CUDA_CHECK(cudaMemcpy(dk, kb.data(), kb.size() * 2, cudaMemcpyHostToDevice));
     FERRIS_CUDA_CHECK(cudaMemcpy(dv, vb.data(), vb.size() * 2, cudaMemcpyHostToDevice));
-    FERRIS_CUDA_CHECK(cudaMemcpy(dq, q.data(), q.size() * 4, cudaMemcpyHostToDevice));
     DecodeLayersArgs a;
     a.nh = nh, a.nkv = nkv, a.hs = D, a.k_seq = nkv * D, a.v_seq = nkv * D;
     a.cache_dtype = DType::BF16;
     a.scale = 0.125f;
     DecodeLayerPointers L = {};
     L.k_cache = dk, L.v_cache = dv;
-    Scratch s = {};
-    s.q = dq, s.part_ml = dml, s.part_o = dpo, s.att = datt;
-    // The hand-off's words: q, then the new key's k and v rows (filled for each key count).
+    // The hand-off's words (laid out as handoff_at lays them): q and the new key's row in, the
+    // outputs or partials out.
     constexpr unsigned kFlag = 77;
     auto word = [](float x) {
         return (static_cast<unsigned long long>(kFlag) << 32) | std::bit_cast<uint32_t>(x);
     };
-    std::vector<unsigned long long> words(handoff_words(nh, nkv, D, 0));
-    for (int64_t i = 0; i < nh * D; ++i) words[i] = word(q[i]);
+    auto value = [](unsigned long long w) {  // NaN unless the word carries the flag
+        return (w >> 32) == kFlag ? std::bit_cast<float>(static_cast<uint32_t>(w)) : NAN;
+    };
+    std::vector<unsigned long long> words(handoff_words(nh, nkv, D));
     HandOffWord* dwords;
     FERRIS_CUDA_CHECK(cudaMalloc(&dwords, words.size() * 8));
-    // One split hands its outputs over too (the words after q, k and v).
-    const HandOff ho{dwords, dwords + nh * D, dwords + (nh + nkv) * D, dwords + (nh + 2 * nkv) * D,
-                     nullptr, nullptr, nullptr, nullptr, kFlag};
+    const int64_t at_k = nh * D, at_v = at_k + nkv * D, at_att = at_v + nkv * D;
+    const int64_t at_ml = at_att + nh * D, at_o = at_ml + nh * kHandOffSplits * 2;
+    const HandOff ho{dwords,         dwords + at_k, dwords + at_v, dwords + at_att,
+                     dwords + at_ml, dwords + at_o, kFlag};
     const std::vector<__nv_bfloat16> nan_row(nkv * D, __float2bfloat16(NAN));
     const size_t smem = mma_q_bytes(D) + kKvStageBudget;
     FERRIS_CUDA_CHECK(cudaFuncSetAttribute(
@@ -93,36 +90,31 @@ int main() {
         for (const int splits : {1, 3, 16, 32}) {
             if (keys / splits < 1) continue;
             const int blocks = static_cast<int>(nkv * splits);
-            FERRIS_CUDA_CHECK(cudaMemset(dpo, 0xff, nh * stride_splits * D * 4));
             const int64_t row = (keys - 1) * nkv * D;  // the new key's, handed over
+            std::fill(words.begin(), words.end(), 0ull);
+            for (int64_t i = 0; i < nh * D; ++i) words[i] = word(q[i]);
             for (int64_t i = 0; i < nkv * D; ++i) {
-                words[nh * D + i] = word(k[row + i]);
-                words[(nh + nkv) * D + i] = word(v[row + i]);
+                words[at_k + i] = word(k[row + i]);
+                words[at_v + i] = word(v[row + i]);
             }
-            for (int64_t i = 0; i < nh * D; ++i) words[(nh + 2 * nkv) * D + i] = 0;  // no flag
             FERRIS_CUDA_CHECK(
                 cudaMemcpy(dwords, words.data(), words.size() * 8, cudaMemcpyHostToDevice));
             for (void* cache : {dk, dv})
                 FERRIS_CUDA_CHECK(cudaMemcpy(static_cast<__nv_bfloat16*>(cache) + row,
                                              nan_row.data(), nkv * D * 2, cudaMemcpyHostToDevice));
-            check_kernel<<<blocks, kThreads, smem>>>(a, L, s, ho, splits, stride_splits, keys,
-                                                     keys - 1);
+            check_kernel<<<blocks, kThreads, smem>>>(a, L, ho, splits, keys, keys - 1);
             FERRIS_CUDA_CHECK(cudaDeviceSynchronize());
             FERRIS_CUDA_CHECK(cudaMemcpy(static_cast<__nv_bfloat16*>(dk) + row, kb.data() + row,
                                          nkv * D * 2, cudaMemcpyHostToDevice));
             FERRIS_CUDA_CHECK(cudaMemcpy(static_cast<__nv_bfloat16*>(dv) + row, vb.data() + row,
                                          nkv * D * 2, cudaMemcpyHostToDevice));
-            std::vector<float> ml(nh * stride_splits * 2), po(nh * stride_splits * D), att(nh * D);
-            // One split's outputs: the handed-over words, NaN where no word carries the flag.
-            std::vector<unsigned long long> out_words(nh * D);
             FERRIS_CUDA_CHECK(
-                cudaMemcpy(out_words.data(), ho.att, nh * D * 8, cudaMemcpyDeviceToHost));
-            for (int64_t i = 0; i < nh * D; ++i)
-                att[i] = (out_words[i] >> 32) == kFlag
-                             ? std::bit_cast<float>(static_cast<uint32_t>(out_words[i]))
-                             : NAN;
-            FERRIS_CUDA_CHECK(cudaMemcpy(ml.data(), dml, ml.size() * 4, cudaMemcpyDeviceToHost));
-            FERRIS_CUDA_CHECK(cudaMemcpy(po.data(), dpo, po.size() * 4, cudaMemcpyDeviceToHost));
+                cudaMemcpy(words.data(), dwords, words.size() * 8, cudaMemcpyDeviceToHost));
+            std::vector<float> att(nh * D), ml(nh * kHandOffSplits * 2),
+                po(nh * kHandOffSplits * D);
+            for (size_t i = 0; i < att.size(); ++i) att[i] = value(words[at_att + i]);
+            for (size_t i = 0; i < ml.size(); ++i) ml[i] = value(words[at_ml + i]);
+            for (size_t i = 0; i < po.size(); ++i) po[i] = value(words[at_o + i]);
             double worst = 0;
             for (int64_t h = 0; h < nh; ++h) {
                 const int64_t kvh = h / group;
@@ -142,11 +134,11 @@ int main() {
                 }
                 double gm = -1e300;
                 for (int sp = 0; sp < splits; ++sp)
-                    gm = std::max(gm, double(ml[(h * stride_splits + sp) * 2]));
+                    gm = std::max(gm, double(ml[(h * kHandOffSplits + sp) * 2]));
                 double gs = 0;
                 std::vector<double> go(D, 0.0);
                 for (int sp = 0; sp < splits; ++sp) {
-                    const int64_t at = h * stride_splits + sp;
+                    const int64_t at = h * kHandOffSplits + sp;
                     const double f = std::exp(ml[at * 2] - gm);
                     gs += f * ml[at * 2 + 1];
                     for (int i = 0; i < D; ++i) go[i] += f * po[at * D + i];

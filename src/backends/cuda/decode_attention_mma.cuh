@@ -137,18 +137,17 @@ __device__ __forceinline__ void stage_new_key_pair(const HandOff& ho, int kvh, c
 // One block per (kv head, key split) over keys [0, keys): partials (max, sum, output) for each of
 // the group's q heads at (q head, split). Keys beyond one round of `cap` are staged in further
 // rounds after the first. `qs`: shared memory for q (two 16-row matrices of D 16-bit values). q
-// and the new key's row come from q/k/v's hand-off (`ho`), not from memory behind a barrier; with
-// kAttHandOff, one split's outputs go to the o phase the same way.
+// and the new key's row come from q/k/v's hand-off (`ho`), not from memory behind a barrier, and
+// the outputs (one split) or the partials go out the same way.
 //   S (heads x keys) = Q K^T: A = [q rounded; the rest] and [the rest's rest; 0], so that rows g
 //   and g + 8 of S both belong to head g (their sum is its score); B = K from ldmatrix.
 //   O^T (dims x heads) = V^T P^T: A = V^T from ldmatrix.trans, B = P^T, whose fragment is the
 //   layout of S's accumulator (head g, keys 2t, 2t + 1), in three 16-bit parts: O^T's
 //   accumulator is half the registers of O's (16 rows of heads, 8 of them rests).
-template <typename C, int D, bool kAttHandOff, bool kPartHandOff>
+template <typename C, int D>
 __device__ void attention_phase_mma(const DecodeLayersArgs& a, const DecodeLayerPointers& L,
-                                    const Scratch& s, const HandOff& ho, int splits,
-                                    int stride_splits, int64_t keys, int64_t position, char* stage,
-                                    int64_t cap, char* qs, int layer, int blocks) {
+                                    const HandOff& ho, int splits, int64_t keys, int64_t position,
+                                    char* stage, int64_t cap, char* qs, int layer, int blocks) {
     constexpr int kSteps = D / 16;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
     const int group = static_cast<int>(a.nh / a.nkv);
@@ -307,24 +306,19 @@ __device__ void attention_phase_mma(const DecodeLayersArgs& a, const DecodeLayer
             float out = 0.0f;
             for (int w = 0; w < kKeyWarps; ++w)
                 out += wm[w * kMmaGroupMax + h] * wo[(w * kMmaGroupMax + h) * D + d];
-            // The partial's max in natural log, as the SIMT attention's.
             const int64_t head = u.kvh * group + h;
-            if (kAttHandOff && splits == 1) {
+            if (splits == 1) {  // the output
                 const float sum = head_sum[h];
                 handoff_put(ho.att + head * D + d, sum > 0.0f ? out / sum : 0.0f, ho.flag);
                 continue;
             }
-            if (kPartHandOff && splits > 1) {
-                const int64_t at = head * kHandOffSplits + u.split;
-                handoff_put(ho.part_o + at * D + d, out, ho.flag);
-                if (d == 0) {
-                    handoff_put(ho.part_ml + 2 * at, head_m[h] * (1.0f / kLog2e), ho.flag);
-                    handoff_put(ho.part_ml + 2 * at + 1, head_sum[h], ho.flag);
-                }
-                continue;
+            // The partial, the max in natural log as the SIMT attention's.
+            const int64_t at = head * kHandOffSplits + u.split;
+            handoff_put(ho.part_o + at * D + d, out, ho.flag);
+            if (d == 0) {
+                handoff_put(ho.part_ml + 2 * at, head_m[h] * (1.0f / kLog2e), ho.flag);
+                handoff_put(ho.part_ml + 2 * at + 1, head_sum[h], ho.flag);
             }
-            store_partial(s, splits, head * stride_splits + u.split, head * D + d, d, D,
-                          head_m[h] * (1.0f / kLog2e), head_sum[h], out);
         }
         __syncthreads();  // the merge area is read before the next unit stages
     }

@@ -42,7 +42,7 @@ __device__ __forceinline__ float handoff_value(HandOffWord word) {
 // Nanoseconds a block that waits on a broadcast hand-off (every block reads the words) sleeps
 // between its polls, so that the polls of all blocks do not crowd L2 (lab A/B).
 #ifndef FERRIS_DECODE_POLL_SLEEP
-#define FERRIS_DECODE_POLL_SLEEP 256
+#define FERRIS_DECODE_POLL_SLEEP 128
 #endif
 __device__ __forceinline__ void poll_pause() {
     if constexpr (FERRIS_DECODE_POLL_SLEEP > 0) __nanosleep(FERRIS_DECODE_POLL_SLEEP);
@@ -62,58 +62,31 @@ __device__ __forceinline__ float2 handoff_get2(const HandOffWord* a, const HandO
 }
 
 // A layer's hand-offs: q/k/v's results to attention (the q heads, NH HS, and the new key's k and v
-// rows, NKV HS each, as the cache holds them: rounded to its type); attention's outputs (NH HS,
-// from the attention blocks or the combine) to the o phase of every block; x (C) after o to the
-// gate/up phase and after down to the next layer's q/k/v; the key splits' partials to the
-// combine (at (q head, split): max and sum in part_ml, the output in part_o; kHandOffSplits
-// splits a head).
+// rows, NKV HS each, as the cache holds them: rounded to its type); the key splits' partials to
+// the combine (at (q head, split): max and sum in part_ml, the output in part_o; kHandOffSplits
+// splits a head); attention's outputs (NH HS, from the attention blocks or the combine) to the o
+// phase of every block.
 constexpr int kHandOffSplits = 32;
 struct HandOff {
-    HandOffWord *q, *k, *v, *att, *x_o, *x_d, *part_ml, *part_o;
+    HandOffWord *q, *k, *v, *att, *part_ml, *part_o;
     unsigned flag;
 };
 // The words a layout of NH q heads and NKV kv heads of HS takes (the scratch's room for them).
-__host__ __device__ inline int64_t handoff_words(int64_t nh, int64_t nkv, int64_t hs, int64_t c) {
-    return (2 * nh + 2 * nkv) * hs + 2 * c + nh * kHandOffSplits * (hs + 2);
+__host__ __device__ inline int64_t handoff_words(int64_t nh, int64_t nkv, int64_t hs) {
+    return (2 * nh + 2 * nkv) * hs + nh * kHandOffSplits * (hs + 2);
 }
 // (Made where it is used, from the launch's constant parameters: a struct of pointers kept live
 // across the layers would hold registers the products need.)
 __device__ __forceinline__ HandOff handoff_at(HandOffWord* words, int64_t nh, int64_t nkv,
-                                              int64_t hs, int64_t c, unsigned flag) {
-    HandOffWord* x_o = words + (2 * nh + 2 * nkv) * hs;
-    HandOffWord* part_ml = x_o + 2 * c;
-    return HandOff{words,   words + nh * hs, words + (nh + nkv) * hs, words + (nh + 2 * nkv) * hs,
-                   x_o,     x_o + c,         part_ml,
-                   part_ml + nh * kHandOffSplits * 2, flag};
-}
-
-// stage() (decode_layers_parts.cuh) of the n values handed over in `words`: every word of the
-// thread loaded before any is waited for.
-template <typename T>
-__device__ __forceinline__ void stage_handoff(T* xs, const HandOffWord* words, int64_t n,
-                                              const NormWeights& nw, float eps, float* red,
-                                              unsigned flag) {
-    HandOffWord got[kStageRegs] = {};  // flag 0: not ready
-    bool ready = false;
-    while (!ready) {
-        ready = true;
-#pragma unroll
-        for (int k = 0; k < kStageRegs; ++k) {
-            const int64_t i = threadIdx.x + static_cast<int64_t>(k) * kThreads;
-            if (i >= n) {
-                got[k] = static_cast<HandOffWord>(flag) << 32;  // 0.0f, ready
-            } else if (!handoff_ready(got[k], flag)) {
-                got[k] = handoff_load(words + i);
-            }
-        }
-#pragma unroll
-        for (int k = 0; k < kStageRegs; ++k) ready = ready && handoff_ready(got[k], flag);
-        if (!ready) poll_pause();
-    }
-    float v[kStageRegs];
-#pragma unroll
-    for (int k = 0; k < kStageRegs; ++k) v[k] = handoff_value(got[k]);
-    stage_values<T>(xs, v, n, nw, eps, red);
+                                              int64_t hs, unsigned flag) {
+    HandOffWord* part_ml = words + (2 * nh + 2 * nkv) * hs;
+    return HandOff{words,
+                   words + nh * hs,
+                   words + (nh + nkv) * hs,
+                   words + (nh + 2 * nkv) * hs,
+                   part_ml,
+                   part_ml + nh * kHandOffSplits * 2,
+                   flag};
 }
 
 // A split's partial for the combine (combine_splits' fetch): max, sum and output element d of q

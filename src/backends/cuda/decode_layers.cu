@@ -61,18 +61,6 @@ constexpr int64_t kMmaKeysPerSplit = FERRIS_DECODE_MMA_KEYS_PER_SPLIT;
 #define FERRIS_DECODE_O_EARLY 1
 #endif
 constexpr bool kPreloadOEarly = FERRIS_DECODE_O_EARLY;
-// The attention outputs handed to the o phase without a barrier (decode_handoff.cuh; lab A/B).
-#ifndef FERRIS_DECODE_ATT_HANDOFF
-#define FERRIS_DECODE_ATT_HANDOFF 1
-#endif
-// x handed over without a barrier: 1 after o (to gate/up), 2 after down (to the next q/k/v), 3 both.
-#ifndef FERRIS_DECODE_X_HANDOFF
-#define FERRIS_DECODE_X_HANDOFF 0
-#endif
-// The key splits' partials handed to the combine without a barrier (lab A/B).
-#ifndef FERRIS_DECODE_PART_HANDOFF
-#define FERRIS_DECODE_PART_HANDOFF 1
-#endif
 constexpr int kMaxSplits = 32;  // key splits a head at most
 static_assert(kMaxSplits <= kHandOffSplits, "the hand-off's partials need room for every split");
 // Dynamic shared memory the kernel may take (x staged in T, the block's rows of x, early keys).
@@ -122,7 +110,7 @@ __host__ __device__ inline int key_splits(const DecodeLayersArgs& a, int64_t key
 
 // The handed-off values' words (decode_handoff.cuh): q, the new k and v rows, the outputs.
 __host__ __device__ inline int64_t handoff_words(const DecodeLayersArgs& a) {
-    return decode::handoff_words(a.nh, a.nkv, a.hs, a.c);
+    return decode::handoff_words(a.nh, a.nkv, a.hs);
 }
 // Floats of the scratch's start that a launch which is not scratch_clean zeroes.
 __host__ __device__ inline int64_t zeroed_floats(const DecodeLayersArgs& a) {
@@ -159,23 +147,18 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
     const int64_t keys = *a.keys, position = *a.position;
     // Splits a head; with more than one, a phase combines them (6 phases a layer, else 5).
     const int splits = key_splits(a, keys, stride_splits);
-    // On tensor cores, q/k/v hands q and the new key to attention without a barrier, and the
-    // attention outputs go to the o phase the same way (decode_handoff.cuh).
+    // On tensor cores, q/k/v hands q and the new key to attention without a barrier, attention
+    // its partials to the combine and its outputs (or the combine's) to o (decode_handoff.cuh).
     constexpr bool kMma = !std::is_same_v<C, float>;
-    constexpr bool kHandOff = kMma, kAttHandOff = kMma && FERRIS_DECODE_ATT_HANDOFF;
-    constexpr bool kXoHandOff = kMma && (FERRIS_DECODE_X_HANDOFF & 1),
-                   kXdHandOff = kMma && (FERRIS_DECODE_X_HANDOFF & 2),
-                   kPartHandOff = kMma && FERRIS_DECODE_PART_HANDOFF;
+    constexpr bool kHandOff = kMma;
     if (static_cast<int>(blockIdx.x) >= blocks)
-        return prefetch_weights(
-            a, s.barrier, blocks, static_cast<int>(blockIdx.x) - blocks,
-            LayerPhases{splits > 1 && !kPartHandOff, kHandOff, kAttHandOff, kXoHandOff,
-                        kXdHandOff});
+        return prefetch_weights(a, s.barrier, blocks, static_cast<int>(blockIdx.x) - blocks,
+                                LayerPhases{splits > 1, kHandOff});
     const unsigned epoch = launch_epoch(a.scratch);
     // The layer's hand-offs, with the flag of layer l.
     auto handoff = [&](int l) {
         return handoff_at(reinterpret_cast<HandOffWord*>(a.scratch + kScratchHeader), a.nh, a.nkv,
-                          D, a.c, handoff_flag(epoch, l));
+                          D, handoff_flag(epoch, l));
     };
     // h in T: the down product would round it to T when staging anyway, and half the bytes cross
     // from L2 to every block (dev/NOTES.md).
@@ -226,18 +209,9 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
     // o and down share one plan: the block owns those rows of x, kept in shared memory.
     for (int64_t j = threadIdx.x; j < o_plan.count(); j += kThreads)
         x_own[j] = embed_row ? to_float(embed_row[o_plan.lo + j]) : a.x[o_plan.lo + j];
-    // x += the product; where the phase hands x over (kTo: 1 after o, 2 after down), also into
-    // the layer's words.
-    auto add_to_x = [&](auto to, int l) {
-        return [&, l](int64_t j, float dot, float) {
-            x_own[j] += dot;
-            __stcg(a.x + o_plan.lo + j, x_own[j]);
-            constexpr int kTo = decltype(to)::value;
-            if constexpr (kTo != 0) {
-                const HandOff ho = handoff(l);
-                handoff_put((kTo == 1 ? ho.x_o : ho.x_d) + o_plan.lo + j, x_own[j], ho.flag);
-            }
-        };
+    auto add_to_x = [&](int64_t j, float dot, float) {
+        x_own[j] += dot;
+        __stcg(a.x + o_plan.lo + j, x_own[j]);
     };
 
     Loads w;
@@ -251,8 +225,6 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
         DECODE_MARK(l, 0);
         if (l == 0 && embed_row) {
             stage<T>(xs, embed_row, c, nw, a.eps, red);
-        } else if (kXdHandOff && l > 0) {
-            stage_handoff<T>(xs, handoff(l - 1).x_d, c, nw, a.eps, red, handoff(l - 1).flag);
         } else {
             stage<T>(xs, a.x, c, nw, a.eps, red);
         }
@@ -286,23 +258,22 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
         // 2. attention (xs holds q for the tensor cores, or the SIMT warps' merge)
         DECODE_MARK(l, 3);
         if constexpr (kMma) {
-            attention_phase_mma<C, D, kAttHandOff, kPartHandOff>(
-                a, L, s, handoff(l), splits, stride_splits, keys, position, kv_stage, stage_keys,
-                reinterpret_cast<char*>(xs), l, blocks);
+            attention_phase_mma<C, D>(a, L, handoff(l), splits, keys, position, kv_stage,
+                                      stage_keys, reinterpret_cast<char*>(xs), l, blocks);
         } else {
             attention_phase<D>(a, L, s, splits, stride_splits, keys, position, kv_stage,
                                reinterpret_cast<float*>(xs), l, blocks);
         }
         DECODE_MARK(l, 4);
         if (splits > 1) {  // 2b. the splits combined, the blocks sharing the outputs
-            if constexpr (!kPartHandOff) grid_arrive(s.barrier, target, blocks);
+            if constexpr (!kHandOff) grid_arrive(s.barrier, target, blocks);
             if (kPreloadOEarly) preload<false>(o_plan, in_o, o_rows, w);
-            if constexpr (!kPartHandOff) grid_wait(s.barrier, target, blocks);
+            if constexpr (!kHandOff) grid_wait(s.barrier, target, blocks);
             combine_splits(
                 a, splits, blocks, reinterpret_cast<float*>(kv_stage),
                 static_cast<int>(lay.kv_bytes / 4),
                 [&](int64_t h, int split, int64_t d, float* room) {
-                    if constexpr (kPartHandOff) {
+                    if constexpr (kHandOff) {
                         fetch_partial(handoff(l), D, h, split, d, room);
                     } else {
                         const int64_t at = h * stride_splits + split;
@@ -312,14 +283,14 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
                     }
                 },
                 [&](int64_t i, float v) {
-                    if constexpr (kAttHandOff) {
+                    if constexpr (kHandOff) {
                         handoff_put(handoff(l).att + i, v, handoff(l).flag);
                     } else {
                         __stcg(s.att + i, v);
                     }
                 });
         }
-        if constexpr (kAttHandOff) {
+        if constexpr (kHandOff) {
             if (splits == 1 || !kPreloadOEarly) preload<false>(o_plan, in_o, o_rows, w);
         } else {
             grid_arrive(s.barrier, target, blocks);
@@ -328,28 +299,21 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
         }
         // 3. x += W_o a
         DECODE_MARK(l, 5);
-        if constexpr (kAttHandOff) {
+        if constexpr (kHandOff) {
             stage_attention_handoff<T>(xs, handoff(l).att, in_o, handoff(l).flag);
         } else {
             stage_attention<T>(xs, s.att, in_o);
         }
         DECODE_MARK(l, 6);
-        products<T, false>(o_plan, in_o, xs, o_rows,
-                           add_to_x(std::integral_constant<int, kXoHandOff ? 1 : 0>(), l),
-                           team_part, w);
+        products<T, false>(o_plan, in_o, xs, o_rows, add_to_x, team_part, w);
         DECODE_MARK(l, 7);
-        if constexpr (!kXoHandOff) grid_arrive(s.barrier, target, blocks);
+        grid_arrive(s.barrier, target, blocks);
         preload<true>(gu_plan, c, gu_rows, w);
         load_norm(L.mlp_norm, c, nw);
-        if constexpr (!kXoHandOff) grid_wait(s.barrier, target, blocks);
+        grid_wait(s.barrier, target, blocks);
         // 4. h = silu(W_g x) * (W_u x) of the normalized x
         DECODE_MARK(l, 8);
-        if constexpr (kXoHandOff) {
-            __syncthreads();  // xs is read
-            stage_handoff<T>(xs, handoff(l).x_o, c, nw, a.eps, red, handoff(l).flag);
-        } else {
-            stage<T>(xs, a.x, c, nw, a.eps, red);
-        }
+        stage<T>(xs, a.x, c, nw, a.eps, red);
         DECODE_MARK(l, 9);
         products<T, true>(
             gu_plan, c, xs, gu_rows,
@@ -365,20 +329,14 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
         DECODE_MARK(l, 11);
         stage_copy<T>(xs, h, inter);
         DECODE_MARK(l, 12);
-        products<T, false>(down_plan, inter, xs, down_rows,
-                           add_to_x(std::integral_constant<int, kXdHandOff ? 2 : 0>(), l),
-                           team_part, w);
+        products<T, false>(down_plan, inter, xs, down_rows, add_to_x, team_part, w);
         DECODE_MARK(l, 13);
         if (l + 1 < a.n_layers) {
-            if constexpr (kXdHandOff) {
-                __syncthreads();  // xs is read
-            } else {
-                grid_arrive(s.barrier, target, blocks);
-            }
+            grid_arrive(s.barrier, target, blocks);
             layer = &a.layers[l + 1];
             preload<true>(qkv_plan, c, qkv_rows, w);
             load_norm(layer->attn_norm, c, nw);
-            if constexpr (!kXdHandOff) grid_wait(s.barrier, target, blocks);
+            grid_wait(s.barrier, target, blocks);
         }
     }
     if (!a.token) return;

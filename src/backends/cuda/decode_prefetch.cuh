@@ -19,17 +19,16 @@ namespace ferris::cuda::decode {
 constexpr int kStreamItems = 5;
 
 // A layer's phases, one grid barrier after each: q/k/v, attention, [the splits' combine,] o,
-// gate/up, down. Where a phase hands its results over (decode_handoff.cuh), its barrier goes and
-// it runs on into the next: q/k/v into attention, attention (or the combine) into o, o into
-// gate/up, down into the next layer's q/k/v (whose phase is then counted from q/k/v's start).
-// Attention, the combine and o read no weights before o's: the "middle" phases.
+// gate/up, down. With hand-offs (decode_handoff.cuh) q/k/v runs on into attention, attention into
+// the combine and on into o: one phase. Attention, the combine and o read no weights before o's:
+// the "middle" phases.
 struct LayerPhases {
-    bool combine, qkv_handoff, att_handoff, xo_handoff, xd_handoff;
-    __host__ __device__ int middle() const { return !qkv_handoff + combine + !att_handoff; }
+    bool combine, handoff;
+    __host__ __device__ int middle() const { return handoff ? 0 : 2 + combine; }
     // Barriers before the layer's down phase starts.
-    __host__ __device__ int before_down() const { return middle() + !xo_handoff + 1; }
+    __host__ __device__ int before_down() const { return middle() + 2; }
     // Barriers a layer (the last one's after down is the LM head's, or none).
-    __host__ __device__ int count() const { return before_down() + !xd_handoff; }
+    __host__ __device__ int count() const { return before_down() + 1; }
 };
 
 struct WeightStream {
@@ -40,9 +39,9 @@ struct WeightStream {
     __device__ __forceinline__ int64_t phase_offset(int64_t phase, const LayerPhases& lp) const {
         const int64_t per = lp.count(), ph = phase % per;
         int64_t at = (phase / per) * layer_bytes;
-        if (ph >= 1) at += bytes[0];                                      // after q/k/v
-        if (ph >= lp.middle() + 1) at += bytes[1];                        // after o
-        if (ph >= lp.before_down()) at += bytes[2] + bytes[3];            // down
+        if (ph >= 1) at += bytes[0];                            // the middle phases, or after
+        if (ph >= lp.middle() + 1) at += bytes[1];              // gate/up
+        if (ph >= lp.before_down()) at += bytes[2] + bytes[3];  // down
         return at;
     }
 };
