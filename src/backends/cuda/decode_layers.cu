@@ -108,7 +108,8 @@ __host__ __device__ inline int key_splits(const DecodeLayersArgs& a, int64_t key
     return wanted < 1 ? 1 : wanted > stride_splits ? stride_splits : static_cast<int>(wanted);
 }
 
-// The handed-off values' words (decode_handoff.cuh): q, the new k and v rows, the outputs.
+// The handed-off values' words (decode_handoff.cuh): q, the new k and v rows, the outputs, the
+// partials.
 __host__ __device__ inline int64_t handoff_words(const DecodeLayersArgs& a) {
     return decode::handoff_words(a.nh, a.nkv, a.hs);
 }
@@ -145,7 +146,8 @@ __device__ __forceinline__ void decode_block(const DecodeLayersArgs& a) {
     const int stride_splits = static_cast<int>(lay.splits);
     const Scratch s = scratch_of(a, stride_splits);
     const int64_t keys = *a.keys, position = *a.position;
-    // Splits a head; with more than one, a phase combines them (6 phases a layer, else 5).
+    // Splits a head; with more than one, a phase combines them (6 phases a layer, else 5; with
+    // hand-offs 3 of them run on into the next).
     const int splits = key_splits(a, keys, stride_splits);
     // On tensor cores, q/k/v hands q and the new key to attention without a barrier, attention
     // its partials to the combine and its outputs (or the combine's) to o (decode_handoff.cuh).
