@@ -115,6 +115,21 @@ __device__ __forceinline__ void stage_attention_handoff(T* xs, const HandOffWord
     __syncthreads();
 }
 
+// Elements i and i + HS/2 of kv head kvh's new row: rounded to the cache's type C, written to the
+// cache row `pos` (rows `seq` elements apart) for later steps, and handed over.
+template <typename C>
+__device__ __forceinline__ void kv_handoff_store(void* cache, int64_t seq, HandOffWord* words,
+                                                 const GemvRope& g, int64_t kvh, int64_t i,
+                                                 int32_t pos, float lo, float hi, unsigned flag) {
+    const int64_t half = g.hs / 2;
+    const C lo_c = from_float<C>(lo), hi_c = from_float<C>(hi);
+    C* row = static_cast<C*>(cache) + pos * seq + kvh * g.hs + i;
+    row[0] = lo_c;
+    row[half] = hi_c;
+    handoff_put(words + kvh * g.hs + i, to_float(lo_c), flag);
+    handoff_put(words + kvh * g.hs + i + half, to_float(hi_c), flag);
+}
+
 // The q/k/v product's epilogue for a row pair (i, i + HS/2) of head `head` (q heads, then k, then
 // v), as gemv_detail::rope_store computes it (bias, accurate rope of the f32 angle), with the
 // cache row written for later steps and the values handed to attention. C: the cache's type.
@@ -128,31 +143,17 @@ __device__ __forceinline__ void qkv_handoff_store(const GemvRope& g, const float
         b += bias[row + half];
     }
     const int32_t pos = *g.positions;
-    if (head >= g.nh + g.nkv) {  // v: as it is
-        const int64_t kvh = head - g.nh - g.nkv;
-        const C a_c = from_float<C>(a), b_c = from_float<C>(b);
-        C* cache = static_cast<C*>(g.v_cache) + pos * g.v_seq + kvh * g.hs + i;
-        cache[0] = a_c;
-        cache[half] = b_c;
-        handoff_put(out.v + kvh * g.hs + i, to_float(a_c), out.flag);
-        handoff_put(out.v + kvh * g.hs + i + half, to_float(b_c), out.flag);
-        return;
-    }
+    if (head >= g.nh + g.nkv)  // v: as it is
+        return kv_handoff_store<C>(g.v_cache, g.v_seq, out.v, g, head - g.nh - g.nkv, i, pos, a, b,
+                                   out.flag);
     float sn, cs;
     sincosf(static_cast<float>(pos) * g.inv_freq[i], &sn, &cs);
     const float lo = a * cs - b * sn, hi = b * cs + a * sn;
-    if (head < g.nh) {
-        handoff_put(out.q + head * g.hs + i, lo, out.flag);
-        handoff_put(out.q + head * g.hs + i + half, hi, out.flag);
-        return;
-    }
-    const int64_t kvh = head - g.nh;
-    const C lo_c = from_float<C>(lo), hi_c = from_float<C>(hi);
-    C* cache = static_cast<C*>(g.k_cache) + pos * g.k_seq + kvh * g.hs + i;
-    cache[0] = lo_c;
-    cache[half] = hi_c;
-    handoff_put(out.k + kvh * g.hs + i, to_float(lo_c), out.flag);
-    handoff_put(out.k + kvh * g.hs + i + half, to_float(hi_c), out.flag);
+    if (head >= g.nh)
+        return kv_handoff_store<C>(g.k_cache, g.k_seq, out.k, g, head - g.nh, i, pos, lo, hi,
+                                   out.flag);
+    handoff_put(out.q + head * g.hs + i, lo, out.flag);
+    handoff_put(out.q + head * g.hs + i + half, hi, out.flag);
 }
 
 }  // namespace ferris::cuda::decode
