@@ -14,6 +14,7 @@
 #include "backends/cuda/decode_layers.cuh"
 #include "backends/cuda/decode_layers_parts.cuh"
 #include "backends/cuda/device_util.cuh"
+#include "backends/cuda/gemv_kernel.cuh"
 
 namespace ferris::cuda::decode {
 
@@ -130,30 +131,21 @@ __device__ __forceinline__ void kv_handoff_store(void* cache, int64_t seq, HandO
     handoff_put(words + kvh * g.hs + i + half, to_float(hi_c), flag);
 }
 
-// The q/k/v product's epilogue for a row pair (i, i + HS/2) of head `head` (q heads, then k, then
-// v), as gemv_detail::rope_store computes it (bias, accurate rope of the f32 angle), with the
+// The q/k/v product's epilogue for item `item` (gemv_detail::rope_pair: bias, rope), with the
 // cache row written for later steps and the values handed to attention. C: the cache's type.
 template <typename C>
 __device__ __forceinline__ void qkv_handoff_store(const GemvRope& g, const float* bias,
                                                   int64_t item, float a, float b,
                                                   const HandOff& out) {
-    const int64_t half = g.hs / 2, head = item / half, i = item % half, row = head * g.hs + i;
-    if (bias) {
-        a += bias[row];
-        b += bias[row + half];
-    }
-    const int32_t pos = *g.positions;
-    if (head >= g.nh + g.nkv)  // v: as it is
-        return kv_handoff_store<C>(g.v_cache, g.v_seq, out.v, g, head - g.nh - g.nkv, i, pos, a, b,
-                                   out.flag);
-    float sn, cs;
-    sincosf(static_cast<float>(pos) * g.inv_freq[i], &sn, &cs);
-    const float lo = a * cs - b * sn, hi = b * cs + a * sn;
-    if (head >= g.nh)
-        return kv_handoff_store<C>(g.k_cache, g.k_seq, out.k, g, head - g.nh, i, pos, lo, hi,
-                                   out.flag);
-    handoff_put(out.q + head * g.hs + i, lo, out.flag);
-    handoff_put(out.q + head * g.hs + i + half, hi, out.flag);
+    const gemv_detail::RopedPair p = gemv_detail::rope_pair(g, bias, item, 0, a, b);
+    if (p.head >= g.nh + g.nkv)
+        return kv_handoff_store<C>(g.v_cache, g.v_seq, out.v, g, p.head - g.nh - g.nkv, p.i, p.pos,
+                                   p.lo, p.hi, out.flag);
+    if (p.head >= g.nh)
+        return kv_handoff_store<C>(g.k_cache, g.k_seq, out.k, g, p.head - g.nh, p.i, p.pos, p.lo,
+                                   p.hi, out.flag);
+    handoff_put(out.q + p.head * g.hs + p.i, p.lo, out.flag);
+    handoff_put(out.q + p.head * g.hs + p.i + g.hs / 2, p.hi, out.flag);
 }
 
 }  // namespace ferris::cuda::decode

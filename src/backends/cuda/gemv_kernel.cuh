@@ -101,26 +101,47 @@ __device__ __forceinline__ void dot8(const uint4& packed, const float* x, int64_
     }
 }
 
+// A QkvRope item's row pair (i, i + HS/2) of head `head` (q heads, then k, then v) for token row
+// r, from its two dot products a, b: bias added, then rope (v's pair as it is).
+struct RopedPair {
+    int64_t head, i;
+    int32_t pos;
+    float lo, hi;
+};
+__device__ __forceinline__ RopedPair rope_pair(const GemvRope& g, const float* bias, int64_t item,
+                                               int r, float a, float b) {
+    const int64_t half = g.hs / 2;
+    RopedPair out;
+    out.head = item / half, out.i = item % half, out.pos = g.positions[r];
+    const int64_t row = out.head * g.hs + out.i;
+    if (bias) {
+        a += bias[row];
+        b += bias[row + half];
+    }
+    if (out.head >= g.nh + g.nkv) {  // v
+        out.lo = a, out.hi = b;
+        return out;
+    }
+    float sn, cs;  // accurate sincosf of the f32 angle, as the rope op
+    sincosf(static_cast<float>(out.pos) * g.inv_freq[out.i], &sn, &cs);
+    out.lo = a * cs - b * sn, out.hi = b * cs + a * sn;
+    return out;
+}
+
 // QkvRope's epilogue for item `item`, token row r: a, b are the pair's two dot products.
 __device__ __forceinline__ void rope_store(const GemvParams& p, int64_t item, int r, float a,
                                            float b) {
     const GemvRope& g = p.rope;
-    const int64_t half = g.hs / 2, head = item / half, i = item % half;
-    const int64_t row = head * g.hs + i;
-    if (p.bias) {
-        a += p.bias[row];
-        b += p.bias[row + half];
-    }
-    const int32_t pos = g.positions[r];
+    const RopedPair v = rope_pair(g, p.bias, item, r, a, b);
+    const int64_t half = g.hs / 2, head = v.head, i = v.i;
+    const int32_t pos = v.pos;
+    const float lo = v.lo, hi = v.hi;
     if (head >= g.nh + g.nkv) {  // v: copied as it is
         const int64_t at = pos * g.v_seq + (head - g.nh - g.nkv) * g.hs + i;
-        store_any(g.v_cache, g.cache_dtype, at, a);
-        store_any(g.v_cache, g.cache_dtype, at + half, b);
+        store_any(g.v_cache, g.cache_dtype, at, lo);
+        store_any(g.v_cache, g.cache_dtype, at + half, hi);
         return;
     }
-    float sn, cs;  // accurate sincosf of the f32 angle, as the rope op
-    sincosf(static_cast<float>(pos) * g.inv_freq[i], &sn, &cs);
-    const float lo = a * cs - b * sn, hi = b * cs + a * sn;
     if (head < g.nh) {
         float* q = g.q_out + (r * g.nh + head) * g.hs;
         q[i] = lo;
