@@ -1,12 +1,13 @@
 // The persistent decode kernel's attention on tensor cores (decode_layers.cu): a block per (kv
 // head, key split) takes every q head of the kv head's group at once, so each key's k and v cross
 // from L2 once a split instead of once a q head. The split's keys are staged in shared memory by
-// 16-byte cp.async (the first round between the halves of the barrier before attention), each
-// warp takes tiles of 16 keys: S = Q K^T and O += P V by mma.sync m16n8k16 with f32 accumulators.
-// The group's heads fill rows 0-7 of the 16-row A operand; rows 8-15 carry the rounding rest of
-// the same values (q - round(q), p - round(p)), so scores and outputs keep about f32 precision
-// although the products run in the cache's 16-bit type. Partials per (q head, split) as the SIMT
-// attention writes them (decode_layers_parts.cuh), so the same combine follows. Device code only.
+// 16-byte cp.async (the first round while q/k/v's results are awaited), each warp takes tiles of
+// 16 keys: S = Q K^T and O += P V by mma.sync m16n8k16 with f32 accumulators. The group's heads
+// fill rows 0-7 of the 16-row A operand; rows 8-15 carry the rounding rest of the same values
+// (q - round(q), p - round(p)), so scores and outputs keep about f32 precision although the
+// products run in the cache's 16-bit type. q and the new key come in, and the outputs or the
+// partials per (q head, split) go out, as hand-offs (decode_handoff.cuh); the partials are
+// combined by combine_splits (decode_layers_parts.cuh), as the SIMT attention's. Device code only.
 #pragma once
 
 #include "backends/cuda/decode_handoff.cuh"

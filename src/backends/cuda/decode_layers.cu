@@ -121,7 +121,6 @@ __host__ __device__ inline int64_t zeroed_floats(const DecodeLayersArgs& a) {
 __device__ __forceinline__ Scratch scratch_of(const DecodeLayersArgs& a, int splits) {
     Scratch s;
     s.barrier = reinterpret_cast<unsigned*>(a.scratch) + kBarrierWord;
-    s.handoff = reinterpret_cast<unsigned long long*>(a.scratch + kScratchHeader);
     s.q = a.scratch + zeroed_floats(a);
     s.att = s.q + round_up(a.nh * a.hs, 4);
     s.h = s.att + round_up(a.nh * a.hs, 4);

@@ -348,12 +348,10 @@ __device__ __forceinline__ void load_dims(const void* base, DType dt, int64_t at
                                 : __bfloat162float(__ushort_as_bfloat16(bits[j]));
 }
 
-// Where a step's attention partials and the other in-launch buffers live (global scratch).
-// handoff: the words of decode_handoff.cuh ((NH + 2 NKV) HS of them: q, then the new k and v),
-// zeroed with the header.
+// Where a step's attention partials and the other in-launch buffers live (global scratch; the
+// words of decode_handoff.cuh sit between the header and these).
 struct Scratch {
     unsigned* barrier;
-    unsigned long long* handoff;
     float *q, *att, *h, *part_ml, *part_o;  // h holds inter values of T (the f32 room is kept)
 };
 
