@@ -9,18 +9,12 @@
 
 #include "backends/cuda/attention.cuh"
 #include "backends/cuda/attention_mask.cuh"
+#include "backends/cuda/attention_tc_tile.cuh"
 #include "backends/cuda/check.h"
-#include "backends/cuda/device_util.cuh"
-#include "backends/cuda/mma.cuh"
 
 namespace ferris::cuda {
 
 namespace {
-
-constexpr int kTcWarps = 4;
-constexpr int kTcThreads = kTcWarps * 32;
-constexpr int kTcRows = kTcWarps * 16;  // query rows per block
-constexpr int kTcKeys = 64;             // keys per tile
 
 // Eight consecutive elements of a row into shared memory as T: 16-byte copies when the source
 // already is T, else two float4 loads rounded (f32 activations, e.g. the encoders' K and V).
@@ -89,8 +83,7 @@ constexpr size_t tc_smem_bytes() {
 
 template <typename T, typename KV, typename QO, int D>
 __global__ void __launch_bounds__(kTcThreads) tc_prefill_kernel(AttentionArgs a) {
-    constexpr int kStride = D + 8;  // row pitch in elements: 16 bytes of padding, no bank conflicts
-    constexpr int kSteps = D / 16;  // k-steps of Q K^T, and pairs of 8-wide output column tiles
+    constexpr int kStride = TcWarpRows<T, D>::kStride;
     extern __shared__ uint4 tc_smem[];
     T* qs = reinterpret_cast<T*>(tc_smem);  // (kTcRows, kStride)
     T* ks = qs + kTcRows * kStride;         // (kTcKeys, kStride)
@@ -124,16 +117,8 @@ __global__ void __launch_bounds__(kTcThreads) tc_prefill_kernel(AttentionArgs a)
     const int64_t w_end = ranges.range(a, b, min(wt + 15, a.t_n - 1)).end;
     const bool warp_live = wt < a.t_n;
     __syncthreads();
-    uint32_t qf[kSteps][4];
-#pragma unroll
-    for (int k = 0; k < kSteps; ++k)
-        ldmatrix_x4<false>(qf[k],
-                           qs + (warp * 16 + (lane & 15)) * kStride + k * 16 + (lane >> 4) * 8);
-
-    float o[2 * kSteps][4];
-#pragma unroll
-    for (int n = 0; n < 2 * kSteps; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
-    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
+    TcWarpRows<T, D> rows;
+    rows.start(qs + warp * 16 * kStride, lane);
     const KV* kp = static_cast<const KV*>(a.k) + b * a.k_batch + kvh * D;
     const KV* vp = static_cast<const KV*>(a.v) + b * a.v_batch + kvh * D;
 
@@ -150,20 +135,7 @@ __global__ void __launch_bounds__(kTcThreads) tc_prefill_kernel(AttentionArgs a)
         if (!warp_live || w_end <= s0 || w_begin >= s0 + kTcKeys) continue;  // warp-uniform
 
         float sc[8][4];  // S for 8 tiles of 8 keys: [0..1] row0, [2..3] row1
-#pragma unroll
-        for (int n = 0; n < 8; ++n) sc[n][0] = sc[n][1] = sc[n][2] = sc[n][3] = 0.0f;
-#pragma unroll
-        for (int k = 0; k < kSteps; ++k)
-#pragma unroll
-            for (int j = 0; j < 4; ++j) {
-                uint32_t kb[4];
-                ldmatrix_x4<false>(kb, ks + (j * 16 + (lane & 7) + (lane >> 4) * 8) * kStride +
-                                           k * 16 + ((lane >> 3) & 1) * 8);
-                mma16816<T>(sc[2 * j], qf[k], kb[0], kb[1]);
-                mma16816<T>(sc[2 * j + 1], qf[k], kb[2], kb[3]);
-            }
-
-        float mx0 = -INFINITY, mx1 = -INFINITY;
+        rows.scores(sc, ks, lane);
         // Key offsets within the tile, in 32-bit: [lo, hi) of each row seen in this tile.
         constexpr int64_t kKeys = kTcKeys;
         const int k0lo = static_cast<int>(max(r0.begin - s0, int64_t{0}));
@@ -176,14 +148,7 @@ __global__ void __launch_bounds__(kTcThreads) tc_prefill_kernel(AttentionArgs a)
 #pragma unroll
             for (int n = 0; n < 8; ++n)
 #pragma unroll
-                for (int e = 0; e < 4; ++e) {
-                    sc[n][e] *= scale2;
-                    if (e < 2) {
-                        mx0 = fmaxf(mx0, sc[n][e]);
-                    } else {
-                        mx1 = fmaxf(mx1, sc[n][e]);
-                    }
-                }
+                for (int e = 0; e < 4; ++e) sc[n][e] *= scale2;
         } else {
 #pragma unroll
             for (int n = 0; n < 8; ++n)
@@ -197,70 +162,13 @@ __global__ void __launch_bounds__(kTcThreads) tc_prefill_kernel(AttentionArgs a)
                     sc[n][2 + e] = (k >= k1lo && k < k1hi)
                                        ? (sc[n][2 + e] * a.scale + bias_of(a, h, row1, s)) * kLog2e
                                        : -INFINITY;
-                    mx0 = fmaxf(mx0, sc[n][e]);
-                    mx1 = fmaxf(mx1, sc[n][2 + e]);
                 }
         }
-        mx0 = fmaxf(mx0, __shfl_xor_sync(kFullMask, mx0, 1));
-        mx0 = fmaxf(mx0, __shfl_xor_sync(kFullMask, mx0, 2));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(kFullMask, mx1, 1));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(kFullMask, mx1, 2));
-        const float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
-        const float c0 = m0 == -INFINITY ? 0.0f : exp2f(m0 - n0);
-        const float c1 = m1 == -INFINITY ? 0.0f : exp2f(m1 - n1);
-        m0 = n0;
-        m1 = n1;
-        float sum0 = 0.0f, sum1 = 0.0f;
-#pragma unroll
-        for (int n = 0; n < 8; ++n)
-#pragma unroll
-            for (int e = 0; e < 2; ++e) {
-                sc[n][e] = sc[n][e] == -INFINITY ? 0.0f : exp2f(sc[n][e] - n0);
-                sc[n][2 + e] = sc[n][2 + e] == -INFINITY ? 0.0f : exp2f(sc[n][2 + e] - n1);
-                sum0 += sc[n][e];
-                sum1 += sc[n][2 + e];
-            }
-        l0 = l0 * c0 + sum0;  // a quarter of the row's sum: the quad is reduced at the end
-        l1 = l1 * c1 + sum1;
-#pragma unroll
-        for (int n = 0; n < 2 * kSteps; ++n) {
-            o[n][0] *= c0;
-            o[n][1] *= c0;
-            o[n][2] *= c1;
-            o[n][3] *= c1;
-        }
-        // P (16 x 64) as the A operand: the accumulator layout of two key tiles is the A
-        // fragment of one 16-key step.
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-            const uint32_t pa[4] = {pack2<T>(sc[2 * j][0], sc[2 * j][1]),
-                                    pack2<T>(sc[2 * j][2], sc[2 * j][3]),
-                                    pack2<T>(sc[2 * j + 1][0], sc[2 * j + 1][1]),
-                                    pack2<T>(sc[2 * j + 1][2], sc[2 * j + 1][3])};
-#pragma unroll
-            for (int dn = 0; dn < kSteps; ++dn) {
-                uint32_t vb[4];
-                ldmatrix_x4<true>(
-                    vb, vs + (j * 16 + (lane & 15)) * kStride + dn * 16 + (lane >> 4) * 8);
-                mma16816<T>(o[2 * dn], pa, vb[0], vb[1]);
-                mma16816<T>(o[2 * dn + 1], pa, vb[2], vb[3]);
-            }
-        }
+        rows.accumulate(sc, vs, lane);
     }
-    l0 += __shfl_xor_sync(kFullMask, l0, 1);
-    l0 += __shfl_xor_sync(kFullMask, l0, 2);
-    l1 += __shfl_xor_sync(kFullMask, l1, 1);
-    l1 += __shfl_xor_sync(kFullMask, l1, 2);
-    const float inv0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, inv1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
     QO* out = static_cast<QO*>(a.out);
-#pragma unroll
-    for (int n = 0; n < 2 * kSteps; ++n) {
-        const int c = n * 8 + quad_col;
-        if (row0 < a.t_n)
-            store2(out + ((b * a.t_n + row0) * a.nh + h) * D + c, o[n][0] * inv0, o[n][1] * inv0);
-        if (row1 < a.t_n)
-            store2(out + ((b * a.t_n + row1) * a.nh + h) * D + c, o[n][2] * inv1, o[n][3] * inv1);
-    }
+    rows.store(row0 < a.t_n ? out + ((b * a.t_n + row0) * a.nh + h) * D : nullptr,
+               row1 < a.t_n ? out + ((b * a.t_n + row1) * a.nh + h) * D : nullptr, lane);
 }
 
 template <typename T, typename KV, typename QO, int D>

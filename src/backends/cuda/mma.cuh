@@ -1,5 +1,5 @@
 // Warp-level tensor-core pieces shared by the attention kernels (attention_tc.cu, the decode
-// kernel's attention): mma.sync m16n8k16 with f32 accumulators, ldmatrix, 16-bit packing.
+// kernel's attention): mma.sync m16n8k16 with f32 accumulators, ldmatrix, 16-bit packing, cp.async.
 // Device code only.
 #pragma once
 
@@ -69,6 +69,23 @@ __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
                      : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                      : "r"(addr));
     }
+}
+
+// 16 bytes from global to shared memory, asynchronously (cp.async.cg: through L2 only); when !ok
+// nothing is read and the 16 bytes are zeros. Completes by groups: cp_async_commit() closes one,
+// cp_async_wait<N>() waits until at most N groups are in flight.
+__device__ __forceinline__ void cp_async16(void* smem, const void* src, bool ok) {
+    const auto d = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+    const int bytes = ok ? 16 : 0;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(bytes)
+                 : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() {
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
 }  // namespace ferris::cuda
