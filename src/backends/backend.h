@@ -51,6 +51,8 @@ const char* op_name(OpKind op);
 // - relative_bias (NH, 2W - 1) f32, optional: bias[h, s - t + W - 1] is added to the scaled score
 //   of query t and key s (MPNet's bucketed relative positions, expanded by the caller); W must
 //   cover every visible distance (W >= the longest sequence); needs q_offset 0.
+// - longest_segment, with segments: the longest sequence's length when the caller knows it (0:
+//   unknown); no segment may be longer. A backend may tile the work by sequence with it.
 // - precision: F32 asks for f32 arithmetic throughout. BF16/F16 (a model whose weights are in
 //   that dtype) lets a backend round q, k, v and the softmax probabilities to it and multiply on
 //   tensor cores with f32 accumulation, as flash-attention does; the CPU computes in f32 anyway.
@@ -59,6 +61,7 @@ struct AttentionMask {
     int64_t q_offset = 0;
     Tensor key_lengths;
     Tensor segments;
+    int64_t longest_segment = 0;
     Tensor relative_bias;
     DType precision = DType::F32;
 };

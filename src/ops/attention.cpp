@@ -46,7 +46,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
                          "] = ", kl.data<int32_t>()[b], " outside 0..", s_n);
     }
     // The longest distance a query can see: the longest sequence (segments) or the key range;
-    // unknown (0: not checked) when the segments live on a device.
+    // when the segments live on a device, the caller's longest_segment (0: unknown, not checked).
     int64_t longest = std::max(t_n, s_n);
     if (mask.segments.defined()) {
         const Tensor& sg = mask.segments;
@@ -58,8 +58,12 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
         if (b_n != 1 || t_n != s_n || mask.q_offset != 0 || mask.key_lengths.defined())
             fail(ErrorCode::InvalidArgument, "[", op,
                  "] packed segments need B == 1, T == S, q_offset 0 and no key_lengths");
-        longest = 0;
+        longest = mask.longest_segment;
+        if (mask.longest_segment < 0 || mask.longest_segment > t_n)
+            fail(ErrorCode::InvalidArgument, "[", op, "] longest_segment ", mask.longest_segment,
+                 " outside 0..", t_n);
         if (sg.device().is_cpu()) {
+            longest = 0;
             const int32_t* g = sg.data<int32_t>();
             const int64_t n = sg.size(0);
             if (g[0] != 0 || g[n - 1] != t_n)
@@ -71,6 +75,9 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
                          "] segments must increase strictly (segment ", i - 1, " is empty)");
                 longest = std::max<int64_t>(longest, g[i] - g[i - 1]);
             }
+            if (mask.longest_segment > 0 && longest > mask.longest_segment)
+                fail(ErrorCode::InvalidArgument, "[", op, "] a segment of ", longest,
+                     " rows, longer than longest_segment ", mask.longest_segment);
         }
     }
     if (mask.relative_bias.defined()) {

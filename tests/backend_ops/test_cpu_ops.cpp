@@ -425,6 +425,31 @@ TEST(CpuOps, FrontEndsRejectBadShapes) {
     }
 }
 
+// longest_segment is a promise a backend tiles by: one the segments break, or out of range, is an
+// error; the true longest (or more) computes what no hint computes.
+TEST(CpuOps, AttentionChecksLongestSegment) {
+    Rng rng(5);
+    const Tensor q = random_tensor({1, 12, 2, 8}, DType::F32, rng, -1, 1);
+    AttentionMask mask;
+    mask.causal = false;
+    mask.segments = Tensor::from_ints({4}, {0, 3, 10, 12});
+    const Tensor want = ops::attention(q, q, q, mask, 0.5f);
+    for (int64_t longest : {7, 12}) {
+        mask.longest_segment = longest;
+        EXPECT_EQ(ops::attention(q, q, q, mask, 0.5f).to_floats(), want.to_floats());
+    }
+    for (int64_t bad : {6, -1, 13}) {
+        mask.longest_segment = bad;
+        try {
+            ops::attention(q, q, q, mask, 0.5f);
+            ADD_FAILURE() << "longest_segment " << bad << " accepted";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+            EXPECT_NE(std::string(e.what()).find("longest_segment"), std::string::npos) << bad;
+        }
+    }
+}
+
 }  // namespace
 }  // namespace ferris::testing
 

@@ -621,6 +621,67 @@ TEST_F(CudaOps, HalfActivationOpsMatchCpu) {
     }
 }
 
+// The encoders' attention with the longest sequence known (AttentionMask::longest_segment): the
+// kernel tiled by sequence. Sequences of 1 to 300 rows, across the 64-row and 64-key tile edges;
+// q, k and v read in place from one (T, 3, NH, HS) product as the encoders lay them out, or
+// separate with GQA; with and without the relative bias. Against the CPU, and against the same
+// call without longest_segment (the general tensor-core kernel).
+TEST_F(CudaOps, AttentionPackedBySequenceMatchesCpu) {
+    const std::vector<std::vector<int32_t>> layouts = {
+        {0, 300, 365, 429, 493, 494, 557, 686, 815, 816, 830},  // 300 65 64 64 1 63 129 129 1 14
+        {0, 1},
+        {0, 64, 128},
+    };
+    for (DType dt : {DType::BF16, DType::F16})
+        for (int64_t hs : {32, 64, 128})
+            for (const auto& seg : layouts)
+                for (bool with_bias : {false, true})
+                    for (bool gqa : {false, true}) {
+                        const double tol = dt == DType::BF16 ? 1e-2 : 2e-3;
+                        const int64_t T = seg.back(), NH = 4, NKV = gqa ? 2 : 4;
+                        int64_t longest = 0;
+                        for (size_t i = 1; i < seg.size(); ++i)
+                            longest = std::max<int64_t>(longest, seg[i] - seg[i - 1]);
+                        Rng rng(static_cast<uint64_t>(T * 31 + hs + with_bias * 7 + gqa));
+                        Tensor q, k, v, dq, dk, dv;
+                        if (gqa) {
+                            q = random_tensor({1, T, NH, hs}, dt, rng, -2, 2);
+                            k = random_tensor({1, T, NKV, hs}, dt, rng, -2, 2);
+                            v = random_tensor({1, T, NKV, hs}, dt, rng, -2, 2);
+                            dq = up(q), dk = up(k), dv = up(v);
+                        } else {
+                            const Tensor qkv = random_tensor({1, T, 3, NH, hs}, dt, rng, -2, 2);
+                            const Tensor dqkv = up(qkv);
+                            q = qkv.select(2, 0), k = qkv.select(2, 1), v = qkv.select(2, 2);
+                            dq = dqkv.select(2, 0), dk = dqkv.select(2, 1), dv = dqkv.select(2, 2);
+                        }
+                        AttentionMask mask;
+                        mask.causal = false;
+                        mask.precision = dt;
+                        mask.segments = Tensor::from_ints({static_cast<int64_t>(seg.size())}, seg);
+                        if (with_bias)
+                            mask.relative_bias =
+                                random_tensor({NH, 2 * longest + 1}, DType::F32, rng, -3, 3);
+                        AttentionMask dmask = mask;
+                        dmask.segments = up(mask.segments);
+                        if (with_bias) dmask.relative_bias = up(mask.relative_bias);
+                        const float scale = 1.0f / std::sqrt(float(hs));
+                        const std::vector<float> want =
+                            ops::attention(q, k, v, mask, scale).to_floats();
+                        const std::vector<float> general =
+                            down(ops::attention(dq, dk, dv, dmask, scale)).to_floats();
+                        dmask.longest_segment = longest;
+                        const std::vector<float> got =
+                            down(ops::attention(dq, dk, dv, dmask, scale)).to_floats();
+                        const std::string what =
+                            std::string(dtype_name(dt)) + " HS=" + std::to_string(hs) +
+                            " T=" + std::to_string(T) + " bias=" + std::to_string(with_bias) +
+                            " gqa=" + std::to_string(gqa);
+                        EXPECT_LT(rel(got, want), tol) << what;
+                        EXPECT_LT(rel(got, general), tol) << what;
+                    }
+}
+
 // add_layer_norm in f32: the one-warp-per-row kernel (C <= 1024), and the fallback for wide rows.
 TEST_F(CudaOps, AddLayerNormMatchesCpu) {
     Rng rng(21);

@@ -28,6 +28,7 @@ struct AttentionArgs {
     const int32_t* key_lengths;  // (B) or null
     const int32_t* segments;     // (NS + 1) offsets of packed sequences or null (B == 1, T == S)
     int64_t n_segments;          // NS
+    int64_t longest_segment;     // >= every segment's length, or 0 (unknown)
     const float* bias;           // (NH, bias_width = 2W - 1) or null: bias[h, s - t + W - 1]
     int64_t bias_width;
     float scale;
@@ -46,5 +47,8 @@ void attention(const AttentionArgs& a, int sms, float* scratch, cudaStream_t str
 // The tensor-core prefill kernel (attention_tc.cu); false when it does not apply (f32 precision,
 // head size other than 32/64/128, unaligned rows), and then nothing was launched.
 bool attention_tensor_cores(const AttentionArgs& a, cudaStream_t stream);
+// The encoders' case (attention_packed.cu): packed segments, not causal, the longest known, half
+// q/k/v/out. False when it does not apply, and then nothing was launched.
+bool attention_packed(const AttentionArgs& a, cudaStream_t stream);
 
 }  // namespace ferris::cuda

@@ -541,6 +541,7 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const
     a.key_lengths = mask.key_lengths.defined() ? mask.key_lengths.data<int32_t>() : nullptr;
     a.segments = mask.segments.defined() ? mask.segments.data<int32_t>() : nullptr;
     a.n_segments = mask.segments.defined() ? mask.segments.size(0) - 1 : 0;
+    a.longest_segment = mask.longest_segment;
     a.bias = mask.relative_bias.defined() ? mask.relative_bias.data<float>() : nullptr;
     a.bias_width = mask.relative_bias.defined() ? mask.relative_bias.size(1) : 0;
     a.scale = scale;
@@ -550,7 +551,9 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const
              kMaxAttentionHeadSize);
     a.q_batch = q.strides()[0];
     a.q_seq = q.strides()[1];
-    // Half activations, or many queries: the tensor-core kernel, reading q as it lies.
+    // Half activations, or many queries: the tensor-core kernels, reading q as it lies.
+    static const bool packed_off = std::getenv("FERRIS_CUDA_NO_PACKED_ATTENTION");  // A/B runs
+    if (!packed_off && cuda::attention_packed(a, stream_)) return;
     if ((a.io_dtype != DType::F32 || a.t_n > kDecodeMaxQueries) &&
         cuda::attention_tensor_cores(a, stream_))
         return;

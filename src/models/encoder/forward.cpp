@@ -50,6 +50,7 @@ Tensor EncoderModel::forward(const std::vector<std::vector<int32_t>>& batch) con
     mask.causal = false;
     mask.segments =
         ops::to_device(Tensor::from_ints({static_cast<int64_t>(starts.size())}, starts), device_);
+    mask.longest_segment = longest;
     if (c.arch == Arch::MPNet) mask.relative_bias = relative_bias(longest);
     // Half-precision weights let the attention products run in that dtype too (tensor cores);
     // on a GPU the activations are then in that dtype as well (sentence-transformers' .half()),

@@ -1,0 +1,179 @@
+// Encoder attention over packed sequences (AttentionMask::segments, not causal), on tensor cores,
+// tiled by sequence: a block is up to 64 query rows of one sequence and one head, and streams only
+// that sequence's keys and values, 64 at a time, through two shared-memory stages (cp.async), so
+// that the next tile loads while this one is multiplied. The general kernel (attention_tc.cu)
+// tiles the packed rows as they come, and a 64-row block there spans two or three sequences of
+// typical embedding inputs (tens of tokens), so each warp walked two to three times the keys it
+// sees. MPNet's relative bias is staged in shared memory once per block, in base-2 units; only the
+// last tile of a sequence is masked.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "backends/cuda/attention.cuh"
+#include "backends/cuda/attention_tc_tile.cuh"
+#include "backends/cuda/check.h"
+
+namespace ferris::cuda {
+
+namespace {
+
+template <int D>
+constexpr size_t packed_tile_bytes() {  // Q, then two stages of K and V, in 16-bit elements
+    return sizeof(uint16_t) * (kTcRows + 4 * kTcKeys) * (D + 8);
+}
+
+// Block (x, y): sequence x / chunks, its query rows [64 * (x % chunks), + 64), head y.
+// chunks = ceil(longest / 64); the blocks past a sequence's end return at once.
+template <typename T, int D, bool kBias>
+__global__ void __launch_bounds__(kTcThreads) packed_attention_kernel(AttentionArgs a, int chunks) {
+    constexpr int kStride = TcWarpRows<T, D>::kStride;
+    constexpr int kRowCopies = D / 8;  // 16-byte copies a row
+    extern __shared__ uint4 packed_smem[];
+    const int seq = static_cast<int>(blockIdx.x) / chunks;
+    const int chunk = static_cast<int>(blockIdx.x) % chunks;
+    const int seq_begin = a.segments[seq], seq_end = a.segments[seq + 1];
+    const int r_begin = seq_begin + chunk * kTcRows;
+    if (r_begin >= seq_end) return;
+    const int rows = min(kTcRows, seq_end - r_begin), keys = seq_end - seq_begin;
+    const int tiles = (keys + kTcKeys - 1) / kTcKeys;
+    const int h = static_cast<int>(blockIdx.y), kvh = h / static_cast<int>(a.nh / a.nkv);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+
+    T* qs = reinterpret_cast<T*>(packed_smem);  // (kTcRows, kStride)
+    T* ks = qs + kTcRows * kStride;             // 2 x (kTcKeys, kStride)
+    T* vs = ks + 2 * kTcKeys * kStride;         // 2 x (kTcKeys, kStride)
+    // bias2[i]: the bias of local key kl and local row rl at i = kl - rl + rows - 1, times log2 e
+    float* bias2 = reinterpret_cast<float*>(vs + 2 * kTcKeys * kStride);
+
+    const T* q = static_cast<const T*>(a.q) + int64_t{r_begin} * a.q_seq + h * D;
+    const T* k = static_cast<const T*>(a.k) + int64_t{seq_begin} * a.k_seq + kvh * D;
+    const T* v = static_cast<const T*>(a.v) + int64_t{seq_begin} * a.v_seq + kvh * D;
+    for (int idx = threadIdx.x; idx < kTcRows * kRowCopies; idx += kTcThreads) {
+        const int r = idx / kRowCopies, c = idx % kRowCopies * 8;
+        const bool ok = r < rows;
+        cp_async16(qs + r * kStride + c, q + (ok ? int64_t{r} * a.q_seq + c : 0), ok);
+    }
+    auto stage = [&](int tile) {  // keys past the sequence are zeros (a NaN there would leak)
+        T* kd = ks + (tile & 1) * kTcKeys * kStride;
+        T* vd = vs + (tile & 1) * kTcKeys * kStride;
+        for (int idx = threadIdx.x; idx < kTcKeys * kRowCopies; idx += kTcThreads) {
+            const int j = idx / kRowCopies, c = idx % kRowCopies * 8;
+            const int kl = tile * kTcKeys + j;
+            const bool ok = kl < keys;
+            cp_async16(kd + j * kStride + c, k + (ok ? int64_t{kl} * a.k_seq + c : 0), ok);
+            cp_async16(vd + j * kStride + c, v + (ok ? int64_t{kl} * a.v_seq + c : 0), ok);
+        }
+        cp_async_commit();
+    };
+    stage(0);  // with Q: one group
+    if (kBias) {
+        // Distances s - t = kl - rl - chunk * 64 from -(rows - 1) - chunk * 64 up.
+        const float* row = a.bias + int64_t{h} * a.bias_width + (a.bias_width + 1) / 2 - 1 -
+                           (rows - 1) - chunk * kTcRows;
+        for (int i = threadIdx.x; i < keys + rows - 1; i += kTcThreads) bias2[i] = row[i] * kLog2e;
+    }
+    if (tiles > 1) stage(1);
+
+    // This lane's two rows (local), clamped into the block's rows: a dead row computes a live
+    // one's values and stores nothing.
+    const int quad_row = lane >> 2, quad_col = (lane & 3) * 2;
+    const int rl0 = warp * 16 + quad_row, rl1 = rl0 + 8;
+    const bool warp_live = warp * 16 < rows;
+    const int i0 = rows - 1 - min(rl0, rows - 1) + quad_col;  // bias2 index of key 0, row 0
+    const int i1 = rows - 1 - min(rl1, rows - 1) + quad_col;
+    const float scale2 = a.scale * kLog2e;
+    TcWarpRows<T, D> acc;
+    for (int tile = 0; tile < tiles; ++tile) {
+        if (tile + 1 < tiles) {
+            if (tile > 0) stage(tile + 1);  // into the stage tile - 1 used
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+        if (warp_live) {
+            if (tile == 0) acc.start(qs + warp * 16 * kStride, lane);
+            const int buf = (tile & 1) * kTcKeys * kStride;
+            float sc[8][4];
+            acc.scores(sc, ks + buf, lane);
+            const int k0 = tile * kTcKeys;
+            const bool full = k0 + kTcKeys <= keys;
+#pragma unroll
+            for (int n = 0; n < 8; ++n)
+#pragma unroll
+                for (int e = 0; e < 2; ++e) {
+                    const int kt = n * 8 + e;  // the key's offset from this lane's first
+                    const bool seen = full || k0 + kt + quad_col < keys;
+                    const float b0 = kBias && seen ? bias2[i0 + k0 + kt] : 0.0f;
+                    const float b1 = kBias && seen ? bias2[i1 + k0 + kt] : 0.0f;
+                    sc[n][e] = seen ? fmaf(sc[n][e], scale2, b0) : -INFINITY;
+                    sc[n][2 + e] = seen ? fmaf(sc[n][2 + e], scale2, b1) : -INFINITY;
+                }
+            acc.accumulate(sc, vs + buf, lane);
+        }
+        __syncthreads();  // this stage is consumed before tile + 2 is staged into it
+    }
+    if (!warp_live) return;
+    T* out = static_cast<T*>(a.out) + (int64_t{r_begin} * a.nh + h) * D;
+    const int64_t row_pitch = a.nh * D;
+    acc.store(rl0 < rows ? out + rl0 * row_pitch : nullptr,
+              rl1 < rows ? out + rl1 * row_pitch : nullptr, lane);
+}
+
+template <typename T, int D, bool kBias>
+void launch_packed(const AttentionArgs& a, cudaStream_t stream) {
+    const int chunks = static_cast<int>((a.longest_segment + kTcRows - 1) / kTcRows);
+    const size_t bias_bytes = kBias ? sizeof(float) * (a.longest_segment + kTcRows - 1) : 0;
+    const size_t smem = packed_tile_bytes<D>() + bias_bytes;
+    auto kernel = packed_attention_kernel<T, D, kBias>;
+    if (smem > 48 * 1024)  // per device, so on every launch (it is cheap)
+        FERRIS_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                               static_cast<int>(smem)));
+    const dim3 grid(static_cast<unsigned>(a.n_segments * chunks), static_cast<unsigned>(a.nh));
+    kernel<<<grid, kTcThreads, smem, stream>>>(a, chunks);
+    FERRIS_CUDA_LAUNCH_CHECK("packed_attention_kernel");
+}
+
+template <typename T, int D>
+void launch_packed_bias(const AttentionArgs& a, cudaStream_t stream) {
+    if (a.bias) {
+        launch_packed<T, D, true>(a, stream);
+    } else {
+        launch_packed<T, D, false>(a, stream);
+    }
+}
+
+template <typename T>
+bool launch_packed_head(const AttentionArgs& a, cudaStream_t stream) {
+    switch (a.hs) {
+        case 32:
+            launch_packed_bias<T, 32>(a, stream);
+            return true;
+        case 64:
+            launch_packed_bias<T, 64>(a, stream);
+            return true;
+        case 128:
+            launch_packed_bias<T, 128>(a, stream);
+            return true;
+        default:
+            return false;
+    }
+}
+
+}  // namespace
+
+bool attention_packed(const AttentionArgs& a, cudaStream_t stream) {
+    if (!a.segments || a.causal || a.longest_segment <= 0 || a.b_n != 1) return false;
+    if (a.io_dtype != DType::BF16 && a.io_dtype != DType::F16) return false;
+    if (a.kv_dtype != a.io_dtype || a.nh % a.nkv != 0) return false;
+    if (a.bias && a.bias_width < 2 * a.longest_segment - 1) return false;
+    const auto aligned16 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+    // 16-byte copies: every row of q, k and v starts on a multiple of 8 elements.
+    if (a.q_seq % 8 != 0 || a.k_seq % 8 != 0 || a.v_seq % 8 != 0 || !aligned16(a.q) ||
+        !aligned16(a.k) || !aligned16(a.v) || reinterpret_cast<uintptr_t>(a.out) % 4 != 0)
+        return false;
+    return a.io_dtype == DType::BF16 ? launch_packed_head<__nv_bfloat16>(a, stream)
+                                     : launch_packed_head<__half>(a, stream);
+}
+
+}  // namespace ferris::cuda
