@@ -54,7 +54,10 @@ struct TcWarpRows {
     }
 
     // The online softmax over one tile's scores, already scaled to base 2 (-inf where a row does
-    // not see the key), then O += P V with the staged values vs.
+    // not see the key), then O += P V with the staged values vs. kEverySeen: every row has seen a
+    // key by this tile (so its running max is finite), and the exponentials need no guard against
+    // -inf - -inf.
+    template <bool kEverySeen = false>
     __device__ __forceinline__ void accumulate(float (&sc)[8][4], const T* vs, int lane) {
         float mx0 = -INFINITY, mx1 = -INFINITY;
 #pragma unroll
@@ -67,8 +70,14 @@ struct TcWarpRows {
         mx1 = fmaxf(mx1, __shfl_xor_sync(kFullMask, mx1, 1));
         mx1 = fmaxf(mx1, __shfl_xor_sync(kFullMask, mx1, 2));
         const float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
-        const float c0 = m0 == -INFINITY ? 0.0f : exp2f(m0 - n0);
-        const float c1 = m1 == -INFINITY ? 0.0f : exp2f(m1 - n1);
+        const auto ex = [](float x, float m) {  // 2^(x - m), 0 for an unseen key
+            if constexpr (kEverySeen) {
+                return fast_exp2(x - m);
+            } else {
+                return x == -INFINITY ? 0.0f : exp2f(x - m);
+            }
+        };
+        const float c0 = ex(m0, n0), c1 = ex(m1, n1);
         m0 = n0;
         m1 = n1;
         float sum0 = 0.0f, sum1 = 0.0f;
@@ -76,8 +85,8 @@ struct TcWarpRows {
         for (int n = 0; n < 8; ++n)
 #pragma unroll
             for (int e = 0; e < 2; ++e) {
-                sc[n][e] = sc[n][e] == -INFINITY ? 0.0f : exp2f(sc[n][e] - n0);
-                sc[n][2 + e] = sc[n][2 + e] == -INFINITY ? 0.0f : exp2f(sc[n][2 + e] - n1);
+                sc[n][e] = ex(sc[n][e], n0);
+                sc[n][2 + e] = ex(sc[n][2 + e], n1);
                 sum0 += sc[n][e];
                 sum1 += sc[n][2 + e];
             }

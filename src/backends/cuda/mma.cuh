@@ -13,6 +13,13 @@ namespace ferris::cuda {
 
 constexpr float kLog2e = 1.4426950408889634f;
 
+// 2^x in one MUFU instruction (ex2.approx, ~2 ulp; subnormal results flush to 0, 2^-inf is 0).
+__device__ __forceinline__ float fast_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
 // Two floats rounded into one 32-bit register of two 16-bit values (low half first).
 template <typename T>
 __device__ __forceinline__ uint32_t pack2(float lo, float hi);
