@@ -753,6 +753,27 @@ TEST_F(CudaOps, LargeCopyCrossesStagingChunks) {
     for (int64_t i = 0; i < n; i += 4099) ASSERT_EQ(hv[i], f16_to_f32(f32_to_f16(v[i])));
 }
 
+// Small uploads take turns in a ring of pinned slots: 40 of them (more than the ring holds),
+// queued behind a long device copy so that their DMAs wait, each with its own bytes, of sizes
+// across the small/large boundary (256 KiB). Every one must arrive as it was given.
+TEST_F(CudaOps, SmallUploadsQueuedBehindWorkKeepTheirBytes) {
+    const int64_t big = int64_t(64) << 20;  // 256 MiB of f32 copied on the device first
+    Tensor a = gpu().empty({big}, DType::F32), b = gpu().empty({big}, DType::F32);
+    std::vector<Tensor> sent, got;
+    for (int r = 0; r < 40; ++r) {
+        if (r % 10 == 0) ops::copy_(b, a);  // the stream is busy while the uploads queue
+        const int64_t n = r == 7 ? (int64_t(64) << 10) + 1 : 1 + (r * 977) % 20000;
+        std::vector<int32_t> v(static_cast<size_t>(n));
+        for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = r * 1000003 + int32_t(i);
+        sent.push_back(Tensor::from_ints({n}, v));
+        got.push_back(up(sent.back()));
+    }
+    for (size_t r = 0; r < sent.size(); ++r) {
+        const Tensor back = down(got[r]);
+        EXPECT_EQ(std::memcmp(back.raw(), sent[r].raw(), sent[r].nbytes()), 0) << "upload " << r;
+    }
+}
+
 TEST_F(CudaOps, AllocatorReusesFreedBlocks) {
     auto& be = dynamic_cast<cuda::CudaBackend&>(gpu());
     { Tensor warm = be.empty({1000, 7}, DType::F32); }
