@@ -1,0 +1,168 @@
+// Kernel lab: cuBLASLt at the encoders' GEMM shapes (all-mpnet-base-v2: hidden 768, FFN 3072),
+// f16 in and out, f32 accumulate, as the GPU embedding path runs them. For each token count M and
+// each product (qkv, o, up, down): the heuristic's first algorithm, the fastest of its first 16,
+// and the epilogues the path could use instead of separate kernels (GELU+bias on up; bias plus the
+// residual as C, beta = 1, on o and down), each timed as the median of 15 runs after warm-up.
+// Also the elementwise kernels' share: a GELU pass over the up output.
+// Build and run on the GPU machine:
+//   nvcc -O3 -std=c++20 -arch=sm_90 dev/gemm_lab.cu -lcublasLt -o /tmp/gemm_lab && /tmp/gemm_lab
+#include <cublasLt.h>
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#define CK(x)                                                                              \
+    do {                                                                                   \
+        cudaError_t e_ = (x);                                                              \
+        if (e_ != cudaSuccess) {                                                           \
+            std::printf("CUDA %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__); \
+            std::exit(1);                                                                  \
+        }                                                                                  \
+    } while (0)
+#define LK(x)                                                                   \
+    do {                                                                        \
+        cublasStatus_t s_ = (x);                                                \
+        if (s_ != CUBLAS_STATUS_SUCCESS) {                                      \
+            std::printf("cuBLASLt %d at %s:%d\n", (int)s_, __FILE__, __LINE__); \
+            std::exit(1);                                                       \
+        }                                                                       \
+    } while (0)
+
+__global__ void fill(__half* w, size_t n, uint32_t seed, float scale) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        uint32_t h = (uint32_t)i * 2654435761u ^ seed;
+        h ^= h >> 15;
+        h *= 2246822519u;
+        h ^= h >> 13;
+        w[i] = __float2half((h / 4294967296.0f - 0.5f) * 2.0f * scale);
+    }
+}
+
+__global__ void gelu_kernel(__half* x, size_t n) {
+    for (size_t i = (blockIdx.x * (size_t)blockDim.x + threadIdx.x) * 8; i < n;
+         i += (size_t)gridDim.x * blockDim.x * 8) {
+        uint4 v = *reinterpret_cast<uint4*>(x + i);
+        __half* h = reinterpret_cast<__half*>(&v);
+#pragma unroll
+        for (int e = 0; e < 8; ++e) {
+            const float f = __half2float(h[e]);
+            h[e] = __float2half(0.5f * f * (1.0f + erff(f * 0.70710678f)));
+        }
+        *reinterpret_cast<uint4*>(x + i) = v;
+    }
+}
+
+__half* alloc(size_t n, uint32_t seed, float scale = 0.05f) {
+    __half* p = nullptr;
+    CK(cudaMalloc(&p, n * sizeof(__half)));
+    fill<<<1024, 256>>>(p, n, seed, scale);
+    return p;
+}
+
+template <typename F>
+float median_ms(F&& f, int reps = 15) {
+    cudaEvent_t a, b;
+    CK(cudaEventCreate(&a));
+    CK(cudaEventCreate(&b));
+    for (int i = 0; i < 3; ++i) f();
+    std::vector<float> ms;
+    for (int r = 0; r < reps; ++r) {
+        CK(cudaEventRecord(a));
+        f();
+        CK(cudaEventRecord(b));
+        CK(cudaEventSynchronize(b));
+        float t = 0;
+        CK(cudaEventElapsedTime(&t, a, b));
+        ms.push_back(t);
+    }
+    std::sort(ms.begin(), ms.end());
+    CK(cudaEventDestroy(a));
+    CK(cudaEventDestroy(b));
+    return ms[ms.size() / 2];
+}
+
+struct Problem {
+    const char* name;
+    int n_out, k;
+    cublasLtEpilogue_t epi;
+    bool residual;  // C = the residual, beta = 1
+};
+
+int main() {
+    cublasLtHandle_t lt;
+    LK(cublasLtCreate(&lt));
+    const size_t ws_bytes = 32u << 20;
+    void* ws = nullptr;
+    CK(cudaMalloc(&ws, ws_bytes));
+    const int kMaxM = 32768;
+    __half* x = alloc((size_t)kMaxM * 3072, 1);
+    __half* y = alloc((size_t)kMaxM * 3072, 2);
+    __half* res = alloc((size_t)kMaxM * 3072, 3);
+    __half* w = alloc((size_t)3072 * 3072, 4);
+    __half* bias = alloc(3072, 5);
+    const Problem problems[] = {
+        {"qkv", 2304, 768, CUBLASLT_EPILOGUE_BIAS, false},
+        {"o", 768, 768, CUBLASLT_EPILOGUE_BIAS, false},
+        {"o+res", 768, 768, CUBLASLT_EPILOGUE_BIAS, true},
+        {"up", 3072, 768, CUBLASLT_EPILOGUE_BIAS, false},
+        {"up+gelu", 3072, 768, CUBLASLT_EPILOGUE_GELU_BIAS, false},
+        {"down", 768, 3072, CUBLASLT_EPILOGUE_BIAS, false},
+        {"down+res", 768, 3072, CUBLASLT_EPILOGUE_BIAS, true},
+    };
+    std::printf("%-9s %6s %10s %10s %8s %8s %s\n", "product", "M", "first_us", "best_us", "TFLOPS",
+                "algos", "best index");
+    for (int M : {2048, 4096, 8192, 16384, 32768}) {
+        for (const Problem& p : problems) {
+            cublasLtMatmulDesc_t op;
+            LK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+            const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+            LK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
+            LK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
+            LK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &p.epi,
+                                              sizeof(p.epi)));
+            LK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
+                                              sizeof(bias)));
+            cublasLtMatrixLayout_t la, lb, ld;
+            LK(cublasLtMatrixLayoutCreate(&la, CUDA_R_16F, p.k, p.n_out, p.k));
+            LK(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16F, p.k, M, p.k));
+            LK(cublasLtMatrixLayoutCreate(&ld, CUDA_R_16F, p.n_out, M, p.n_out));
+            cublasLtMatmulPreference_t pref;
+            LK(cublasLtMatmulPreferenceCreate(&pref));
+            const uint64_t wsb = ws_bytes;
+            LK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                    &wsb, sizeof(wsb)));
+            cublasLtMatmulHeuristicResult_t results[16];
+            int found = 0;
+            LK(cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, ld, ld, pref, 16, results, &found));
+            const float alpha = 1.0f, beta = p.residual ? 1.0f : 0.0f;
+            const __half* c = p.residual ? res : y;
+            float first = 0, best = 1e30f;
+            int best_i = -1;
+            for (int i = 0; i < found; ++i) {
+                const float t = median_ms([&] {
+                    LK(cublasLtMatmul(lt, op, &alpha, w, la, x, lb, &beta, c, ld, y, ld,
+                                      &results[i].algo, ws, ws_bytes, 0));
+                });
+                if (i == 0) first = t;
+                if (t < best) best = t, best_i = i;
+            }
+            const double flop = 2.0 * M * p.n_out * p.k;
+            std::printf("%-9s %6d %10.1f %10.1f %8.0f %8d %d\n", p.name, M, first * 1e3, best * 1e3,
+                        flop / (best * 1e-3) / 1e12, found, best_i);
+            cublasLtMatmulPreferenceDestroy(pref);
+            cublasLtMatrixLayoutDestroy(ld);
+            cublasLtMatrixLayoutDestroy(lb);
+            cublasLtMatrixLayoutDestroy(la);
+            cublasLtMatmulDescDestroy(op);
+        }
+        const size_t n = (size_t)M * 3072;
+        const float g = median_ms([&] { gelu_kernel<<<132 * 8, 256>>>(y, n); });
+        std::printf("%-9s %6d %10.1f %10s %8.0f GB/s\n", "gelu", M, g * 1e3, "",
+                    2.0 * n * 2 / (g * 1e-3) / 1e9);
+    }
+    return 0;
+}
