@@ -14,6 +14,8 @@
 #include <cstdlib>
 #include <vector>
 
+#include "lab_fill.cuh"
+
 #define CK(x)                                                                              \
     do {                                                                                   \
         cudaError_t e_ = (x);                                                              \
@@ -30,17 +32,6 @@
             std::exit(1);                                                       \
         }                                                                       \
     } while (0)
-
-__global__ void fill(__half* w, size_t n, uint32_t seed, float scale) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        uint32_t h = (uint32_t)i * 2654435761u ^ seed;
-        h ^= h >> 15;
-        h *= 2246822519u;
-        h ^= h >> 13;
-        w[i] = __float2half((h / 4294967296.0f - 0.5f) * 2.0f * scale);
-    }
-}
 
 __global__ void gelu_kernel(__half* x, size_t n) {
     for (size_t i = (blockIdx.x * (size_t)blockDim.x + threadIdx.x) * 8; i < n;
@@ -59,7 +50,7 @@ __global__ void gelu_kernel(__half* x, size_t n) {
 __half* alloc(size_t n, uint32_t seed, float scale = 0.05f) {
     __half* p = nullptr;
     CK(cudaMalloc(&p, n * sizeof(__half)));
-    fill<<<1024, 256>>>(p, n, seed, scale);
+    lab_fill<<<1024, 256>>>(p, n, seed, 0.0f, scale);
     return p;
 }
 

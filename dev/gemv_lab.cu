@@ -13,34 +13,13 @@
 
 #include "backends/cuda/gemv_kernel.cuh"
 #include "gemv_lab_variants.cuh"
+#include "lab_fill.cuh"
 
 using namespace ferris::cuda;
 using bf16 = __nv_bfloat16;
 
 #define CK(x) FERRIS_CUDA_CHECK(x)
 
-__global__ void fill(bf16* w, size_t n, uint32_t seed, float scale) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        uint32_t h = (uint32_t)i * 2654435761u ^ seed;
-        h ^= h >> 15;
-        h *= 2246822519u;
-        h ^= h >> 13;
-        h *= 3266489917u;
-        h ^= h >> 16;
-        w[i] = __float2bfloat16((h / 4294967296.0f - 0.5f) * 2.0f * scale);
-    }
-}
-__global__ void fillf(float* w, size_t n, uint32_t seed, float base, float scale) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        uint32_t h = (uint32_t)i * 2654435761u ^ seed;
-        h ^= h >> 15;
-        h *= 2246822519u;
-        h ^= h >> 13;
-        w[i] = base + (h / 4294967296.0f - 0.5f) * 2.0f * scale;
-    }
-}
 // The streaming-read bound: every block sums its grid-stride share of n 16-byte words.
 __global__ void read_all(const uint4* p, size_t n, float* sink) {
     uint32_t acc = 0;
@@ -55,13 +34,13 @@ __global__ void read_all(const uint4* p, size_t n, float* sink) {
 bf16* alloc_w(size_t n, uint32_t seed) {
     bf16* p = nullptr;
     CK(cudaMalloc(&p, n * sizeof(bf16)));
-    fill<<<1024, 256>>>(p, n, seed, 0.05f);
+    lab_fill<<<1024, 256>>>(p, n, seed, 0.0f, 0.05f);
     return p;
 }
 float* alloc_f(size_t n, uint32_t seed, float base, float scale) {
     float* p = nullptr;
     CK(cudaMalloc(&p, n * sizeof(float)));
-    fillf<<<256, 256>>>(p, n, seed, base, scale);
+    lab_fill<<<256, 256>>>(p, n, seed, base, scale);
     return p;
 }
 
