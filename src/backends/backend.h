@@ -158,7 +158,7 @@ public:
     // of one float dtype (the sum is formed in f32, not rounded first).
     virtual void add_layer_norm(Tensor& out, const Tensor& x, const Tensor& residual,
                                 const Tensor& weight, const Tensor& bias, float eps) = 0;
-    // out = x * 0.5 * (1 + erf(x / sqrt(2))): the exact GELU of BERT/MPNet ("gelu")
+    // out = x * 0.5 * (1 + erf(x / sqrt(2))): the exact GELU of BERT/MPNet ("gelu"); out may be x
     virtual void gelu(Tensor& out, const Tensor& x) = 0;
     // out (N, O) = x (N, I) @ weight (O, I)^T + bias (O); bias may be undefined
     virtual void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias) = 0;

@@ -54,4 +54,11 @@ Tensor gelu(const Tensor& x) {
     return out;
 }
 
+void gelu_(Tensor& x) {
+    check_defined("gelu_", "x", x);
+    check_float("gelu_", "x", x);
+    check_contiguous("gelu_", "x", x);
+    backend_checked(OpKind::Gelu, x).gelu(x, x);  // elementwise: out may be x on every backend
+}
+
 }  // namespace ferris::ops

@@ -24,6 +24,7 @@ Tensor add_layer_norm(const Tensor& x, const Tensor& residual, const Tensor& wei
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
                   std::optional<DType> out_dtype = std::nullopt);
 Tensor gelu(const Tensor& x);  // exact (erf) GELU
+void gelu_(Tensor& x);         // the same, in place
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
 // Fused for decode: acc += x @ weight^T + bias; silu(x @ w_gate^T) * (x @ w_up^T).
 void linear_add_(Tensor& acc, const Tensor& x, const Tensor& weight, const Tensor& bias = {});

@@ -127,6 +127,14 @@ TEST(CpuOps, GeluIsExactErfForm) {
     // Not the tanh approximation: they differ by ~1e-4 near x = 1.
     Tensor one = Tensor::from_floats({1}, {1.0f});
     EXPECT_NEAR(ops::gelu(one).to_floats()[0], 0.8413447460685429, 1e-7);
+    // In place (the encoders' FFN): the same values, in f32 and in a half dtype.
+    for (DType dt : {DType::F32, DType::BF16}) {
+        Rng rng(77);
+        Tensor x = random_tensor({3, 70}, dt, rng, -6, 6);
+        const std::vector<float> want = ops::gelu(x).to_floats();
+        ops::gelu_(x);
+        EXPECT_EQ(x.to_floats(), want) << dtype_name(dt);
+    }
 }
 
 TEST(CpuOps, AddAndSiluMul) {

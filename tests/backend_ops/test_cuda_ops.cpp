@@ -588,6 +588,15 @@ TEST_F(CudaOps, HalfActivationOpsMatchCpu) {
               "layer_norm half -> half");
         check(ops::gelu(up(x)), ops::gelu(x), "gelu");
         check(ops::gelu(up(x.narrow(0, 0, 3))), ops::gelu(x.narrow(0, 0, 3)), "gelu, 192 elements");
+        {  // in place, 16-byte vectors (37 x 64) and a ragged length (7 x 9)
+            for (int64_t rows : {37, 7}) {
+                const Tensor part = x.narrow(0, 0, rows).narrow(1, 0, rows == 7 ? 9 : 64);
+                const Tensor xc = part.contiguous();
+                Tensor d = up(xc);
+                ops::gelu_(d);
+                check(d, ops::gelu(xc), "gelu_ in place");
+            }
+        }
         const Tensor r = random_tensor({37, 64}, dt, rng, -2, 2);
         check(ops::add_layer_norm(up(x), up(r), up(g), up(g), 1e-5f),
               ops::add_layer_norm(x, r, g, g, 1e-5f), "add_layer_norm");

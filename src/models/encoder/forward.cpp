@@ -86,8 +86,10 @@ Tensor EncoderModel::forward(const std::vector<std::vector<int32_t>>& batch) con
         Tensor a = ops::attention(q, k, v, mask, scale).reshape({N, C});
         x = ops::add_layer_norm(nn::linear(a, w.attn_out), x, w.attn_norm_weight, w.attn_norm_bias,
                                 eps);
-        const Tensor h = nn::linear(ops::gelu(nn::linear(x, w.mlp_up)), w.mlp_down);
-        x = ops::add_layer_norm(h, x, w.out_norm_weight, w.out_norm_bias, eps);
+        Tensor up = nn::linear(x, w.mlp_up);
+        ops::gelu_(up);  // in place: the FFN's widest activation is not written twice
+        x = ops::add_layer_norm(nn::linear(up, w.mlp_down), x, w.out_norm_weight, w.out_norm_bias,
+                                eps);
     }
     return x;
 }
