@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
     const std::string model_dir = argv[1], docs_path = argv[2];
     std::string device = "cpu", sizes_arg = "1,100,1000", dtype;
     int repeat = 5, threads = 0;
-    int64_t batch_tokens = 16384;
+    int64_t batch_tokens = 0;  // the library's default for the device
     bool json_output = false;
     for (int i = 3; i < argc; ++i) {
         const std::string arg = argv[i];

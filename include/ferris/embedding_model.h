@@ -37,7 +37,9 @@ struct EmbeddingOptions {
     std::optional<Pooling> pooling;
     std::optional<bool> normalize;
     std::optional<int64_t> max_length;  // tokens, special tokens included
-    int64_t batch_tokens = 16384;       // tokens per forward batch (packed: no padding)
+    // Tokens per forward batch (texts packed, no padding); 0: 32,768 on a GPU (fewer, larger
+    // products), 16,384 on the CPU.
+    int64_t batch_tokens = 0;
 };
 
 struct EmbedStats {

@@ -220,7 +220,7 @@ TEST(CliEmbed, ModelTypeMustFitTheFolder) {
         run_cli(embed(Scratch::get().bert(), {"--text", "a", "--model-type", "e5-small-v2"})),
         {"not that model type"}));
     EXPECT_TRUE(
-        usage_error(run_cli(embed(Scratch::get().bert(), {"--text", "a", "--batch-tokens", "0"})),
+        usage_error(run_cli(embed(Scratch::get().bert(), {"--text", "a", "--batch-tokens", "-5"})),
                     {"--batch-tokens"}));
 }
 

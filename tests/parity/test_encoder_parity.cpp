@@ -105,6 +105,20 @@ TEST_P(EncoderParity, TokenIdsWithTruncationMatch) {
     }
 }
 
+// batch_tokens 0 is the device's default (16,384 tokens on the CPU, 32,768 on a GPU), the same
+// vectors as that number given; a negative budget is an error.
+TEST_P(EncoderParity, BatchTokensDefaultIsTheDevices) {
+    EmbeddingOptions eo;
+    eo.device = kDevice;
+    eo.batch_tokens = -1;
+    EXPECT_THROW(EmbeddingModel::from_dir(dir_, eo), Error);
+    eo.batch_tokens = 0;
+    const std::vector<float> by_default =
+        EmbeddingModel::from_dir(dir_, eo).encode(texts_).to_floats();
+    eo.batch_tokens = kDevice.is_cpu() ? 16384 : 32768;
+    EXPECT_EQ(EmbeddingModel::from_dir(dir_, eo).encode(texts_).to_floats(), by_default);
+}
+
 TEST_P(EncoderParity, EmbeddingsMatchSentenceTransformers) {
     const json& m = reference()["models"].at(GetParam());
     EmbeddingOptions eo;

@@ -30,8 +30,10 @@ void EncoderOptions::add_to(CLI::App* app) {
     app->add_flag("--no-normalize", no_normalize, "keep raw pooled vectors (no L2 normalization)");
     app->add_option("--max-length", max_length,
                     "truncate texts to N tokens, special tokens included (default: the model's)");
-    app->add_option("--batch-tokens", batch_tokens, "padded tokens per forward batch")
-        ->check(CLI::Range(int64_t{1}, int64_t{1} << 24))
+    app->add_option("--batch-tokens", batch_tokens,
+                    "tokens per forward batch, texts packed without padding (0: 32768 on a GPU, "
+                    "16384 on the CPU)")
+        ->check(CLI::Range(int64_t{0}, int64_t{1} << 24))
         ->capture_default_str();
     app->add_option("--threads", threads, "CPU threads (0 = all cores)")->capture_default_str();
 }

@@ -19,8 +19,8 @@ struct EncoderOptions {
     std::string dtype;    // empty: the checkpoint's
     std::string pooling;  // empty: the folder's
     bool no_normalize = false;
-    int64_t max_length = 0;  // 0: the folder's
-    int64_t batch_tokens = 16384;
+    int64_t max_length = 0;    // 0: the folder's
+    int64_t batch_tokens = 0;  // 0: the library's default for the device
     int threads = 0;
 
     void add_to(CLI::App* app);
