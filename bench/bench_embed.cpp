@@ -2,7 +2,7 @@
 // forward, pooling, normalization, device sync all included), the way the Ferris assistant calls
 // it. For each N in --sizes: one warm-up call, then --repeat timed calls; prints the median.
 // Usage: bench_embed MODEL_DIR DOCS_JSON [--device cpu|cuda] [--sizes 1,100,1000] [--repeat N]
-//        [--threads T] [--batch-tokens B] [--dtype f32|f16|bf16] [--json]
+//        [--threads T] [--batch-tokens B] [--chunk TEXTS] [--dtype f32|f16|bf16] [--json]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -23,9 +23,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 int usage() {
-    std::fprintf(stderr,
-                 "usage: bench_embed MODEL_DIR DOCS_JSON [--device D] [--sizes 1,100,1000] "
-                 "[--repeat N] [--threads T] [--batch-tokens B] [--dtype f32|f16|bf16] [--json]\n");
+    std::fprintf(
+        stderr,
+        "usage: bench_embed MODEL_DIR DOCS_JSON [--device D] [--sizes 1,100,1000] "
+        "[--repeat N] [--threads T] [--batch-tokens B] [--chunk TEXTS] [--dtype f32|f16|bf16] "
+        "[--json]\n");
     return 2;
 }
 
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
     std::string device = "cpu", sizes_arg = "1,100,1000", dtype;
     int repeat = 5, threads = 0;
     int64_t batch_tokens = 0;  // the library's default for the device
+    int64_t chunk_texts = 0;   // the library's default
     bool json_output = false;
     for (int i = 3; i < argc; ++i) {
         const std::string arg = argv[i];
@@ -51,6 +54,8 @@ int main(int argc, char** argv) {
             threads = std::atoi(next().c_str());
         else if (arg == "--batch-tokens")
             batch_tokens = std::atoll(next().c_str());
+        else if (arg == "--chunk")
+            chunk_texts = std::atoll(next().c_str());
         else if (arg == "--dtype")
             dtype = next();
         else if (arg == "--json")
@@ -70,6 +75,7 @@ int main(int argc, char** argv) {
         ferris::EmbeddingOptions eo;
         eo.device = ferris::resolve_device(ferris::parse_device(device), nullptr);
         eo.batch_tokens = batch_tokens;
+        eo.chunk_texts = chunk_texts;
         if (!dtype.empty()) eo.dtype = ferris::parse_dtype(dtype);
         const auto t_load = Clock::now();
         ferris::EmbeddingModel model = ferris::EmbeddingModel::from_dir(model_dir, eo);

@@ -40,6 +40,10 @@ struct EmbeddingOptions {
     // Tokens per forward batch (texts packed, no padding); 0: 32,768 on a GPU (fewer, larger
     // products), 16,384 on the CPU.
     int64_t batch_tokens = 0;
+    // Texts tokenized at a time (0: 256). A chunk is sorted by length and cut into batches as a
+    // whole, and its batches are queued before the next chunk is tokenized: larger chunks make
+    // fuller batches, smaller ones start the device sooner.
+    int64_t chunk_texts = 0;
 };
 
 struct EmbedStats {

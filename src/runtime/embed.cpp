@@ -1,11 +1,13 @@
-// EmbeddingModel: tokenizer + encoder + pooling. Texts are tokenized on all threads, sorted by
-// length (longest first) and cut into batches of at most `batch_tokens` tokens, packed without
-// padding; each batch runs one encoder forward, then pooling and L2 normalization per text.
+// EmbeddingModel: tokenizer + encoder + pooling. Texts are tokenized on all threads, a chunk at a
+// time, sorted by length (longest first) and cut into batches of at most `batch_tokens` tokens,
+// packed without padding; each batch runs one encoder forward, then pooling and L2 normalization
+// per text. A chunk's vectors come back through a readback slot while the next chunk computes.
 #include <omp.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <mutex>
 #include <numeric>
 
 #include "ferris/embedding_model.h"
@@ -96,7 +98,11 @@ struct EmbeddingModel::Impl {
     bool normalize = true;
     int64_t max_length = 0;
     int64_t batch_tokens = 0;
+    int64_t chunk_texts = 0;
     TypeDefaults defaults{};
+    std::mutex encode_mutex;
+    std::unique_ptr<Readback> readback;  // encode()'s two slots of vectors coming back
+    size_t readback_bytes = 0;
 };
 
 EmbeddingModel::EmbeddingModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -116,6 +122,9 @@ EmbeddingModel EmbeddingModel::from_dir(const std::string& dir, const EmbeddingO
     if (options.batch_tokens < 0)
         fail(ErrorCode::InvalidArgument, "batch_tokens must be positive (or 0: the default), got ",
              options.batch_tokens);
+    if (options.chunk_texts < 0)
+        fail(ErrorCode::InvalidArgument, "chunk_texts must be positive (or 0: the default), got ",
+             options.chunk_texts);
     auto impl = std::make_unique<Impl>();
     models::encoder::LoadOptions lo;
     lo.device = options.device;
@@ -166,6 +175,7 @@ EmbeddingModel EmbeddingModel::from_dir(const std::string& dir, const EmbeddingO
     // two: 1,000 docs 2-7% faster on an H100 (docs/BENCHMARKS.md).
     impl->batch_tokens =
         options.batch_tokens ? options.batch_tokens : (options.device.is_cpu() ? 16384 : 32768);
+    impl->chunk_texts = options.chunk_texts ? options.chunk_texts : 256;
     return EmbeddingModel(std::move(impl));
 }
 
@@ -179,43 +189,47 @@ std::vector<int32_t> EmbeddingModel::tokenize(const std::string& text, bool* tru
     return impl_->tokenizer->add_special_tokens(ids);
 }
 
-namespace {
-// Texts are tokenized in chunks of this many, each chunk's batches launched before the next chunk
-// is tokenized: on a GPU (whose work is queued, not waited for) tokenization overlaps compute.
-constexpr int64_t kTokenizeChunk = 256;
-}  // namespace
-
 Tensor EmbeddingModel::encode(const std::vector<std::string>& texts, const std::string& prefix,
                               EmbedStats* stats,
                               const std::function<void(int64_t, int64_t)>& progress) const {
     const int64_t N = static_cast<int64_t>(texts.size()), C = dim();
     Tensor out = Tensor::empty({N, C}, DType::F32);
     if (N == 0) return out;
+    const int64_t chunk = impl_->chunk_texts;
+    std::lock_guard<std::mutex> lock(impl_->encode_mutex);  // one encode at a time: the slots
+    // Two slots of a chunk's vectors: one being copied back while the next chunk is queued. They
+    // are kept (pinned host memory is slow to allocate) and grow with the chunk.
+    const size_t slot_bytes = static_cast<size_t>(std::min(N, chunk) * C) * sizeof(float);
+    if (!impl_->readback || impl_->readback_bytes < slot_bytes) {
+        impl_->readback = ops::readback(device(), 2, slot_bytes);
+        impl_->readback_bytes = slot_bytes;
+    }
+    Readback& readback = *impl_->readback;
     EmbedStats st;
     st.texts = N;
 
-    // One chunk's launched batches: pooled (and normalized) vectors still on the device, and the
-    // rows of `out` they belong to. Only the vectors come back.
-    struct Launched {
+    // A chunk whose vectors were queued: their rows of `out` in the order of the slot, the slot,
+    // and the device tensor the copy reads (kept alive until taken).
+    struct Queued {
         std::vector<int64_t> rows;
-        std::vector<Tensor> pooled;  // (texts of the batch, C) each, in `rows` order
+        int slot = 0;
+        Tensor vectors;
     };
     int64_t done = 0;
-    auto collect = [&](Launched& l) {
-        if (l.rows.empty()) return;
-        size_t r = 0;
-        for (const Tensor& p : l.pooled) {
-            const Tensor host = ops::to_device(p, Device::cpu());
-            for (int64_t b = 0; b < host.size(0); ++b, ++r)
-                std::copy_n(host.data<float>() + b * C, C, out.data<float>() + l.rows[r] * C);
-        }
-        done += static_cast<int64_t>(l.rows.size());
+    auto collect = [&](Queued& q) {
+        if (q.rows.empty()) return;
+        const float* v = static_cast<const float*>(readback.take(q.slot));
+        for (size_t r = 0; r < q.rows.size(); ++r)
+            std::copy_n(v + static_cast<int64_t>(r) * C, C, out.data<float>() + q.rows[r] * C);
+        done += static_cast<int64_t>(q.rows.size());
+        q = Queued{};
         if (progress) progress(done, N);
     };
 
-    Launched previous;
-    for (int64_t c0 = 0; c0 < N; c0 += kTokenizeChunk) {
-        const int64_t c1 = std::min(N, c0 + kTokenizeChunk), n = c1 - c0;
+    Queued previous;
+    int slot = 0;
+    for (int64_t c0 = 0; c0 < N; c0 += chunk, slot ^= 1) {
+        const int64_t c1 = std::min(N, c0 + chunk), n = c1 - c0;
         std::vector<std::vector<int32_t>> ids(static_cast<size_t>(n));
         std::vector<uint8_t> cut(static_cast<size_t>(n));
         bool failed = false;
@@ -239,17 +253,17 @@ Tensor EmbeddingModel::encode(const std::vector<std::string>& texts, const std::
             st.tokens += static_cast<int64_t>(ids[i].size());
             st.truncated += cut[i];
         }
-        // The previous chunk's vectors come back now (its batches ran while this chunk was
-        // tokenized), before this chunk is queued behind them.
-        collect(previous);
-        previous = Launched{};
 
         // Longest first; sequences are packed without padding, a batch is texts until the
-        // token budget.
+        // token budget. The batches' pooled (and normalized) vectors make one device tensor of
+        // the chunk; only that tensor comes back.
         std::vector<int64_t> order(static_cast<size_t>(n));
         std::iota(order.begin(), order.end(), 0);
         std::stable_sort(order.begin(), order.end(),
                          [&](int64_t a, int64_t b) { return ids[a].size() > ids[b].size(); });
+        Queued queued;
+        queued.slot = slot;
+        std::vector<Tensor> pooled;  // (texts of the batch, C) each, in `queued.rows` order
         for (size_t begin = 0; begin < order.size();) {
             size_t end = begin;
             int64_t budget = impl_->batch_tokens;
@@ -262,16 +276,31 @@ Tensor EmbeddingModel::encode(const std::vector<std::string>& texts, const std::
             for (size_t i = begin; i < end; ++i) {
                 batch.push_back(std::move(ids[order[i]]));
                 starts.push_back(starts.back() + static_cast<int32_t>(batch.back().size()));
-                previous.rows.push_back(c0 + order[i]);
+                queued.rows.push_back(c0 + order[i]);
             }
             const Tensor h = impl_->encoder->forward(batch);  // (N, C), packed
             const Tensor segments = ops::to_device(
                 Tensor::from_ints({static_cast<int64_t>(starts.size())}, starts), h.device());
-            previous.pooled.push_back(
-                ops::pool(h, segments, pool_mode(impl_->pooling), impl_->normalize));
+            pooled.push_back(ops::pool(h, segments, pool_mode(impl_->pooling), impl_->normalize));
             st.batches += 1;
             begin = end;
         }
+        if (pooled.size() == 1) {  // one batch (a query, a small chunk): its vectors as they are
+            queued.vectors = pooled.front();
+        } else {
+            queued.vectors = ops::empty({n, C}, DType::F32, device());
+            int64_t r = 0;
+            for (const Tensor& p : pooled) {
+                Tensor rows = queued.vectors.narrow(0, r, p.size(0));
+                ops::copy_(rows, p);
+                r += p.size(0);
+            }
+        }
+        readback.post(slot, queued.vectors);
+        // The previous chunk's vectors, now that this chunk is queued behind them: the GPU goes
+        // from one chunk to the next without waiting for the host.
+        collect(previous);
+        previous = std::move(queued);
     }
     collect(previous);
     if (stats) *stats = st;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -117,6 +118,45 @@ TEST_P(EncoderParity, BatchTokensDefaultIsTheDevices) {
         EmbeddingModel::from_dir(dir_, eo).encode(texts_).to_floats();
     eo.batch_tokens = kDevice.is_cpu() ? 16384 : 32768;
     EXPECT_EQ(EmbeddingModel::from_dir(dir_, eo).encode(texts_).to_floats(), by_default);
+}
+
+// Texts are tokenized and batched a chunk at a time, each chunk's vectors coming back through
+// one of two slots while the next computes: any chunk size gives each text its own vector (the
+// batches differ, so within the batch-invariance tolerance), and progress reaches every text.
+TEST_P(EncoderParity, ChunksOfAnySizeGiveTheSameVectors) {
+    EmbeddingOptions eo;
+    eo.device = kDevice;
+    eo.chunk_texts = -1;
+    EXPECT_THROW(EmbeddingModel::from_dir(dir_, eo), Error);
+    eo.chunk_texts = 0;
+    const Tensor whole = EmbeddingModel::from_dir(dir_, eo).encode(texts_);
+    const int64_t D = whole.size(1);
+    for (int64_t chunk : {int64_t(1), int64_t(3)}) {
+        eo.chunk_texts = chunk;
+        eo.batch_tokens = 64;  // several batches in a chunk of three
+        EmbeddingModel model = EmbeddingModel::from_dir(dir_, eo);
+        std::vector<int64_t> seen;
+        EmbedStats stats;
+        const Tensor v = model.encode(texts_, "", &stats, [&](int64_t done, int64_t total) {
+            EXPECT_EQ(total, static_cast<int64_t>(texts_.size()));
+            seen.push_back(done);
+        });
+        ASSERT_EQ(v.size(0), static_cast<int64_t>(texts_.size()));
+        ASSERT_FALSE(seen.empty());
+        EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+        EXPECT_EQ(seen.back(), static_cast<int64_t>(texts_.size()));
+        EXPECT_EQ(seen.size(), (texts_.size() + chunk - 1) / chunk);
+        for (size_t i = 0; i < texts_.size(); ++i) {
+            double worst = 0, norm = 0;
+            for (int64_t k = 0; k < D; ++k) {
+                const float a = whole.data<float>()[i * D + k];
+                norm += double(a) * a;
+                worst = std::max(worst, double(std::abs(a - v.data<float>()[i * D + k])));
+            }
+            EXPECT_LE(worst, tolerances::kBatchInvariance * std::max(1.0, std::sqrt(norm)))
+                << "chunk " << chunk << ", text " << i;
+        }
+    }
 }
 
 TEST_P(EncoderParity, EmbeddingsMatchSentenceTransformers) {
