@@ -40,6 +40,19 @@ std::unique_ptr<Readback> Backend::readback(int slots, size_t bytes) {
     return std::make_unique<SyncReadback>(*this, slots, bytes);
 }
 
+void Backend::embedding_layer_norm(Tensor& out, const std::vector<Tensor>& tables,
+                                   const std::vector<Tensor>& ids, const Tensor& weight,
+                                   const Tensor& bias, float eps) {
+    Tensor sum = empty(out.shape(), DType::F32);
+    embedding(sum, tables[0], ids[0]);
+    for (size_t i = 1; i < tables.size(); ++i) {
+        Tensor rows = empty(out.shape(), DType::F32);
+        embedding(rows, tables[i], ids[i]);
+        add(sum, sum, rows, 1.0f);
+    }
+    layer_norm(out, sum, weight, bias, eps);
+}
+
 const char* op_name(OpKind op) {
     switch (op) {
         case OpKind::Copy:

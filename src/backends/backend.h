@@ -148,6 +148,11 @@ public:
     // unless stated; weights may be f32, f16 or bf16 and are read in their stored dtype.
     // out (N, C) = table[ids]; table (V, C); ids (N) i32
     virtual void embedding(Tensor& out, const Tensor& table, const Tensor& ids) = 0;
+    // Fused, the encoders' input: out (N, C) = layer_norm(tables[0][ids[0]] + tables[1][ids[1]]
+    // + ...), the sum formed in f32 in that order. The default runs embedding, add and layer_norm.
+    virtual void embedding_layer_norm(Tensor& out, const std::vector<Tensor>& tables,
+                                      const std::vector<Tensor>& ids, const Tensor& weight,
+                                      const Tensor& bias, float eps);
     // out = x / sqrt(mean(x^2) + eps) * weight, over the last dim; x, out (N, C); weight (C)
     virtual void rms_norm(Tensor& out, const Tensor& x, const Tensor& weight, float eps) = 0;
     // out = (x - mean) / sqrt(var + eps) * weight + bias over the last dim (biased variance, as

@@ -16,6 +16,10 @@ Tensor to_device(const Tensor& src, Device device);    // contiguous copy (or sr
 std::vector<float> to_host_floats(const Tensor& src);  // any float dtype, any device
 
 Tensor embedding(const Tensor& table, const Tensor& ids);  // (V, C), (N) i32 -> (N, C) f32
+// layer_norm(tables[0][ids[0]] + tables[1][ids[1]] + ...) in out_dtype: the encoders' input
+// (word, position and token-type embeddings), the sum in f32.
+Tensor embedding_layer_norm(const std::vector<Tensor>& tables, const std::vector<Tensor>& ids,
+                            const Tensor& weight, const Tensor& bias, float eps, DType out_dtype);
 Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps);
 // layer_norm(x + residual) in one pass (the encoders' post-norm residual); x's dtype out.
 Tensor add_layer_norm(const Tensor& x, const Tensor& residual, const Tensor& weight,

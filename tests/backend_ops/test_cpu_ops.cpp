@@ -171,6 +171,49 @@ TEST(CpuOps, EmbeddingGathersRows) {
     EXPECT_THROW(ops::embedding(table, Tensor::from_ints({1}, {257})), Error);
 }
 
+// The encoders' input: layer_norm of the summed lookups, against a sum and LayerNorm in double.
+TEST(CpuOps, EmbeddingLayerNormSumsLookupsThenNormalizes) {
+    const int64_t c = 24, n = 5;
+    Rng rng(12);
+    const Tensor word = random_tensor({50, c}, DType::F32, rng);
+    const Tensor pos = random_tensor({9, c}, DType::BF16, rng);
+    const Tensor w = random_tensor({c}, DType::F32, rng, 0.5, 1.5);
+    const Tensor b = random_tensor({c}, DType::F32, rng, -1, 1);
+    const Tensor ids = Tensor::from_ints({n}, {0, 49, 3, 3, 17});
+    const Tensor at = Tensor::from_ints({n}, {0, 1, 2, 8, 4});
+    const Tensor out = ops::embedding_layer_norm({word, pos}, {ids, at}, w, b, 1e-5f, DType::F32);
+    ASSERT_EQ(out.shape(), (Shape{n, c}));
+    const std::vector<float> wv = word.to_floats(), pv = pos.to_floats(), o = out.to_floats();
+    const std::vector<float> g = w.to_floats(), bb = b.to_floats();
+    for (int64_t r = 0; r < n; ++r) {
+        std::vector<double> x(c);
+        double mean = 0, var = 0;
+        for (int64_t i = 0; i < c; ++i) {
+            x[i] = double(wv[ids.data<int32_t>()[r] * c + i]) + pv[at.data<int32_t>()[r] * c + i];
+            mean += x[i] / c;
+        }
+        for (int64_t i = 0; i < c; ++i) var += (x[i] - mean) * (x[i] - mean) / c;
+        for (int64_t i = 0; i < c; ++i)
+            EXPECT_NEAR(o[r * c + i], (x[i] - mean) / std::sqrt(var + 1e-5) * g[i] + bb[i], 1e-4)
+                << "row " << r << " col " << i;
+    }
+    EXPECT_EQ(ops::embedding_layer_norm({word, pos}, {ids, at}, w, b, 1e-5f, DType::BF16).dtype(),
+              DType::BF16);
+    // Bad input: an id past a table, tables of different widths, a missing id list, short ids.
+    EXPECT_THROW(ops::embedding_layer_norm({word, pos}, {ids, ids}, w, b, 1e-5f, DType::F32),
+                 Error);  // 49 >= 9 positions
+    EXPECT_THROW(ops::embedding_layer_norm({word, random_tensor({9, c + 1}, DType::F32, rng)},
+                                           {ids, at}, w, b, 1e-5f, DType::F32),
+                 Error);
+    EXPECT_THROW(ops::embedding_layer_norm({word, pos}, {ids}, w, b, 1e-5f, DType::F32), Error);
+    EXPECT_THROW(ops::embedding_layer_norm({word, pos}, {ids, Tensor::from_ints({2}, {0, 1})}, w, b,
+                                           1e-5f, DType::F32),
+                 Error);
+    EXPECT_THROW(ops::embedding_layer_norm({word}, {ids}, random_tensor({c - 1}, DType::F32, rng),
+                                           b, 1e-5f, DType::F32),
+                 Error);
+}
+
 TEST(CpuOps, RopeRotatesHalves) {
     const int64_t n = 5, h = 3, hs = 32;
     Rng rng(11);

@@ -462,6 +462,98 @@ TEST_F(CudaOps, AddLayerNormMatchesCpu) {
     }
 }
 
+// add_layer_norm with half activations at the encoders' widths and others (the one-warp kernel up
+// to 1,024, the block kernel past it), weights in f32 or in the activations' dtype.
+TEST_F(CudaOps, AddLayerNormHalfMatchesCpu) {
+    Rng rng(22);
+    for (DType dt : {DType::F16, DType::BF16}) {
+        const double tol = dt == DType::BF16 ? 1e-2 : 2e-3;
+        for (DType wd : {DType::F32, dt}) {
+            for (int64_t c : {8, 64, 384, 768, 1000, 1024, 36, 1100}) {
+                for (int64_t n : {1, 300}) {
+                    const Tensor x = random_tensor({n, c}, dt, rng, -3, 3);
+                    const Tensor r = random_tensor({n, c}, dt, rng, -3, 3);
+                    const Tensor w = random_tensor({c}, wd, rng, 0.5, 1.5);
+                    const Tensor b = random_tensor({c}, wd, rng, -1, 1);
+                    const Tensor got = ops::add_layer_norm(up(x), up(r), up(w), up(b), 1e-12f);
+                    const Tensor want = ops::add_layer_norm(x, r, w, b, 1e-12f);
+                    EXPECT_EQ(got.dtype(), dt);
+                    EXPECT_LT(rel(down(got).to_floats(), want.to_floats()), tol)
+                        << dtype_name(dt) << " weights " << dtype_name(wd) << " C=" << c
+                        << " N=" << n;
+                }
+            }
+        }
+    }
+}
+
+// The fused embedding + LayerNorm: the same values as the lookups, adds and LayerNorm run as
+// separate ops on the GPU (bit for bit), and close to the CPU; two and three tables, f32 and
+// half tables and outputs, widths the one-warp kernel takes and one it does not (1,100).
+TEST_F(CudaOps, EmbeddingLayerNormMatchesSeparateOps) {
+    Rng rng(24);
+    for (DType table_dt : {DType::F32, DType::F16, DType::BF16}) {
+        for (int64_t c : {64, 384, 768, 1100}) {
+            const int64_t n = 77;
+            std::vector<Tensor> tables, ids, dtables, dids;
+            for (int64_t v : {300, 120, 2}) {
+                tables.push_back(random_tensor({v, c}, table_dt, rng, -1, 1));
+                std::vector<int32_t> pick(n);
+                for (int64_t r = 0; r < n; ++r) pick[r] = static_cast<int32_t>((r * 37 + v) % v);
+                ids.push_back(Tensor::from_ints({n}, pick));
+                dtables.push_back(up(tables.back()));
+                dids.push_back(up(ids.back()));
+            }
+            const Tensor w = random_tensor({c}, table_dt, rng, 0.5, 1.5);
+            const Tensor b = random_tensor({c}, table_dt, rng, -1, 1);
+            for (size_t count : {2, 3}) {
+                const std::vector<Tensor> t(tables.begin(), tables.begin() + count),
+                    i(ids.begin(), ids.begin() + count),
+                    dt(dtables.begin(), dtables.begin() + count),
+                    di(dids.begin(), dids.begin() + count);
+                for (DType out_dt : {DType::F32, table_dt == DType::F32 ? DType::F16 : table_dt}) {
+                    const Tensor got =
+                        ops::embedding_layer_norm(dt, di, up(w), up(b), 1e-12f, out_dt);
+                    Tensor sum = ops::embedding(dt[0], di[0]);
+                    for (size_t k = 1; k < count; ++k) ops::add_(sum, ops::embedding(dt[k], di[k]));
+                    const Tensor separate = ops::layer_norm(sum, up(w), up(b), 1e-12f, out_dt);
+                    const std::string what = std::string(dtype_name(table_dt)) + " tables, " +
+                                             dtype_name(out_dt) + " out, C=" + std::to_string(c) +
+                                             ", " + std::to_string(count) + " tables";
+                    EXPECT_EQ(down(got).to_floats(), down(separate).to_floats()) << what;
+                    const Tensor cpu = ops::embedding_layer_norm(t, i, w, b, 1e-12f, out_dt);
+                    EXPECT_LT(rel(down(got).to_floats(), cpu.to_floats()),
+                              out_dt == DType::F32   ? 1e-5
+                              : out_dt == DType::F16 ? 2e-3
+                                                     : 1e-2)
+                        << what;
+                }
+            }
+        }
+    }
+}
+
+// Pooling of half activations: the 16-byte kernel (C % 8 == 0, up to 1,024; eight warps share a
+// sequence's rows) and the per-column kernel otherwise; sequences of 1 to 300 rows.
+TEST_F(CudaOps, PoolHalfMatchesCpu) {
+    Rng rng(23);
+    const Tensor seg = Tensor::from_ints({6}, {0, 1, 9, 10, 310, 317});
+    for (DType dt : {DType::F16, DType::BF16}) {
+        for (int64_t c : {8, 384, 768, 1024, 36, 1032}) {
+            const Tensor x = random_tensor({317, c}, dt, rng, -2, 2);
+            for (PoolMode mode : {PoolMode::Mean, PoolMode::Cls, PoolMode::Max}) {
+                for (bool normalize : {true, false}) {
+                    const Tensor got = ops::pool(up(x), up(seg), mode, normalize);
+                    const Tensor want = ops::pool(x, seg, mode, normalize);
+                    EXPECT_LT(rel(down(got).to_floats(), want.to_floats()), 1e-5)
+                        << dtype_name(dt) << " C=" << c << " mode " << int(mode)
+                        << (normalize ? " normalized" : "");
+                }
+            }
+        }
+    }
+}
+
 // ---- copies and memory ----
 
 TEST_F(CudaOps, CopyRoundTripsConvertAndHandleStrides) {

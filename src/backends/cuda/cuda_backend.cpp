@@ -293,6 +293,29 @@ void CudaBackend::embedding(Tensor& out, const Tensor& table, const Tensor& ids)
                     table.size(1), stream_);
 }
 
+void CudaBackend::embedding_layer_norm(Tensor& out, const std::vector<Tensor>& tables,
+                                       const std::vector<Tensor>& ids, const Tensor& weight,
+                                       const Tensor& bias, float eps) {
+    activate();
+    cuda::EmbeddingRows rows;
+    bool fused = tables.size() <= cuda::EmbeddingRows::kMax;
+    for (size_t t = 0; fused && t < tables.size(); ++t) {
+        fused = tables[t].dtype() == tables[0].dtype();
+        rows.tables[t] = tables[t].raw();
+        rows.ids[t] = ids[t].data<int32_t>();
+        rows.count = static_cast<int>(t + 1);
+    }
+    {
+        const TraceScope trace_scope(stream_, "embedding_layer_norm");
+        if (fused &&
+            cuda::embedding_layer_norm(out.raw(), out.dtype(), rows, tables[0].dtype(),
+                                       weight.raw(), weight.dtype(), bias.raw(), bias.dtype(),
+                                       out.size(0), out.size(1), eps, stream_))
+            return;
+    }
+    Backend::embedding_layer_norm(out, tables, ids, weight, bias, eps);  // lookups, adds, norm
+}
+
 void CudaBackend::rms_norm(Tensor& out, const Tensor& x, const Tensor& weight, float eps) {
     activate();
     const TraceScope trace_scope(stream_, "rms_norm");

@@ -40,6 +40,9 @@ public:
     std::unique_ptr<Readback> readback(int slots, size_t bytes) override;
 
     void embedding(Tensor& out, const Tensor& table, const Tensor& ids) override;
+    void embedding_layer_norm(Tensor& out, const std::vector<Tensor>& tables,
+                              const std::vector<Tensor>& ids, const Tensor& weight,
+                              const Tensor& bias, float eps) override;
     void rms_norm(Tensor& out, const Tensor& x, const Tensor& weight, float eps) override;
     void layer_norm(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias,
                     float eps) override;

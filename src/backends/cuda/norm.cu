@@ -2,6 +2,8 @@
 // (LayerNorm rows up to 1024 wide) one warp per row held in registers; LayerNorm takes two passes
 // (mean, then centred variance) like the CPU, so an offset mean costs nothing in precision. Weights
 // are read in their stored dtype (a uniform runtime branch).
+#include <type_traits>
+
 #include "backends/cuda/check.h"
 #include "backends/cuda/device_util.cuh"
 #include "backends/cuda/norm.cuh"
@@ -46,6 +48,50 @@ __global__ void layer_norm_kernel(Tout* __restrict__ out, const Tin* __restrict_
                                    load_any(bias, bd, i));
 }
 
+// The second half of the one-warp-per-row LayerNorm: the row is in the lane's registers, v[j]
+// its columns 4 (lane + 32 j) .. + 3 (zeros past C), sum their total: mean and centred variance
+// by warp shuffles, then the normalized row to orow.
+template <typename Tout, int kChunks>
+__device__ __forceinline__ void layer_norm_warp_finish(const float (&v)[kChunks][4], float sum,
+                                                       int lane, int64_t chunks, int64_t c,
+                                                       float eps, const void* weight, DType wd,
+                                                       const void* bias, DType bd, Tout* orow) {
+    const float mean = warp_sum(sum) / static_cast<float>(c);
+    float var = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kChunks; ++j)
+        if (lane + 32 * j < chunks)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const float d = v[j][e] - mean;
+                var = fmaf(d, d, var);
+            }
+    const float inv = 1.0f / sqrtf(warp_sum(var) / static_cast<float>(c) + eps);
+    // f32 weight and bias (the encoders'): 16-byte loads, four values each, instead of one.
+    const bool f32_params = wd == DType::F32 && bd == DType::F32 &&
+                            reinterpret_cast<uintptr_t>(weight) % 16 == 0 &&
+                            reinterpret_cast<uintptr_t>(bias) % 16 == 0;
+#pragma unroll
+    for (int j = 0; j < kChunks; ++j) {
+        const int64_t ch = lane + 32 * j;
+        if (ch >= chunks) continue;
+        float g[4], b[4], y[4];
+        if (f32_params) {
+            load4(static_cast<const float*>(weight) + ch * 4, g);
+            load4(static_cast<const float*>(bias) + ch * 4, b);
+        } else {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                g[e] = load_any(weight, wd, ch * 4 + e);
+                b[e] = load_any(bias, bd, ch * 4 + e);
+            }
+        }
+#pragma unroll
+        for (int e = 0; e < 4; ++e) y[e] = (v[j][e] - mean) * inv * g[e] + b[e];
+        store4(orow + ch * 4, y);
+    }
+}
+
 // One warp per row for C <= 32 * 4 * kChunks, C % 4 == 0: the row (plus the residual, when given)
 // is read once into registers in 4-element chunks; mean and centred variance are warp shuffles.
 template <typename Tin, typename Tout, int kChunks>
@@ -76,29 +122,50 @@ __global__ void layer_norm_warp_kernel(Tout* __restrict__ out, const Tin* __rest
             for (int e = 0; e < 4; ++e) sum += v[j][e];
         }
     }
-    const float mean = warp_sum(sum) / static_cast<float>(c);
-    float var = 0.0f;
+    layer_norm_warp_finish<Tout, kChunks>(v, sum, lane, chunks, c, eps, weight, wd, bias, bd,
+                                          out + row * c);
+}
+
+// The encoders' input in one pass: row r is the f32 sum of tables[t] row ids[t][r] (t in order,
+// as the separate lookups and adds form it), then layer_norm_warp_finish: the same values as
+// embedding, add and layer_norm_warp_kernel, without the three f32 intermediates.
+template <typename Tt, typename Tout, int kChunks>
+__global__ void embedding_layer_norm_kernel(Tout* __restrict__ out, EmbeddingRows rows,
+                                            const void* __restrict__ weight, DType wd,
+                                            const void* __restrict__ bias, DType bd, int64_t n,
+                                            int64_t c, float eps) {
+    const int lane = threadIdx.x & 31;
+    const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
+    if (row >= n) return;
+    const int64_t chunks = c / 4;
+    const Tt* src[EmbeddingRows::kMax];
 #pragma unroll
-    for (int j = 0; j < kChunks; ++j)
-        if (lane + 32 * j < chunks)
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                const float d = v[j][e] - mean;
-                var = fmaf(d, d, var);
-            }
-    const float inv = 1.0f / sqrtf(warp_sum(var) / static_cast<float>(c) + eps);
+    for (int t = 0; t < EmbeddingRows::kMax; ++t)
+        src[t] = t < rows.count
+                     ? static_cast<const Tt*>(rows.tables[t]) + int64_t{rows.ids[t][row]} * c
+                     : nullptr;
+    float v[kChunks][4];
+    float sum = 0.0f;
 #pragma unroll
     for (int j = 0; j < kChunks; ++j) {
         const int64_t ch = lane + 32 * j;
-        if (ch >= chunks) continue;
-        float y[4];
+        v[j][0] = v[j][1] = v[j][2] = v[j][3] = 0.0f;
+        if (ch < chunks) {
+            load4(src[0] + ch * 4, v[j]);
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-            const int64_t i = ch * 4 + e;
-            y[e] = (v[j][e] - mean) * inv * load_any(weight, wd, i) + load_any(bias, bd, i);
+            for (int t = 1; t < EmbeddingRows::kMax; ++t) {
+                if (t >= rows.count) break;
+                float r[4];
+                load4(src[t] + ch * 4, r);
+#pragma unroll
+                for (int e = 0; e < 4; ++e) v[j][e] += r[e];
+            }
+#pragma unroll
+            for (int e = 0; e < 4; ++e) sum += v[j][e];
         }
-        store4(out + row * c + ch * 4, y);
     }
+    layer_norm_warp_finish<Tout, kChunks>(v, sum, lane, chunks, c, eps, weight, wd, bias, bd,
+                                          out + row * c);
 }
 
 template <typename Tin, typename Tout>
@@ -190,6 +257,49 @@ bool add_layer_norm(void* out, const void* x, const void* residual, DType dtype,
             out, x, residual, weight, weight_dtype, bias, bias_dtype, n, c, eps, stream);
     if (done) FERRIS_CUDA_LAUNCH_CHECK("layer_norm_warp_kernel");
     return done;
+}
+
+bool embedding_layer_norm(void* out, DType out_dtype, const EmbeddingRows& rows, DType table_dtype,
+                          const void* weight, DType weight_dtype, const void* bias,
+                          DType bias_dtype, int64_t n, int64_t c, float eps, cudaStream_t stream) {
+    if (n <= 0 || c <= 0) return true;
+    if (c % 4 != 0 || c > 1024 || rows.count < 1 || rows.count > EmbeddingRows::kMax) return false;
+    const uintptr_t align = table_dtype == DType::F32 ? 16 : 8;  // load4's vector
+    for (int t = 0; t < rows.count; ++t)
+        if (reinterpret_cast<uintptr_t>(rows.tables[t]) % align != 0) return false;
+    constexpr int kWarps = 8;
+    const auto blocks = static_cast<unsigned>((n + kWarps - 1) / kWarps);
+    auto by_out = [&](auto table_zero, auto chunks) {
+        using Tt = decltype(table_zero);
+        constexpr int kChunks = decltype(chunks)::value;
+        auto go = [&](auto out_zero) {
+            using To = decltype(out_zero);
+            embedding_layer_norm_kernel<Tt, To, kChunks><<<blocks, kWarps * 32, 0, stream>>>(
+                static_cast<To*>(out), rows, weight, weight_dtype, bias, bias_dtype, n, c, eps);
+        };
+        if (out_dtype == DType::F32)
+            go(float{});
+        else if (out_dtype == DType::F16)
+            go(__half{});
+        else
+            go(__nv_bfloat16{});
+    };
+    auto by_width = [&](auto table_zero) {
+        if (c <= 256)
+            by_out(table_zero, std::integral_constant<int, 2>{});
+        else if (c <= 512)
+            by_out(table_zero, std::integral_constant<int, 4>{});
+        else
+            by_out(table_zero, std::integral_constant<int, 8>{});
+    };
+    if (table_dtype == DType::F32)
+        by_width(float{});
+    else if (table_dtype == DType::F16)
+        by_width(__half{});
+    else
+        by_width(__nv_bfloat16{});
+    FERRIS_CUDA_LAUNCH_CHECK("embedding_layer_norm_kernel");
+    return true;
 }
 
 }  // namespace ferris::cuda

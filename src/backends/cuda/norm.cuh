@@ -23,4 +23,18 @@ void layer_norm(void* out, DType out_dtype, const void* x, DType x_dtype, const 
                 DType weight_dtype, const void* bias, DType bias_dtype, int64_t n, int64_t c,
                 float eps, cudaStream_t stream);
 
+// Up to three embedding lookups summed: tables[t] (V_t, C) row ids[t][r] for row r (device ids).
+struct EmbeddingRows {
+    static constexpr int kMax = 3;
+    const void* tables[kMax] = {};
+    const int32_t* ids[kMax] = {};
+    int count = 0;
+};
+// out (N, C) in out_dtype = layer_norm(sum of the lookups, in f32), one warp a row, the same
+// values as embedding + add + layer_norm; tables all of table_dtype. false (nothing launched)
+// where it does not apply (C > 1024, C % 4 != 0, a table not aligned for 4-value loads).
+bool embedding_layer_norm(void* out, DType out_dtype, const EmbeddingRows& rows, DType table_dtype,
+                          const void* weight, DType weight_dtype, const void* bias,
+                          DType bias_dtype, int64_t n, int64_t c, float eps, cudaStream_t stream);
+
 }  // namespace ferris::cuda

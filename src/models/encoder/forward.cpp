@@ -1,5 +1,5 @@
 // Encoder forward pass, as transformers' BertModel / MPNetModel (post-LayerNorm blocks):
-//   x = LN(word + position [+ token type]);  per layer:
+//   x = LN(word + position [+ token type]) (one fused op);  per layer:
 //   x = LN(x + o(attention(q(x), k(x), v(x), padding mask [, relative bias])))
 //   x = LN(x + down(gelu(up(x))))
 // The batch is packed: sequences back to back with no padding, attention kept within each.
@@ -62,14 +62,15 @@ Tensor EncoderModel::forward(const std::vector<std::vector<int32_t>>& batch) con
     const float eps = static_cast<float>(c.layer_norm_eps);
     const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
 
-    Tensor x = ops::embedding(weights_.word_embeddings, tokens);  // (N, C)
-    ops::add_(x, ops::embedding(weights_.position_embeddings, pos));
+    std::vector<Tensor> tables = {weights_.word_embeddings, weights_.position_embeddings};
+    std::vector<Tensor> lookups = {tokens, pos};
     if (c.arch == Arch::Bert) {  // token type 0 for every token
-        const Tensor zeros =
-            ops::to_device(Tensor::from_ints({N}, std::vector<int32_t>(N, 0)), device_);
-        ops::add_(x, ops::embedding(weights_.token_type_embeddings, zeros));
+        tables.push_back(weights_.token_type_embeddings);
+        lookups.push_back(
+            ops::to_device(Tensor::from_ints({N}, std::vector<int32_t>(N, 0)), device_));
     }
-    x = ops::layer_norm(x, weights_.embed_norm_weight, weights_.embed_norm_bias, eps, act);
+    Tensor x = ops::embedding_layer_norm(tables, lookups, weights_.embed_norm_weight,
+                                         weights_.embed_norm_bias, eps, act);  // (N, C)
 
     for (const LayerWeights& w : weights_.layers) {
         Tensor q, k, v;
