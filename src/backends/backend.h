@@ -53,6 +53,8 @@ const char* op_name(OpKind op);
 //   cover every visible distance (W >= the longest sequence); needs q_offset 0.
 // - longest_segment, with segments: the longest sequence's length when the caller knows it (0:
 //   unknown); no segment may be longer. A backend may tile the work by sequence with it.
+// - host_segments, with segments: the same offsets on the CPU, when the caller has them; a device
+//   backend plans its blocks from the lengths without reading them back.
 // - precision: F32 asks for f32 arithmetic throughout. BF16/F16 (a model whose weights are in
 //   that dtype) lets a backend round q, k, v and the softmax probabilities to it and multiply on
 //   tensor cores with f32 accumulation, as flash-attention does; the CPU computes in f32 anyway.
@@ -62,6 +64,7 @@ struct AttentionMask {
     Tensor key_lengths;
     Tensor segments;
     int64_t longest_segment = 0;
+    Tensor host_segments;
     Tensor relative_bias;
     DType precision = DType::F32;
 };

@@ -62,23 +62,38 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
         if (mask.longest_segment < 0 || mask.longest_segment > t_n)
             fail(ErrorCode::InvalidArgument, "[", op, "] longest_segment ", mask.longest_segment,
                  " outside 0..", t_n);
-        if (sg.device().is_cpu()) {
-            longest = 0;
-            const int32_t* g = sg.data<int32_t>();
-            const int64_t n = sg.size(0);
+        // Offsets readable here: from 0 to T, every segment non-empty, none past longest_segment.
+        auto check_offsets = [&](const Tensor& offsets, const char* what) {
+            const int32_t* g = offsets.data<int32_t>();
+            const int64_t n = offsets.size(0);
             if (g[0] != 0 || g[n - 1] != t_n)
-                fail(ErrorCode::InvalidArgument, "[", op, "] segments run ", g[0], "..", g[n - 1],
+                fail(ErrorCode::InvalidArgument, "[", op, "] ", what, " run ", g[0], "..", g[n - 1],
                      ", expected 0..", t_n);
+            int64_t most = 0;
             for (int64_t i = 1; i < n; ++i) {
                 if (g[i] <= g[i - 1])
-                    fail(ErrorCode::InvalidArgument, "[", op,
-                         "] segments must increase strictly (segment ", i - 1, " is empty)");
-                longest = std::max<int64_t>(longest, g[i] - g[i - 1]);
+                    fail(ErrorCode::InvalidArgument, "[", op, "] ", what,
+                         " must increase strictly (segment ", i - 1, " is empty)");
+                most = std::max<int64_t>(most, g[i] - g[i - 1]);
             }
-            if (mask.longest_segment > 0 && longest > mask.longest_segment)
-                fail(ErrorCode::InvalidArgument, "[", op, "] a segment of ", longest,
+            if (mask.longest_segment > 0 && most > mask.longest_segment)
+                fail(ErrorCode::InvalidArgument, "[", op, "] a segment of ", most,
                      " rows, longer than longest_segment ", mask.longest_segment);
+            return most;
+        };
+        if (sg.device().is_cpu()) longest = check_offsets(sg, "segments");
+        if (mask.host_segments.defined()) {
+            const Tensor& hs = mask.host_segments;
+            check_dtype(op, "host_segments", hs, DType::I32);
+            if (!hs.device().is_cpu() || hs.dim() != 1 || hs.size(0) != sg.size(0) ||
+                !hs.is_contiguous())
+                fail(ErrorCode::ShapeMismatch, "[", op, "] host_segments ", shape_str(hs.shape()),
+                     " on ", hs.device().str(),
+                     " must be the segments' (NS + 1) offsets on the CPU");
+            check_offsets(hs, "host_segments");
         }
+    } else if (mask.host_segments.defined()) {
+        fail(ErrorCode::InvalidArgument, "[", op, "] host_segments without segments");
     }
     if (mask.relative_bias.defined()) {
         const Tensor& rb = mask.relative_bias;

@@ -499,6 +499,20 @@ TEST(CpuOps, AttentionChecksLongestSegment) {
             EXPECT_NE(std::string(e.what()).find("longest_segment"), std::string::npos) << bad;
         }
     }
+    // host_segments: the same offsets on the CPU (for a device backend's planning); checked as
+    // the segments are, and the values are the same with them.
+    mask.longest_segment = 7;
+    mask.host_segments = Tensor::from_ints({4}, {0, 3, 10, 12});
+    EXPECT_EQ(ops::attention(q, q, q, mask, 0.5f).to_floats(), want.to_floats());
+    for (const std::vector<int32_t>& bad :
+         {std::vector<int32_t>{0, 3, 12}, {1, 3, 10, 12}, {0, 3, 3, 12}, {0, 2, 10, 12}}) {
+        mask.host_segments = Tensor::from_ints({static_cast<int64_t>(bad.size())}, bad);
+        EXPECT_THROW(ops::attention(q, q, q, mask, 0.5f), Error) << bad.size() << " " << bad[1];
+    }
+    mask.host_segments = Tensor::from_ints({4}, {0, 3, 10, 12});
+    mask.segments = Tensor();
+    mask.longest_segment = 0;
+    EXPECT_THROW(ops::attention(q, q, q, mask, 0.5f), Error);  // without segments
 }
 
 }  // namespace

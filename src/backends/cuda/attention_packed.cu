@@ -22,9 +22,10 @@ constexpr size_t packed_tile_bytes() {  // Q, then two stages of K and V, in 16-
     return sizeof(uint16_t) * (kTcRows + 4 * kTcKeys) * (D + 8);
 }
 
-// Block (x, y): chunk x / n_segments of sequence x % n_segments (its query rows
-// [64 * chunk, + 64)), head y. Chunk-major, so the blocks past a sequence's end, which return at
-// once, come after every live one when sequences are sorted longest first (as the encoders do).
+// Block (x, y): head y, and chunk x / n_segments of sequence x % n_segments (its query rows
+// [64 * chunk, + 64)), or with a tile list its entry x. Chunk-major, so the blocks past a
+// sequence's end, which return at once, come after every live one when sequences are sorted
+// longest first (as the encoders do); a tile list (AttentionMask::host_segments) has none.
 // At most 128 registers a thread for heads up to 64 wide: four blocks a multiprocessor. (Eight
 // warps and 128 rows a block, one staged tile for twice the rows, measured slower: 60 against
 // 53 us a call, mean over 1,000 docs of all-mpnet-base-v2, H200.)
@@ -35,8 +36,9 @@ __global__ void __launch_bounds__(kTcThreads, D <= 64 ? 4 : 1)
     constexpr int kRowCopies = D / 8;                      // 16-byte copies a row
     constexpr int kRowsPerPass = kTcThreads / kRowCopies;  // rows one pass of the block copies
     extern __shared__ uint4 packed_smem[];
-    const int seq = static_cast<int>(blockIdx.x % a.n_segments);
-    const int chunk = static_cast<int>(blockIdx.x / a.n_segments);
+    const int tile = a.tiles ? a.tiles[blockIdx.x] : 0;
+    const int seq = a.tiles ? tile & 0xFFFFF : static_cast<int>(blockIdx.x % a.n_segments);
+    const int chunk = a.tiles ? tile >> 20 : static_cast<int>(blockIdx.x / a.n_segments);
     const int seq_begin = a.segments[seq], seq_end = a.segments[seq + 1];
     const int r_begin = seq_begin + chunk * kTcRows;
     if (r_begin >= seq_end) return;
@@ -152,7 +154,8 @@ void launch_packed(const AttentionArgs& a, cudaStream_t stream) {
     if (smem > 48 * 1024)  // per device, so on every launch (it is cheap)
         FERRIS_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                static_cast<int>(smem)));
-    const dim3 grid(static_cast<unsigned>(a.n_segments * chunks), static_cast<unsigned>(a.nh));
+    const dim3 grid(static_cast<unsigned>(a.tiles ? a.n_tiles : a.n_segments * chunks),
+                    static_cast<unsigned>(a.nh));
     kernel<<<grid, kTcThreads, smem, stream>>>(a);
     FERRIS_CUDA_LAUNCH_CHECK("packed_attention_kernel");
 }

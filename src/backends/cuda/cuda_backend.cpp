@@ -576,7 +576,14 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const
     a.q_seq = q.strides()[1];
     // Half activations, or many queries: the tensor-core kernels, reading q as it lies.
     static const bool packed_off = std::getenv("FERRIS_CUDA_NO_PACKED_ATTENTION");  // A/B runs
+    static const bool full_grid = std::getenv("FERRIS_CUDA_ATTENTION_FULL_GRID");
+    if (!packed_off && mask.host_segments.defined() && !full_grid) {
+        const Tensor& tiles = packed_tiles(mask.host_segments);
+        a.tiles = tiles.defined() ? tiles.data<int32_t>() : nullptr;
+        a.n_tiles = tiles.defined() ? tiles.numel() : 0;
+    }
     if (!packed_off && cuda::attention_packed(a, stream_)) return;
+    a.tiles = nullptr;
     if ((a.io_dtype != DType::F32 || a.t_n > kDecodeMaxQueries) &&
         cuda::attention_tensor_cores(a, stream_))
         return;
@@ -594,6 +601,29 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const
     a.q_seq = q32.strides()[1];
     run_attention(a);
     if (out32.raw() != out.raw()) copy_device(out, out32);
+}
+
+const Tensor& CudaBackend::packed_tiles(const Tensor& host_segments) {
+    // The encoders' twelve-odd layers ask with the same offsets: the list is built once.
+    const int32_t* g = host_segments.data<int32_t>();
+    const auto n = static_cast<size_t>(host_segments.numel());
+    if (n == tiles_for_.size() && std::equal(g, g + n, tiles_for_.begin())) return tiles_;
+    tiles_for_.assign(g, g + n);
+    std::vector<int32_t> list;  // chunk-major: every sequence's first 64 rows, then the next
+    for (int32_t chunk = 0;; ++chunk) {
+        const size_t before = list.size();
+        for (size_t s = 0; s + 1 < n; ++s)
+            if (g[s + 1] - g[s] > chunk * 64) list.push_back(chunk << 20 | static_cast<int32_t>(s));
+        if (list.size() == before) break;
+    }
+    const bool packable = n - 1 < (size_t(1) << 20) && !list.empty() &&
+                          (list.back() >> 20) < (1 << 11) && list.size() < (size_t(1) << 31);
+    tiles_ = Tensor();
+    if (packable) {
+        tiles_ = empty({static_cast<int64_t>(list.size())}, DType::I32);
+        copy(tiles_, Tensor::from_ints({static_cast<int64_t>(list.size())}, list));
+    }
+    return tiles_;
 }
 
 void CudaBackend::run_attention(const AttentionArgs& a) {

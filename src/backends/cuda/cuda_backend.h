@@ -98,6 +98,10 @@ private:
     void download(Tensor& dst, const Tensor& src);     // dst on the host
     const Tensor& inv_freq(float theta, int64_t hs);   // rope frequencies, cached
     void run_attention(const AttentionArgs& a);        // f32 q/out: picks the kernel, scratch
+    // The packed attention kernel's live blocks for these host offsets (AttentionArgs::tiles),
+    // on the device; kept while the offsets repeat (every layer of a forward pass asks). An
+    // undefined tensor where the list does not fit its packing.
+    const Tensor& packed_tiles(const Tensor& host_segments);
 
     // The persistent decode kernel's scratches, made outside graph captures and kept for the life
     // of the backend (graphs may hold their pointers): each launch leaves its header zeroed, so
@@ -113,6 +117,8 @@ private:
     std::unique_ptr<GemmContext, void (*)(GemmContext*)> gemm_;
     std::unique_ptr<PinnedStaging> staging_;
     std::map<std::pair<float, int64_t>, Tensor> inv_freq_;
+    Tensor tiles_;  // packed_tiles' list, for the offsets in tiles_for_
+    std::vector<int32_t> tiles_for_;
 };
 
 }  // namespace ferris::cuda

@@ -48,8 +48,8 @@ Tensor EncoderModel::forward(const std::vector<std::vector<int32_t>>& batch) con
     const Tensor pos = ops::to_device(Tensor::from_ints({N}, positions), device_);
     AttentionMask mask;
     mask.causal = false;
-    mask.segments =
-        ops::to_device(Tensor::from_ints({static_cast<int64_t>(starts.size())}, starts), device_);
+    mask.host_segments = Tensor::from_ints({static_cast<int64_t>(starts.size())}, starts);
+    mask.segments = ops::to_device(mask.host_segments, device_);
     mask.longest_segment = longest;
     if (c.arch == Arch::MPNet) mask.relative_bias = relative_bias(longest);
     // Half-precision weights let the attention products run in that dtype too (tensor cores);
