@@ -1,0 +1,270 @@
+// Kernel lab: the Hopper GEMM of dev/gemm_sm90a.cuh against cuBLASLt at the encoders' shapes.
+// Checks every output element against cuBLASLt with the bias epilogue (then the embedding path's
+// GELU pass), f16 and bf16, partial row tiles, and the branch-free erf against erff for every
+// 16-bit input; times (f16, median of 15 after warm-up) the FFN up-projection with GELU as the
+// embedding path runs it today against the fused variants, and the other products plain.
+// Build and run on the GPU machine:
+//   nvcc -O3 -std=c++20 -gencode arch=compute_90a,code=sm_90a dev/gemm_gelu_lab.cu -lcublasLt \
+//     -o /tmp/gemm_gelu_lab && /tmp/gemm_gelu_lab
+#include <cublasLt.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "gemm_sm90a.cuh"
+#include "lab_fill.cuh"
+
+#define CK(x)                                                                              \
+    do {                                                                                   \
+        cudaError_t e_ = (x);                                                              \
+        if (e_ != cudaSuccess) {                                                           \
+            std::printf("CUDA %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__); \
+            std::exit(1);                                                                  \
+        }                                                                                  \
+    } while (0)
+#define LK(x)                                                                   \
+    do {                                                                        \
+        cublasStatus_t s_ = (x);                                                \
+        if (s_ != CUBLAS_STATUS_SUCCESS) {                                      \
+            std::printf("cuBLASLt %d at %s:%d\n", (int)s_, __FILE__, __LINE__); \
+            std::exit(1);                                                       \
+        }                                                                       \
+    } while (0)
+
+// The embedding path's GELU pass (elementwise.cu's gelu16_kernel), in place.
+template <typename T, bool kSelect = false>
+__global__ void gelu_pass(T* x, size_t n8) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n8;
+         i += (size_t)gridDim.x * blockDim.x) {
+        uint4 v = reinterpret_cast<uint4*>(x)[i];
+        T* h = reinterpret_cast<T*>(&v);
+#pragma unroll
+        for (int e = 0; e < 8; ++e)
+            h[e] = kSelect ? T(ferris::cuda::gelu_erf(float(h[e])))
+                           : T(0.5f * float(h[e]) * (1.0f + erff(float(h[e]) * 0.70710678f)));
+        reinterpret_cast<uint4*>(x)[i] = v;
+    }
+}
+
+// Every 16-bit input (f16 and bf16 bit patterns) through erff and through the kernel's erf_select.
+__global__ void erf_check(unsigned* mismatches) {
+    const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= 65536) return;
+    const float h = __half2float(__ushort_as_half(uint16_t(i)));
+    const float b = __uint_as_float(i << 16);
+    for (float x : {h, b}) {
+        const float want = 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+        const float got = ferris::cuda::gelu_erf(x);
+        if (__float_as_uint(want) != __float_as_uint(got) && !(want != want && got != got))
+            atomicAdd(mismatches, 1u);
+    }
+}
+
+template <typename F>
+float median_ms(F&& f, int reps = 15) {
+    cudaEvent_t a, b;
+    CK(cudaEventCreate(&a));
+    CK(cudaEventCreate(&b));
+    for (int i = 0; i < 3; ++i) f();
+    std::vector<float> ms;
+    for (int r = 0; r < reps; ++r) {
+        CK(cudaEventRecord(a));
+        f();
+        CK(cudaEventRecord(b));
+        CK(cudaEventSynchronize(b));
+        float t = 0;
+        CK(cudaEventElapsedTime(&t, a, b));
+        ms.push_back(t);
+    }
+    std::sort(ms.begin(), ms.end());
+    return ms[ms.size() / 2];
+}
+
+// cuBLASLt y = x w^T + bias in T, as linear.cu's linear_half runs it.
+template <typename T>
+struct Reference {
+    cublasLtHandle_t lt;
+    cublasLtMatmulDesc_t op;
+    cublasLtMatrixLayout_t la, lb, ld;
+    cublasLtMatmulAlgo_t algo;
+    void* ws;
+    size_t ws_bytes = 32u << 20;
+    Reference(cublasLtHandle_t h, void* workspace, const T* bias, int m, int n, int k)
+        : lt(h), ws(workspace) {
+        const cudaDataType_t dt = std::is_same_v<T, __half> ? CUDA_R_16F : CUDA_R_16BF;
+        LK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+        const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+        LK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
+        LK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
+        const cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+        LK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
+        LK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
+                                          sizeof(bias)));
+        LK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &dt,
+                                          sizeof(dt)));
+        LK(cublasLtMatrixLayoutCreate(&la, dt, k, n, k));
+        LK(cublasLtMatrixLayoutCreate(&lb, dt, k, m, k));
+        LK(cublasLtMatrixLayoutCreate(&ld, dt, n, m, n));
+        cublasLtMatmulPreference_t pref;
+        LK(cublasLtMatmulPreferenceCreate(&pref));
+        const uint64_t wsb = ws_bytes;
+        LK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                &wsb, sizeof(wsb)));
+        cublasLtMatmulHeuristicResult_t r;
+        int found = 0;
+        LK(cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, ld, ld, pref, 1, &r, &found));
+        if (!found) std::exit(1);
+        algo = r.algo;
+        cublasLtMatmulPreferenceDestroy(pref);
+    }
+    void run(T* y, const T* x, const T* w) {
+        const float alpha = 1.0f, beta = 0.0f;
+        LK(cublasLtMatmul(lt, op, &alpha, w, la, x, lb, &beta, y, ld, y, ld, &algo, ws, ws_bytes,
+                          0));
+    }
+};
+
+template <typename T>
+float as_float(T v) {
+    return float(v);
+}
+
+// Compares every element; returns true when all are within tol of the reference.
+template <typename T>
+bool compare(const T* got_d, const T* want_d, size_t count, double tol, const char* what) {
+    std::vector<T> got(count), want(count);
+    CK(cudaMemcpy(got.data(), got_d, count * sizeof(T), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(want.data(), want_d, count * sizeof(T), cudaMemcpyDeviceToHost));
+    double worst = 0, worst_abs = 0;
+    size_t bad = 0, worst_i = 0, differ = 0;
+    for (size_t i = 0; i < count; ++i) {
+        const double g = as_float(got[i]), w = as_float(want[i]);
+        const double err = std::fabs(g - w) / std::max(1.0, std::fabs(w));
+        differ += g != w;
+        if (!(err <= tol)) ++bad;
+        if (!(err <= worst)) worst = err, worst_i = i, worst_abs = std::fabs(g - w);
+    }
+    std::printf("  %-28s max rel %.3g (abs %.3g at %zu), %zu of %zu differ, %zu over %.3g: %s\n",
+                what, worst, worst_abs, worst_i, differ, count, bad, tol, bad ? "FAIL" : "ok");
+    return bad == 0;
+}
+
+template <typename T>
+bool check_and_time(cublasLtHandle_t lt, void* ws, int m, int n, int k, bool time_it,
+                    bool plain = false) {
+    const bool bf16 = std::is_same_v<T, __nv_bfloat16>;
+    T *x, *w, *bias, *ref, *out;
+    CK(cudaMalloc(&x, size_t(m) * k * sizeof(T)));
+    CK(cudaMalloc(&w, size_t(n) * k * sizeof(T)));
+    CK(cudaMalloc(&bias, size_t(n) * sizeof(T)));
+    CK(cudaMalloc(&ref, size_t(m) * n * sizeof(T)));
+    CK(cudaMalloc(&out, size_t(m) * n * sizeof(T)));
+    lab_fill<<<1024, 256>>>(x, size_t(m) * k, 11, 0.0f, 1.0f);
+    lab_fill<<<1024, 256>>>(w, size_t(n) * k, 12, 0.0f, 0.05f);
+    lab_fill<<<1024, 256>>>(bias, size_t(n), 13, 0.0f, 0.5f);
+    CK(cudaDeviceSynchronize());
+    std::printf("%s M %d N %d K %d\n", bf16 ? "bf16" : "f16", m, n, k);
+    if (!ferris::cuda::gemm_sm90a_fits(m, n, k, out, x, w, bias)) {
+        std::printf("  does not fit\n");
+        return false;
+    }
+    Reference<T> reference(lt, ws, bias, m, n, k);
+    const size_t count = size_t(m) * n;
+    // One output ulp of T, relative: accumulation order may flip the last bit before rounding.
+    const double tol = bf16 ? 2.0 / 128 : 2.0 / 1024;
+    bool ok = true;
+    reference.run(ref, x, w);
+    CK(cudaMemset(out, 0xFF, count * sizeof(T)));
+    CK(ferris::cuda::gemm_sm90a(out, x, w, bias, bf16, false, m, n, k, 0));
+    CK(cudaDeviceSynchronize());
+    ok &= compare(out, ref, count, tol, "linear + bias");
+    gelu_pass<<<132 * 8, 256>>>(ref, count / 8);
+    for (int mode : {3, 7}) {
+        ferris::cuda::gemm_sm90a_mode = mode;
+        CK(cudaMemset(out, 0xFF, count * sizeof(T)));
+        CK(ferris::cuda::gemm_sm90a(out, x, w, bias, bf16, true, m, n, k, 0));
+        CK(cudaDeviceSynchronize());
+        char what[64];
+        std::snprintf(what, sizeof what, "linear + bias + gelu (mode %d)", mode);
+        ok &= compare(out, ref, count, tol, what);
+    }
+    ferris::cuda::gemm_sm90a_mode = 1;
+    if (time_it) {
+        const double flop = 2.0 * m * n * k;
+        const float t_ref = median_ms([&] { reference.run(ref, x, w); });
+        const float t_ref_gelu = median_ms([&] {
+            reference.run(ref, x, w);
+            gelu_pass<<<132 * 8, 256>>>(ref, count / 8);
+        });
+        const float t_own = median_ms(
+            [&] { CK(ferris::cuda::gemm_sm90a(out, x, w, bias, bf16, false, m, n, k, 0)); });
+        const float t_select = median_ms([&] {
+            reference.run(ref, x, w);
+            gelu_pass<T, true><<<132 * 8, 256>>>(ref, count / 8);
+        });
+        std::printf(
+            "  time us: cuBLASLt %.1f (%.0f TFLOPS), + GELU pass %.1f (erf_select %.1f) | sm90a "
+            "%.1f (%.0f TFLOPS) | / cuBLASLt %.3f\n",
+            t_ref * 1e3, flop / (t_ref * 1e-3) / 1e12, t_ref_gelu * 1e3, t_select * 1e3,
+            t_own * 1e3, flop / (t_own * 1e-3) / 1e12, t_own / t_ref);
+        const char* names[] = {"",
+                               "384 regs 200/104 fin x1 select",
+                               "384 no setmaxnreg fin x1 select",
+                               "384 no setmaxnreg fin x2 select",
+                               "384 no setmaxnreg fin x1 erff",
+                               "",
+                               "",
+                               "384 multipliers erff"};
+        for (int mode : {3, 7}) {
+            if (plain) break;
+            ferris::cuda::gemm_sm90a_mode = mode;
+            const float t = median_ms(
+                [&] { CK(ferris::cuda::gemm_sm90a(out, x, w, bias, bf16, true, m, n, k, 0)); });
+            std::printf("    %-34s %.1f us | / today %.3f\n", names[mode], t * 1e3, t / t_ref_gelu);
+        }
+        ferris::cuda::gemm_sm90a_mode = 1;
+    }
+    CK(cudaFree(x));
+    CK(cudaFree(w));
+    CK(cudaFree(bias));
+    CK(cudaFree(ref));
+    CK(cudaFree(out));
+    return ok;
+}
+
+int main() {
+    cublasLtHandle_t lt;
+    LK(cublasLtCreate(&lt));
+    void* ws = nullptr;
+    CK(cudaMalloc(&ws, 32u << 20));
+    bool ok = true;
+    unsigned* mismatches = nullptr;
+    CK(cudaMallocManaged(&mismatches, sizeof(unsigned)));
+    *mismatches = 0;
+    erf_check<<<256, 256>>>(mismatches);
+    CK(cudaDeviceSynchronize());
+    std::printf("gelu with erf_select against erff, every f16 and bf16 input: %u differ\n",
+                *mismatches);
+    ok &= *mismatches == 0;
+    // Correctness at edges: one partial row tile, fewer tiles than multiprocessors, K of 384.
+    ok &= check_and_time<__half>(lt, ws, 77, 1536, 384, false);
+    ok &= check_and_time<__nv_bfloat16>(lt, ws, 77, 1536, 384, false);
+    ok &= check_and_time<__nv_bfloat16>(lt, ws, 1000, 3072, 768, false);
+    // The embedding path's shapes (mpnet: 768 -> 3072; e5 / MiniLM: 384 -> 1536), timed.
+    for (int m : {4096, 16384, 25000, 32768})
+        ok &= check_and_time<__half>(lt, ws, m, 3072, 768, true);
+    for (int m : {16384, 32768}) ok &= check_and_time<__half>(lt, ws, m, 1536, 384, true);
+    // The other products of an MPNet layer, without GELU: q/k/v, o, down.
+    for (int m : {16384, 25000, 32768}) {
+        ok &= check_and_time<__half>(lt, ws, m, 2304, 768, true, true);
+        ok &= check_and_time<__half>(lt, ws, m, 768, 768, true, true);
+        ok &= check_and_time<__half>(lt, ws, m, 768, 3072, true, true);
+    }
+    std::printf("%s\n", ok ? "ALL OK" : "SOME FAILED");
+    return ok ? 0 : 1;
+}

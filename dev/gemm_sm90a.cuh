@@ -1,0 +1,373 @@
+// Lab code (not built into Ferris): a warp-specialized Hopper GEMM of our own, y (M, N) =
+// [gelu](x (M, K) @ w (N, K)^T + bias), f16/bf16 in and out, f32 accumulation, bit-identical to
+// cuBLASLt with the bias epilogue at the encoders' shapes. Kept because it answers what a fused
+// FFN epilogue could buy: nothing worth its weight (dev/NOTES.md, "A GEMM of our own").
+// Persistent: one block per multiprocessor walks the output tiles (128 x 256; neighbouring blocks
+// take neighbouring column tiles of the same rows, so that they share the x rows in L2). Roles:
+// - warp 8, one thread (producer): loads the x and w tiles of each 64-wide K step by TMA (128-byte
+//   swizzle) into a 3-stage ring, each stage's full barrier counting the bytes;
+// - warpgroups 0 and 1 (multipliers): rows 0-63 and 64-127 of the tile, four wgmma m64n256k16 a
+//   stage; a stage goes back once its MMAs are known done (wait_group 1). At the tile's end they
+//   add the bias, round to T and stmatrix the tile into a staging buffer (or, Config::where 2,
+//   apply the GELU first), then go on to the next tile;
+// - warps 9-11 (finishers): the GELU over the staged tile in place (Config::where 1), then its TMA
+//   store, while the multipliers work on the next tile.
+// The GELU is compute-bound (~30 instructions an element for erff), so three finisher warps fall
+// behind the tensor cores, and the multipliers' epilogue stalls them instead.
+#pragma once
+
+#include <cuda.h>
+#include <cudaTypedefs.h>
+#include <cuda_runtime_api.h>
+
+#include <atomic>
+
+#include "sm90a.cuh"
+
+namespace ferris::cuda {
+
+namespace {
+
+constexpr int kBM = 128, kBN = 256, kBK = 64, kStages = 3;
+constexpr int kStageA = kBM * kBK, kStageB = kBN * kBK;  // elements
+constexpr uint32_t kStageBytes = (kStageA + kStageB) * 2;
+// The ring, the staged output tile (8 blocks of 64 x 64), slack for the 1,024-byte alignment.
+constexpr size_t kSmemBytes = size_t(kStages) * kStageBytes + kBM * kBN * 2 + 1024;
+
+template <typename T>
+__device__ __forceinline__ float to_f(T v) {
+    if constexpr (std::is_same_v<T, __half>)
+        return __half2float(v);
+    else
+        return __bfloat162float(v);
+}
+template <typename T>
+__device__ __forceinline__ T from_f(float v) {
+    if constexpr (std::is_same_v<T, __half>)
+        return __float2half_rn(v);
+    else
+        return __float2bfloat16_rn(v);
+}
+
+// erff as CUDA's math library evaluates it (one of two minimax polynomials, picked by |z|, then
+// for large |z| 1 - 2^p), but with both sides computed and selected instead of branched on: the
+// branch kept the compiler from interleaving elements, and the finishers stalled on each one.
+// Bit-identical to erff (dev/gemm_gelu_lab.cu and the CUDA tests check every 16-bit input).
+__device__ __forceinline__ float erf_select(float z) {
+    const auto c = [](uint32_t bits) { return __uint_as_float(bits); };
+    const float a = fabsf(z);
+    const bool far = a >= c(0x3F8060FEu);
+    const float s = far ? a : z * z;
+    float r = fmaf(far ? c(0x38EB4C3Au) : c(0x38B1E96Au), s, far ? c(0xBAAE005Bu) : c(0xBA574D20u));
+    r = fmaf(r, s, far ? c(0x3C09919Fu) : c(0x3BAAD5EAu));
+    r = fmaf(r, s, far ? c(0xBD24D99Au) : c(0xBCDC1BE7u));
+    r = fmaf(r, s, far ? c(0x3E235519u) : c(0x3DE718AFu));
+    r = fmaf(r, s, far ? c(0x3F69B4F9u) : c(0xBEC093ACu));
+    r = fmaf(r, s, far ? c(0x3F210A14u) : c(0x3E0375D3u));
+    const float t = far ? -a : z;
+    r = fmaf(r, t, t);
+    float e;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(e) : "f"(r));
+    return far ? copysignf(1.0f - e, z) : r;
+}
+
+// PyTorch's GELU, 0.5 x (1 + erf(x / sqrt(2))) in f32, as elementwise.cu's gelu_erf computes it.
+__device__ __forceinline__ float gelu_erf(float v) {
+    return 0.5f * v * (1.0f + erf_select(v * 0.70710678118654752f));
+}
+
+// Two accumulators plus their biases, rounded to T (the Linear's output), packed.
+template <bool kErff>
+__device__ __forceinline__ float gelu_of(float v);
+
+template <typename T, bool kGelu, bool kErff>
+__device__ __forceinline__ uint32_t round_pair(float v0, float v1) {
+    if (kGelu) {
+        v0 = gelu_of<kErff>(to_f(from_f<T>(v0)));
+        v1 = gelu_of<kErff>(to_f(from_f<T>(v1)));
+    }
+    T pair[2] = {from_f<T>(v0), from_f<T>(v1)};
+    return *reinterpret_cast<const uint32_t*>(pair);
+}
+
+// Byte offset of 16-byte chunk `chunk` (0-31) of row `row` (0-127) in the staged tile: block
+// (row / 64, chunk / 8) of 64 x 64 values, rows of 128 bytes, chunk c of row r at c ^ (r % 8)
+// (the TMA's 128-byte swizzle; the eight rows of one stmatrix fall in different banks).
+__device__ __forceinline__ uint32_t staged_offset(int row, int chunk) {
+    return ((row / 64) * 4 + chunk / 8) * 8192 + (row % 64) * 128 +
+           (((chunk % 8) ^ (row % 8)) * 16);
+}
+
+// Lab configurations: C::threads (384: 3 finisher warps; 512: 7), C::mma_regs and C::other_regs
+// for setmaxnreg (0: none), C::unroll of the finishers' loop, C::erff (the library's branchy erff
+// instead of erf_select), C::where (0 no GELU, 1 the finishers, 2 the multipliers).
+template <int kThreadsC, int kMmaRegs, int kOtherRegs, int kUnroll, bool kErff, int kWhere>
+struct Config {
+    static constexpr int threads = kThreadsC, mma_regs = kMmaRegs, other_regs = kOtherRegs,
+                         unroll = kUnroll, where = kWhere;
+    static constexpr bool erff = kErff;
+};
+
+template <bool kErff>
+__device__ __forceinline__ float gelu_of(float v) {
+    if constexpr (kErff)
+        return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    else
+        return gelu_erf(v);
+}
+
+template <typename T, class C>
+__global__ void __launch_bounds__(C::threads, 1)
+    gemm_sm90a_kernel(const __grid_constant__ CUtensorMap x_map,
+                      const __grid_constant__ CUtensorMap w_map,
+                      const __grid_constant__ CUtensorMap y_map, const T* __restrict__ bias, int m,
+                      int n, int k) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    using namespace sm90;
+    extern __shared__ uint8_t smem_raw[];
+    // The 128-byte swizzle repeats every 1,024 bytes: buffers start on that boundary.
+    T* smem =
+        reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t(1023));
+    T* stage_a = smem;                                 // kStages x (128 x 64)
+    T* stage_b = smem + kStages * kStageA;             // kStages x (256 x 64)
+    T* staged = smem + kStages * (kStageA + kStageB);  // 128 x 256, see staged_offset
+    __shared__ __align__(8) uint64_t full[kStages], empty[kStages], staged_full, staged_empty;
+
+    const int n_tiles = n / kBN, tiles = ((m + kBM - 1) / kBM) * n_tiles, k_steps = k / kBK;
+    const int group = threadIdx.x / 128, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < kStages; ++s) {
+            mbar_init(&full[s], 1);   // the producer's arrive (plus the TMA bytes)
+            mbar_init(&empty[s], 2);  // one arrive per multiplier warpgroup
+        }
+        mbar_init(&staged_full, 256);  // every multiplier thread, after its stmatrix
+        mbar_init(&staged_empty, 1);   // the finisher that issued the store, once it is read
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    }
+    __syncthreads();
+
+    constexpr int kFinishers = C::threads - 288;
+    if (group >= 2) {
+        if constexpr (C::other_regs > 0) setmaxnreg_dec<C::other_regs>();
+        if (warp == 8) {  // the producer
+            if (lane != 0) return;
+            int s = 0;
+            uint32_t phase = 0;
+            for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+                const int m0 = (tile / n_tiles) * kBM, n0 = (tile % n_tiles) * kBN;
+                for (int ks = 0; ks < k_steps; ++ks) {
+                    mbar_wait(&empty[s], phase ^ 1);
+                    mbar_arrive_expect_tx(&full[s], kStageBytes);
+                    tma_load_2d(stage_a + s * kStageA, &x_map, &full[s], ks * kBK, m0);
+                    tma_load_2d(stage_b + s * kStageB, &w_map, &full[s], ks * kBK, n0);
+                    if (++s == kStages) s = 0, phase ^= 1;
+                }
+            }
+            return;
+        }
+        // The finishers.
+        const int f = threadIdx.x - 288;
+        uint32_t phase = 0;
+        for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+            const int m0 = (tile / n_tiles) * kBM, n0 = (tile % n_tiles) * kBN;
+            mbar_wait(&staged_full, phase);
+            phase ^= 1;
+            if constexpr (C::where == 1) {
+                // Element-wise, so the swizzled order does not matter: 16 bytes at a time.
+                uint4* chunks = reinterpret_cast<uint4*>(staged);
+#pragma unroll(C::unroll)
+                for (int c = f; c < kBM * kBN / 8; c += kFinishers) {
+                    uint4 v = chunks[c];
+                    T* e = reinterpret_cast<T*>(&v);
+#pragma unroll
+                    for (int i = 0; i < 8; ++i) e[i] = from_f<T>(gelu_of<C::erff>(to_f(e[i])));
+                    chunks[c] = v;
+                }
+            }
+            fence_async_shared();
+            named_barrier(1, kFinishers);
+            if (f == 0) {
+                for (int b = 0; b < 8; ++b)
+                    tma_store_2d(&y_map, staged + b * 64 * 64, n0 + (b % 4) * 64,
+                                 m0 + (b / 4) * 64);
+                tma_store_commit();
+                tma_store_wait_read();
+                mbar_arrive(&staged_empty);
+            }
+        }
+        if (f == 0) tma_store_wait_all();
+        return;
+    }
+
+    // The multipliers.
+    if constexpr (C::mma_regs > 0) setmaxnreg_inc<C::mma_regs>();
+    const bool leader = threadIdx.x % 128 == 0;
+    const int wg_warp = warp % 4;
+    float d[128];
+    int s = 0;
+    uint32_t phase = 0, staged_phase = 0;
+    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        const int n0 = (tile % n_tiles) * kBN;
+        int previous = -1;
+        for (int ks = 0; ks < k_steps; ++ks) {
+            mbar_wait(&full[s], phase);
+            wgmma_fence();
+            const T* a = stage_a + s * kStageA + group * 64 * kBK;
+            const T* b = stage_b + s * kStageB;
+#pragma unroll
+            for (int kk = 0; kk < kBK / 16; ++kk)
+                wgmma_m64n256k16<T>(d, smem_desc_sw128(a + kk * 16), smem_desc_sw128(b + kk * 16),
+                                    ks > 0 || kk > 0);
+            wgmma_commit();
+            // The step before is done once at most this one is in flight: its stage goes back.
+            wgmma_wait<1>();
+            if (previous >= 0 && leader) mbar_arrive(&empty[previous]);
+            previous = s;
+            if (++s == kStages) s = 0, phase ^= 1;
+        }
+        wgmma_wait<0>();
+        if (leader) mbar_arrive(&empty[previous]);
+#pragma unroll
+        for (int i = 0; i < 128; ++i) fence_operand(d[i]);
+
+        // Fragment: d[4j + 2h + e] is row 16 wg_warp + lane/4 + 8h, column 8j + 2 (lane%4) + e.
+        // stmatrix x4 takes the 8 x 8 matrices (j, top) (j, bottom) (j+1, top) (j+1, bottom);
+        // lane l gives the address of row l % 8 of matrix l / 8.
+        mbar_wait(&staged_empty, staged_phase ^ 1);  // the finishers have stored the last tile
+        staged_phase ^= 1;
+        const int mi = lane / 8, row = group * 64 + wg_warp * 16 + (mi % 2) * 8 + lane % 8;
+        const uint32_t base = smem_u32(staged);
+#pragma unroll
+        for (int j = 0; j < 32; j += 2) {
+            uint32_t r[4];
+#pragma unroll
+            for (int q = 0; q < 2; ++q) {
+                const int col = n0 + 8 * (j + q) + 2 * (lane % 4);
+                float b0 = 0.0f, b1 = 0.0f;
+                if (bias) {
+                    const uint32_t packed = *reinterpret_cast<const uint32_t*>(bias + col);
+                    const T* bp = reinterpret_cast<const T*>(&packed);
+                    b0 = to_f(bp[0]);
+                    b1 = to_f(bp[1]);
+                }
+                r[2 * q] = round_pair<T, C::where == 2, C::erff>(d[4 * (j + q)] + b0,
+                                                                 d[4 * (j + q) + 1] + b1);
+                r[2 * q + 1] = round_pair<T, C::where == 2, C::erff>(d[4 * (j + q) + 2] + b0,
+                                                                     d[4 * (j + q) + 3] + b1);
+            }
+            stmatrix_x4(base + staged_offset(row, j + mi / 2), r[0], r[1], r[2], r[3]);
+        }
+        mbar_arrive(&staged_full);
+    }
+#endif
+}
+
+PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
+    static PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
+        void* p = nullptr;
+        cudaDriverEntryPointQueryResult found{};
+        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault,
+                                             &found) != cudaSuccess ||
+            found != cudaDriverEntryPointSuccess)
+            p = nullptr;
+        return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(p);
+    }();
+    return fn;
+}
+
+// Row-major (rows, cols) 16-bit matrix in boxes of box_rows x box_cols (128 bytes wide at most)
+// with the 128-byte swizzle.
+bool make_map(CUtensorMap& map, const void* base, bool bf16, int64_t rows, int64_t cols,
+              int box_rows, int box_cols) {
+    const auto encode = tensor_map_encoder();
+    if (!encode) return false;
+    const cuuint64_t dims[2] = {cuuint64_t(cols), cuuint64_t(rows)};
+    const cuuint64_t strides[1] = {cuuint64_t(cols) * 2};
+    const cuuint32_t box[2] = {cuuint32_t(box_cols), cuuint32_t(box_rows)};
+    const cuuint32_t element_strides[2] = {1, 1};
+    return encode(&map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16,
+                  2, const_cast<void*>(base), dims, strides, box, element_strides,
+                  CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                  CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                  CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+template <typename T, class C>
+cudaError_t launch(const CUtensorMap& x_map, const CUtensorMap& w_map, const CUtensorMap& y_map,
+                   const void* bias, int64_t m, int64_t n, int64_t k, cudaStream_t stream) {
+    auto* kernel = gemm_sm90a_kernel<T, C>;
+    int device = 0, sms = 0;
+    cudaError_t e = cudaGetDevice(&device);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    // The shared-memory opt-in is per device and per kernel: set once for each.
+    static std::atomic<uint64_t> opted_in{0};
+    const uint64_t bit = uint64_t(1) << (device & 63);
+    if (e == cudaSuccess && !(opted_in.load() & bit)) {
+        e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 int(kSmemBytes));
+        if (e == cudaSuccess) opted_in.fetch_or(bit);
+    }
+    if (e != cudaSuccess) return e;
+    const int64_t tiles = ((m + kBM - 1) / kBM) * (n / kBN);
+    const int grid = int(tiles < sms ? tiles : sms);
+    kernel<<<grid, C::threads, kSmemBytes, stream>>>(
+        x_map, w_map, y_map, static_cast<const T*>(bias), int(m), int(n), int(k));
+    return cudaGetLastError();
+}
+
+}  // namespace
+
+bool gemm_sm90a_fits(int64_t m, int64_t n, int64_t k, const void* y, const void* x, const void* w,
+                     const void* bias) {
+    int device = 0, major = 0, minor = 0;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess)
+        return false;
+    const auto aligned = [](const void* p, uintptr_t a) {
+        return reinterpret_cast<uintptr_t>(p) % a == 0;
+    };
+    return major == 9 && minor == 0 && tensor_map_encoder() && m >= 1 && m < (int64_t(1) << 31) &&
+           n >= kBN && n % kBN == 0 && n < (int64_t(1) << 31) && k >= kBK && k % kBK == 0 &&
+           k < (int64_t(1) << 31) && m * n < (int64_t(1) << 62) && aligned(y, 16) &&
+           aligned(x, 16) && aligned(w, 16) && (!bias || aligned(bias, 4));
+}
+
+// Lab switch (gelu = true): 1 finishers, setmaxnreg 200/104; 2 finishers, no setmaxnreg; 3 the
+// same unrolled twice; 4 finishers with the library's erff; 7 the multipliers with erff.
+int gemm_sm90a_mode = 1;
+
+cudaError_t gemm_sm90a(void* y, const void* x, const void* w, const void* bias, bool bf16,
+                       bool gelu, int64_t m, int64_t n, int64_t k, cudaStream_t stream) {
+    CUtensorMap x_map, w_map, y_map;
+    if (!make_map(x_map, x, bf16, m, k, kBM, kBK) || !make_map(w_map, w, bf16, n, k, kBN, kBK) ||
+        !make_map(y_map, y, bf16, m, n, 64, 64))
+        return cudaErrorInvalidValue;
+    const int mode = gelu ? gemm_sm90a_mode : 0;
+    auto go = [&](auto zero) {
+        using T = decltype(zero);
+        switch (mode) {
+            case 1:
+                return launch<T, Config<384, 200, 104, 1, false, 1>>(x_map, w_map, y_map, bias, m,
+                                                                     n, k, stream);
+            case 2:
+                return launch<T, Config<384, 0, 0, 1, false, 1>>(x_map, w_map, y_map, bias, m, n, k,
+                                                                 stream);
+            case 3:
+                return launch<T, Config<384, 0, 0, 2, false, 1>>(x_map, w_map, y_map, bias, m, n, k,
+                                                                 stream);
+            case 4:
+                return launch<T, Config<384, 0, 0, 1, true, 1>>(x_map, w_map, y_map, bias, m, n, k,
+                                                                stream);
+            case 7:
+                return launch<T, Config<384, 0, 0, 1, true, 2>>(x_map, w_map, y_map, bias, m, n, k,
+                                                                stream);
+            default:
+                return launch<T, Config<384, 200, 104, 1, false, 0>>(x_map, w_map, y_map, bias, m,
+                                                                     n, k, stream);
+        }
+    };
+    return bf16 ? go(__nv_bfloat16{}) : go(__half{});
+}
+
+}  // namespace ferris::cuda
