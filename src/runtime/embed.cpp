@@ -254,9 +254,16 @@ Tensor EmbeddingModel::encode(const std::vector<std::string>& texts, const std::
             st.truncated += cut[i];
         }
 
-        // Longest first; sequences are packed without padding, a batch is texts until the
-        // token budget. The batches' pooled (and normalized) vectors make one device tensor of
-        // the chunk; only that tensor comes back.
+        // Longest first; sequences are packed without padding, a batch is texts until its token
+        // budget: the chunk's tokens spread evenly over as few batches as batch_tokens allows
+        // (three of ~25k rather than 32k, 32k and 12k: the small one's products run slower), the
+        // rest in one batch once it fits. The batches' pooled (and normalized) vectors make one
+        // device tensor of the chunk; only that tensor comes back.
+        int64_t remaining = 0;
+        for (int64_t i = 0; i < n; ++i) remaining += static_cast<int64_t>(ids[i].size());
+        const int64_t limit = impl_->batch_tokens;
+        const int64_t even = (remaining + (remaining + limit - 1) / limit - 1) /
+                             std::max<int64_t>(1, (remaining + limit - 1) / limit);
         std::vector<int64_t> order(static_cast<size_t>(n));
         std::iota(order.begin(), order.end(), 0);
         std::stable_sort(order.begin(), order.end(),
@@ -266,9 +273,10 @@ Tensor EmbeddingModel::encode(const std::vector<std::string>& texts, const std::
         std::vector<Tensor> pooled;  // (texts of the batch, C) each, in `queued.rows` order
         for (size_t begin = 0; begin < order.size();) {
             size_t end = begin;
-            int64_t budget = impl_->batch_tokens;
+            int64_t budget = remaining <= limit ? remaining : even;
             do {
                 budget -= static_cast<int64_t>(ids[order[end]].size());
+                remaining -= static_cast<int64_t>(ids[order[end]].size());
                 ++end;
             } while (end < order.size() && budget >= static_cast<int64_t>(ids[order[end]].size()));
             std::vector<std::vector<int32_t>> batch;
