@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# GPU machine, one call: the embedding path of a base commit against the tree. Builds the base
+# (.lab-base: `git archive BASE | tar -x -C .lab-base`, carried) and the tree, runs the tree's CUDA
+# tests and compute-sanitizer on the encoder kernels, then bench_embed rounds alternating base /
+# tree (1,000 all-mpnet-base-v2 docs, the tree also with 1,024-text chunks), the three shapes at
+# 1 / 100 / 1,000 texts with sentence-transformers before and after, and ncu totals of the
+# encoder's non-GEMM kernels for both. Carry .deps, .device-in (docs1000.json), .lab-base.
+# Switches: TESTS=0 ST=0 NCU=0 CHUNK=n (the tree's chunk in the three-shape table).
+set -uo pipefail
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
+source scripts/device/env.sh
+set +e
+D=.device-in/docs1000.json
+(cd .lab-base && cmake -S . -B /tmp/fbase -G Ninja -DFERRIS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DFERRIS_TESTS=OFF "${FERRIS_CMAKE_DEPS[@]}" > /tmp/cmake_base.log 2>&1 && cmake --build /tmp/fbase -j 6 --target bench_embed > /tmp/build_base.log 2>&1; echo "base build rc=$?") &
+cmake -S . -B /tmp/fcuda -G Ninja -DFERRIS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 "${FERRIS_CMAKE_DEPS[@]}" > /tmp/cmake.log 2>&1 || { tail -30 /tmp/cmake.log; exit 1; }
+cmake --build /tmp/fcuda -j 12 -- -k 0 > /tmp/build.log 2>&1 || { grep -B2 -A12 -E "error|FAILED" /tmp/build.log | head -60; exit 1; }
+echo "tree build done $(date +%T)"
+wait
+for p in bert:e5-small-v2 bert:all-minilm-l6-v2 mpnet:all-mpnet-base-v2; do
+  /tmp/fcuda/ferris create-model --arch ${p%%:*} --preset ${p#*:} --out /tmp/m/${p#*:} --force > /dev/null 2>&1
+done
+if [ "${TESTS:-1}" = 1 ]; then
+  echo "== ctest -L cuda $(date +%T)"
+  ctest --test-dir /tmp/fcuda -L cuda -j 4 --output-on-failure --timeout 300 > /tmp/ctest_cuda.log 2>&1
+  grep -E "tests passed|Failed|\*\*\*|Timeout" /tmp/ctest_cuda.log | head -20
+  grep -B5 -A25 "Failure" /tmp/ctest_cuda.log | head -80
+  CS=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  timeout 200 $CS --tool memcheck --error-exitcode 9 /tmp/fcuda/tests/ferris_cuda_tests --gtest_filter='CudaOps.EmbeddingLayerNorm*:CudaOps.PoolHalf*:CudaOps.AttentionPacked*:CudaOps.HalfActivation*' > /tmp/memcheck.log 2>&1; echo "memcheck rc=$?"; tail -3 /tmp/memcheck.log
+  timeout 150 $CS --tool racecheck --error-exitcode 9 /tmp/fcuda/tests/ferris_cuda_tests --gtest_filter='CudaOps.PoolHalf*:CudaOps.EmbeddingLayerNorm*' > /tmp/racecheck.log 2>&1; echo "racecheck rc=$?"; tail -3 /tmp/racecheck.log
+fi
+echo "== bench $(date +%T)"
+M=/tmp/m/all-mpnet-base-v2
+for round in 1 2; do
+  timeout 120 /tmp/fbase/bench/bench_embed $M $D --device cuda --dtype f16 --sizes 1000 --repeat 20 | sed "s/^/base r$round /"
+  for ch in 256 1024; do
+    timeout 120 /tmp/fcuda/bench/bench_embed $M $D --device cuda --dtype f16 --sizes 1000 --repeat 20 --chunk $ch | sed "s/^/tree chunk $ch r$round /"
+  done
+done
+for m in e5-small-v2 all-minilm-l6-v2 all-mpnet-base-v2; do
+  [ "${ST:-1}" = 1 ] && timeout 200 python3 bench/peers/st_embed.py /tmp/m/$m $D --sizes 1,100,1000 2>/dev/null | sed "s/^/st $m /"
+  timeout 120 /tmp/fbase/bench/bench_embed /tmp/m/$m $D --device cuda --dtype f16 --sizes 1,100,1000 --repeat 20 | sed "s/^/base $m /"
+  timeout 120 /tmp/fcuda/bench/bench_embed /tmp/m/$m $D --device cuda --dtype f16 --sizes 1,100,1000 --repeat 20 ${CHUNK:+--chunk $CHUNK} | sed "s/^/tree $m /"
+  [ "${ST:-1}" = 1 ] && timeout 200 python3 bench/peers/st_embed.py /tmp/m/$m $D --sizes 1000 2>/dev/null | sed "s/^/st again $m /"
+done
+if [ "${NCU:-1}" = 1 ]; then
+  echo "== ncu, mpnet 1000 docs, one encode after the warm-up $(date +%T)"
+  for b in fbase fcuda; do
+    timeout 200 ncu --clock-control none -k regex:"layer_norm|embedding|pool|attention|gelu" --metrics gpu__time_duration.sum --csv /tmp/$b/bench/bench_embed $M $D --device cuda --dtype f16 --sizes 1000 --repeat 1 > /tmp/ncu_$b.csv 2>/dev/null
+    echo "-- $b (two encodes: warm-up + 1)"; python3 scripts/device/ncu_summary.py /tmp/ncu_$b.csv 14
+  done
+fi
+echo "done $(date +%T)"
