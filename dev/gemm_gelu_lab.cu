@@ -18,23 +18,7 @@
 
 #include "gemm_sm90a.cuh"
 #include "lab_fill.cuh"
-
-#define CK(x)                                                                              \
-    do {                                                                                   \
-        cudaError_t e_ = (x);                                                              \
-        if (e_ != cudaSuccess) {                                                           \
-            std::printf("CUDA %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__); \
-            std::exit(1);                                                                  \
-        }                                                                                  \
-    } while (0)
-#define LK(x)                                                                   \
-    do {                                                                        \
-        cublasStatus_t s_ = (x);                                                \
-        if (s_ != CUBLAS_STATUS_SUCCESS) {                                      \
-            std::printf("cuBLASLt %d at %s:%d\n", (int)s_, __FILE__, __LINE__); \
-            std::exit(1);                                                       \
-        }                                                                       \
-    } while (0)
+#include "lab_timing.cuh"
 
 // The embedding path's GELU pass (elementwise.cu's gelu16_kernel), in place.
 template <typename T, bool kSelect = false>
@@ -63,26 +47,6 @@ __global__ void erf_check(unsigned* mismatches) {
         if (__float_as_uint(want) != __float_as_uint(got) && !(want != want && got != got))
             atomicAdd(mismatches, 1u);
     }
-}
-
-template <typename F>
-float median_ms(F&& f, int reps = 15) {
-    cudaEvent_t a, b;
-    CK(cudaEventCreate(&a));
-    CK(cudaEventCreate(&b));
-    for (int i = 0; i < 3; ++i) f();
-    std::vector<float> ms;
-    for (int r = 0; r < reps; ++r) {
-        CK(cudaEventRecord(a));
-        f();
-        CK(cudaEventRecord(b));
-        CK(cudaEventSynchronize(b));
-        float t = 0;
-        CK(cudaEventElapsedTime(&t, a, b));
-        ms.push_back(t);
-    }
-    std::sort(ms.begin(), ms.end());
-    return ms[ms.size() / 2];
 }
 
 // cuBLASLt y = x w^T + bias in T, as linear.cu's linear_half runs it.

@@ -15,23 +15,7 @@
 #include <vector>
 
 #include "lab_fill.cuh"
-
-#define CK(x)                                                                              \
-    do {                                                                                   \
-        cudaError_t e_ = (x);                                                              \
-        if (e_ != cudaSuccess) {                                                           \
-            std::printf("CUDA %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__); \
-            std::exit(1);                                                                  \
-        }                                                                                  \
-    } while (0)
-#define LK(x)                                                                   \
-    do {                                                                        \
-        cublasStatus_t s_ = (x);                                                \
-        if (s_ != CUBLAS_STATUS_SUCCESS) {                                      \
-            std::printf("cuBLASLt %d at %s:%d\n", (int)s_, __FILE__, __LINE__); \
-            std::exit(1);                                                       \
-        }                                                                       \
-    } while (0)
+#include "lab_timing.cuh"
 
 __global__ void gelu_kernel(__half* x, size_t n) {
     for (size_t i = (blockIdx.x * (size_t)blockDim.x + threadIdx.x) * 8; i < n;
@@ -52,28 +36,6 @@ __half* alloc(size_t n, uint32_t seed, float scale = 0.05f) {
     CK(cudaMalloc(&p, n * sizeof(__half)));
     lab_fill<<<1024, 256>>>(p, n, seed, 0.0f, scale);
     return p;
-}
-
-template <typename F>
-float median_ms(F&& f, int reps = 15) {
-    cudaEvent_t a, b;
-    CK(cudaEventCreate(&a));
-    CK(cudaEventCreate(&b));
-    for (int i = 0; i < 3; ++i) f();
-    std::vector<float> ms;
-    for (int r = 0; r < reps; ++r) {
-        CK(cudaEventRecord(a));
-        f();
-        CK(cudaEventRecord(b));
-        CK(cudaEventSynchronize(b));
-        float t = 0;
-        CK(cudaEventElapsedTime(&t, a, b));
-        ms.push_back(t);
-    }
-    std::sort(ms.begin(), ms.end());
-    CK(cudaEventDestroy(a));
-    CK(cudaEventDestroy(b));
-    return ms[ms.size() / 2];
 }
 
 struct Problem {

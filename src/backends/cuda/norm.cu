@@ -92,6 +92,33 @@ __device__ __forceinline__ void layer_norm_warp_finish(const float (&v)[kChunks]
     }
 }
 
+// The first half: columns 4 (lane + 32 j) .. + 3 of the f32 sum of rows src[0] + src[1] + ...
+// (count of them, added in that order) into v, zeros past C; returns the lane's total of them.
+template <typename T, int kChunks, int kMax>
+__device__ __forceinline__ float load_row_sum(const T* const (&src)[kMax], int count, int lane,
+                                              int64_t chunks, float (&v)[kChunks][4]) {
+    float sum = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kChunks; ++j) {
+        const int64_t ch = lane + 32 * j;
+        v[j][0] = v[j][1] = v[j][2] = v[j][3] = 0.0f;
+        if (ch < chunks) {
+            load4(src[0] + ch * 4, v[j]);
+#pragma unroll
+            for (int t = 1; t < kMax; ++t) {
+                if (t >= count) break;
+                float r[4];
+                load4(src[t] + ch * 4, r);
+#pragma unroll
+                for (int e = 0; e < 4; ++e) v[j][e] += r[e];
+            }
+#pragma unroll
+            for (int e = 0; e < 4; ++e) sum += v[j][e];
+        }
+    }
+    return sum;
+}
+
 // One warp per row for C <= 32 * 4 * kChunks, C % 4 == 0: the row (plus the residual, when given)
 // is read once into registers in 4-element chunks; mean and centred variance are warp shuffles.
 template <typename Tin, typename Tout, int kChunks>
@@ -104,24 +131,9 @@ __global__ void layer_norm_warp_kernel(Tout* __restrict__ out, const Tin* __rest
     const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
     if (row >= n) return;
     const int64_t chunks = c / 4;
+    const Tin* src[2] = {x + row * c, residual ? residual + row * c : nullptr};
     float v[kChunks][4];
-    float sum = 0.0f;
-#pragma unroll
-    for (int j = 0; j < kChunks; ++j) {
-        const int64_t ch = lane + 32 * j;
-        v[j][0] = v[j][1] = v[j][2] = v[j][3] = 0.0f;
-        if (ch < chunks) {
-            load4(x + row * c + ch * 4, v[j]);
-            if (residual) {
-                float r[4];
-                load4(residual + row * c + ch * 4, r);
-#pragma unroll
-                for (int e = 0; e < 4; ++e) v[j][e] += r[e];
-            }
-#pragma unroll
-            for (int e = 0; e < 4; ++e) sum += v[j][e];
-        }
-    }
+    const float sum = load_row_sum<Tin, kChunks, 2>(src, residual ? 2 : 1, lane, chunks, v);
     layer_norm_warp_finish<Tout, kChunks>(v, sum, lane, chunks, c, eps, weight, wd, bias, bd,
                                           out + row * c);
 }
@@ -145,25 +157,8 @@ __global__ void embedding_layer_norm_kernel(Tout* __restrict__ out, EmbeddingRow
                      ? static_cast<const Tt*>(rows.tables[t]) + int64_t{rows.ids[t][row]} * c
                      : nullptr;
     float v[kChunks][4];
-    float sum = 0.0f;
-#pragma unroll
-    for (int j = 0; j < kChunks; ++j) {
-        const int64_t ch = lane + 32 * j;
-        v[j][0] = v[j][1] = v[j][2] = v[j][3] = 0.0f;
-        if (ch < chunks) {
-            load4(src[0] + ch * 4, v[j]);
-#pragma unroll
-            for (int t = 1; t < EmbeddingRows::kMax; ++t) {
-                if (t >= rows.count) break;
-                float r[4];
-                load4(src[t] + ch * 4, r);
-#pragma unroll
-                for (int e = 0; e < 4; ++e) v[j][e] += r[e];
-            }
-#pragma unroll
-            for (int e = 0; e < 4; ++e) sum += v[j][e];
-        }
-    }
+    const float sum =
+        load_row_sum<Tt, kChunks, EmbeddingRows::kMax>(src, rows.count, lane, chunks, v);
     layer_norm_warp_finish<Tout, kChunks>(v, sum, lane, chunks, c, eps, weight, wd, bias, bd,
                                           out + row * c);
 }

@@ -13,6 +13,14 @@ namespace {
 
 constexpr int kThreads = 256;
 
+// o (C) /= max(||o||, 1e-12), each thread's squares given: the block's reduction (every thread
+// of the block calls it).
+__device__ __forceinline__ void scale_to_unit(float* o, int64_t c, float squares, float* scratch) {
+    const float total = block_reduce<float>(squares, scratch);
+    const float inv = 1.0f / fmaxf(sqrtf(total), 1e-12f);
+    for (int64_t col = threadIdx.x; col < c; col += blockDim.x) o[col] *= inv;
+}
+
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
     pool_kernel(float* out, const T* x, const int32_t* segments, int64_t c, int mode,
@@ -37,10 +45,7 @@ __global__ void __launch_bounds__(kThreads)
         o[col] = v;
         squares += v * v;
     }
-    if (!normalize) return;
-    const float total = block_reduce<float>(squares, scratch);
-    const float inv = 1.0f / fmaxf(sqrtf(total), 1e-12f);
-    for (int64_t col = threadIdx.x; col < c; col += blockDim.x) o[col] *= inv;
+    if (normalize) scale_to_unit(o, c, squares, scratch);
 }
 
 // The 16-bit path: warp w sums (or maxes) rows r0 + w, r0 + w + 8, ... over its lane's column
@@ -92,10 +97,7 @@ __global__ void __launch_bounds__(kThreads)
         o[col] = v;
         squares += v * v;
     }
-    if (!normalize) return;
-    const float total = block_reduce<float>(squares, scratch);
-    const float inv = 1.0f / fmaxf(sqrtf(total), 1e-12f);
-    for (int col = threadIdx.x; col < c; col += blockDim.x) o[col] *= inv;
+    if (normalize) scale_to_unit(o, c, squares, scratch);
 }
 
 template <typename T>
