@@ -256,9 +256,10 @@ Tensor EmbeddingModel::encode(const std::vector<std::string>& texts, const std::
 
         // Longest first; sequences are packed without padding, a batch is texts until its token
         // budget: the chunk's tokens spread evenly over as few batches as batch_tokens allows
-        // (three of ~25k rather than 32k, 32k and 12k: the small one's products run slower), the
-        // rest in one batch once it fits. The batches' pooled (and normalized) vectors make one
-        // device tensor of the chunk; only that tensor comes back.
+        // (three of ~25k rather than 32k, 32k and 12k, so that no small batch is left over; for
+        // docs1000 a 256-text chunk is one batch either way), the rest in one batch once it fits.
+        // The batches' pooled (and normalized) vectors make one device tensor of the chunk; only
+        // that tensor comes back.
         int64_t remaining = 0;
         for (int64_t i = 0; i < n; ++i) remaining += static_cast<int64_t>(ids[i].size());
         const int64_t limit = impl_->batch_tokens;
