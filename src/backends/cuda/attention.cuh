@@ -43,6 +43,7 @@ struct AttentionArgs {
 };
 
 constexpr int64_t kMaxAttentionHeadSize = 256;
+constexpr int kPackedRows = 64;  // query rows a block of the packed kernel (AttentionArgs::tiles)
 constexpr int64_t kDecodeMaxQueries = 15;  // T at or below this takes the split-K decode path
 
 // Floats of scratch the launcher needs for `sms` multiprocessors (0 for prefill).

@@ -17,6 +17,8 @@ namespace ferris::cuda {
 
 namespace {
 
+static_assert(kTcRows == kPackedRows, "the host's tile list (packed_tiles) counts blocks of these");
+
 template <int D>
 constexpr size_t packed_tile_bytes() {  // Q, then two stages of K and V, in 16-bit elements
     return sizeof(uint16_t) * (kTcRows + 4 * kTcKeys) * (D + 8);

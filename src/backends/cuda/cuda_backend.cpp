@@ -613,7 +613,8 @@ const Tensor& CudaBackend::packed_tiles(const Tensor& host_segments) {
     for (int32_t chunk = 0;; ++chunk) {
         const size_t before = list.size();
         for (size_t s = 0; s + 1 < n; ++s)
-            if (g[s + 1] - g[s] > chunk * 64) list.push_back(chunk << 20 | static_cast<int32_t>(s));
+            if (g[s + 1] - g[s] > chunk * cuda::kPackedRows)
+                list.push_back(chunk << 20 | static_cast<int32_t>(s));
         if (list.size() == before) break;
     }
     const bool packable = n - 1 < (size_t(1) << 20) && !list.empty() &&
