@@ -12,6 +12,7 @@
 #include "backends/cuda/attention.cuh"
 #include "backends/cuda/attention_tc_tile.cuh"
 #include "backends/cuda/check.h"
+#include "backends/cuda/launch.cuh"
 
 namespace ferris::cuda {
 
@@ -34,6 +35,7 @@ constexpr size_t packed_tile_bytes() {  // Q, then two stages of K and V, in 16-
 template <typename T, int D, bool kBias>
 __global__ void __launch_bounds__(kTcThreads, D <= 64 ? 4 : 1)
     packed_attention_kernel(AttentionArgs a) {
+    pdl_begin();  // launched with launch_dependent: waits for the kernel before (q, k, v)
     constexpr int kStride = TcWarpRows<T, D>::kStride;
     constexpr int kRowCopies = D / 8;                      // 16-byte copies a row
     constexpr int kRowsPerPass = kTcThreads / kRowCopies;  // rows one pass of the block copies
@@ -158,8 +160,7 @@ void launch_packed(const AttentionArgs& a, cudaStream_t stream) {
                                                static_cast<int>(smem)));
     const dim3 grid(static_cast<unsigned>(a.tiles ? a.n_tiles : a.n_segments * chunks),
                     static_cast<unsigned>(a.nh));
-    kernel<<<grid, kTcThreads, smem, stream>>>(a);
-    FERRIS_CUDA_LAUNCH_CHECK("packed_attention_kernel");
+    launch_dependent("packed_attention_kernel", kernel, grid, dim3(kTcThreads), smem, stream, a);
 }
 
 template <typename T, int D>

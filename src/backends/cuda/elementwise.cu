@@ -3,6 +3,7 @@
 #include "backends/cuda/check.h"
 #include "backends/cuda/device_util.cuh"
 #include "backends/cuda/elementwise.cuh"
+#include "backends/cuda/launch.cuh"
 
 namespace ferris::cuda {
 
@@ -43,6 +44,7 @@ __global__ void gelu_kernel(T* out, const T* x, int64_t n) {
 // pointers 16-byte aligned. out may be x (in place).
 template <typename T>
 __global__ void gelu16_kernel(T* out, const T* x, int64_t n16) {
+    pdl_begin();  // launched with launch_dependent: waits for the kernel before (its x)
     constexpr int kElems = 16 / sizeof(T);
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n16;
          i += int64_t(gridDim.x) * blockDim.x) {
@@ -93,8 +95,9 @@ void gelu(void* out, const void* x, DType dt, int64_t n, cudaStream_t stream) {
         using T = decltype(zero);
         constexpr int64_t kElems = 16 / sizeof(T);
         if (aligned && n % kElems == 0)
-            gelu16_kernel<T><<<grid_for(n / kElems, kThreads), kThreads, 0, stream>>>(
-                static_cast<T*>(out), static_cast<const T*>(x), n / kElems);
+            launch_dependent("gelu16_kernel", gelu16_kernel<T>,
+                             dim3(grid_for(n / kElems, kThreads)), dim3(kThreads), 0, stream,
+                             static_cast<T*>(out), static_cast<const T*>(x), n / kElems);
         else
             gelu_kernel<T><<<grid_for(n, kThreads), kThreads, 0, stream>>>(
                 static_cast<T*>(out), static_cast<const T*>(x), n);

@@ -6,6 +6,7 @@
 
 #include "backends/cuda/check.h"
 #include "backends/cuda/device_util.cuh"
+#include "backends/cuda/launch.cuh"
 #include "backends/cuda/norm.cuh"
 
 namespace ferris::cuda {
@@ -127,6 +128,7 @@ __global__ void layer_norm_warp_kernel(Tout* __restrict__ out, const Tin* __rest
                                        const void* __restrict__ weight, DType wd,
                                        const void* __restrict__ bias, DType bd, int64_t n,
                                        int64_t c, float eps) {
+    pdl_begin();  // launched with launch_dependent: waits for the kernel before (its x)
     const int lane = threadIdx.x & 31;
     const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
     if (row >= n) return;
@@ -171,9 +173,9 @@ bool launch_layer_norm_warp(void* out, const void* x, const void* residual, cons
     constexpr int kWarps = 8;
     const auto blocks = static_cast<unsigned>((n + kWarps - 1) / kWarps);
     auto go = [&](auto kernel) {
-        kernel<<<blocks, kWarps * 32, 0, stream>>>(
-            static_cast<Tout*>(out), static_cast<const Tin*>(x), static_cast<const Tin*>(residual),
-            weight, wd, bias, bd, n, c, eps);
+        launch_dependent("layer_norm_warp_kernel", kernel, dim3(blocks), dim3(kWarps * 32), 0,
+                         stream, static_cast<Tout*>(out), static_cast<const Tin*>(x),
+                         static_cast<const Tin*>(residual), weight, wd, bias, bd, n, c, eps);
     };
     if (c <= 256)
         go(layer_norm_warp_kernel<Tin, Tout, 2>);
