@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "gemm_sm90a.cuh"
@@ -47,6 +48,25 @@ __global__ void erf_check(unsigned* mismatches) {
         if (__float_as_uint(want) != __float_as_uint(got) && !(want != want && got != got))
             atomicAdd(mismatches, 1u);
     }
+}
+
+// Every 16-bit input through the table path against the GELU pass's formula, both types.
+template <typename T>
+__global__ void table_check(const uint16_t* table, unsigned* mismatches) {
+    const uint32_t bits = blockIdx.x * blockDim.x + threadIdx.x;
+    if (bits >= 65536) return;
+    float x;
+    uint32_t want;
+    if constexpr (std::is_same_v<T, __half>) {
+        x = __half2float(__ushort_as_half(uint16_t(bits)));
+        want = __half_as_ushort(__float2half_rn(0.5f * x * (1.0f + erff(x * 0.70710678f))));
+    } else {
+        x = __bfloat162float(__ushort_as_bfloat16(uint16_t(bits)));
+        want = __bfloat16_as_ushort(__float2bfloat16_rn(0.5f * x * (1.0f + erff(x * 0.70710678f))));
+    }
+    const uint32_t got = ferris::cuda::gelu_by_table<T>(bits, table);
+    const bool nan = x != x;
+    if (got != want && !nan) atomicAdd(mismatches, 1u);
 }
 
 // cuBLASLt y = x w^T + bias in T, as linear.cu's linear_half runs it.
@@ -118,6 +138,8 @@ bool compare(const T* got_d, const T* want_d, size_t count, double tol, const ch
     return bad == 0;
 }
 
+uint16_t *table_f16 = nullptr, *table_bf16 = nullptr;
+
 template <typename T>
 bool check_and_time(cublasLtHandle_t lt, void* ws, int m, int n, int k, bool time_it,
                     bool plain = false) {
@@ -148,7 +170,8 @@ bool check_and_time(cublasLtHandle_t lt, void* ws, int m, int n, int k, bool tim
     CK(cudaDeviceSynchronize());
     ok &= compare(out, ref, count, tol, "linear + bias");
     gelu_pass<<<132 * 8, 256>>>(ref, count / 8);
-    for (int mode : {3, 7}) {
+    ferris::cuda::gemm_sm90a_gelu_table = bf16 ? table_bf16 : table_f16;
+    for (int mode : {3, 7, 10}) {
         ferris::cuda::gemm_sm90a_mode = mode;
         CK(cudaMemset(out, 0xFF, count * sizeof(T)));
         CK(ferris::cuda::gemm_sm90a(out, x, w, bias, bf16, true, m, n, k, 0));
@@ -183,8 +206,11 @@ bool check_and_time(cublasLtHandle_t lt, void* ws, int m, int n, int k, bool tim
                                "384 no setmaxnreg fin x1 erff",
                                "",
                                "",
-                               "384 multipliers erff"};
-        for (int mode : {3, 7}) {
+                               "384 multipliers erff",
+                               "",
+                               "",
+                               "384 multipliers table, direct stores"};
+        for (int mode : {3, 7, 10}) {
             if (plain) break;
             ferris::cuda::gemm_sm90a_mode = mode;
             const float t = median_ms(
@@ -201,7 +227,9 @@ bool check_and_time(cublasLtHandle_t lt, void* ws, int m, int n, int k, bool tim
     return ok;
 }
 
-int main() {
+int main(int argc, char** argv) {
+    // "quick": the GELU products only (correctness at the edges, then up at three sizes).
+    const bool quick = argc > 1 && std::string(argv[1]) == "quick";
     cublasLtHandle_t lt;
     LK(cublasLtCreate(&lt));
     void* ws = nullptr;
@@ -215,13 +243,34 @@ int main() {
     std::printf("gelu with erf_select against erff, every f16 and bf16 input: %u differ\n",
                 *mismatches);
     ok &= *mismatches == 0;
+    CK(cudaMalloc(&table_f16, ferris::cuda::gelu_table_bytes<__half>()));
+    CK(cudaMalloc(&table_bf16, ferris::cuda::gelu_table_bytes<__nv_bfloat16>()));
+    ferris::cuda::gelu_table_kernel<__half><<<256, 256>>>(table_f16);
+    ferris::cuda::gelu_table_kernel<__nv_bfloat16><<<256, 256>>>(table_bf16);
+    for (int t = 0; t < 2; ++t) {
+        *mismatches = 0;
+        if (t == 0)
+            table_check<__half><<<256, 256>>>(table_f16, mismatches);
+        else
+            table_check<__nv_bfloat16><<<256, 256>>>(table_bf16, mismatches);
+        CK(cudaDeviceSynchronize());
+        std::printf("gelu by table against the formula, every %s input: %u differ\n",
+                    t ? "bf16" : "f16", *mismatches);
+        ok &= *mismatches == 0;
+    }
     // Correctness at edges: one partial row tile, fewer tiles than multiprocessors, K of 384.
     ok &= check_and_time<__half>(lt, ws, 77, 1536, 384, false);
     ok &= check_and_time<__nv_bfloat16>(lt, ws, 77, 1536, 384, false);
     ok &= check_and_time<__nv_bfloat16>(lt, ws, 1000, 3072, 768, false);
     // The embedding path's shapes (mpnet: 768 -> 3072; e5 / MiniLM: 384 -> 1536), timed.
-    for (int m : {4096, 16384, 25000, 32768})
+    for (int m : {4096, 16384, 25000, 32768}) {
+        if (quick && m == 4096) continue;
         ok &= check_and_time<__half>(lt, ws, m, 3072, 768, true);
+    }
+    if (quick) {
+        std::printf("%s\n", ok ? "ALL OK" : "SOME FAILED");
+        return ok ? 0 : 1;
+    }
     for (int m : {16384, 32768}) ok &= check_and_time<__half>(lt, ws, m, 1536, 384, true);
     // The other products of an MPNet layer, without GELU: q/k/v, o, down.
     for (int m : {16384, 25000, 32768}) {

@@ -13,7 +13,11 @@
 // - warps 9-11 (finishers): the GELU over the staged tile in place (Config::where 1), then its TMA
 //   store, while the multipliers work on the next tile.
 // The GELU is compute-bound (~30 instructions an element for erff), so three finisher warps fall
-// behind the tensor cores, and the multipliers' epilogue stalls them instead.
+// behind the tensor cores, and the multipliers' epilogue stalls them instead. Config::where 3 looks
+// the GELU up in a table of every 16-bit input (in shared memory, in place of the staged tile) and
+// stores from the registers: exact by construction, but twice as slow on an H100 (620 against
+// 296 us for up at 25,000 tokens): the random table reads conflict in the banks, and the 4-byte
+// stores of the fragment layout are scattered.
 #pragma once
 
 #include <cuda.h>
@@ -33,6 +37,55 @@ constexpr int kStageA = kBM * kBK, kStageB = kBN * kBK;  // elements
 constexpr uint32_t kStageBytes = (kStageA + kStageB) * 2;
 // The ring, the staged output tile (8 blocks of 64 x 64), slack for the 1,024-byte alignment.
 constexpr size_t kSmemBytes = size_t(kStages) * kStageBytes + kBM * kBN * 2 + 1024;
+
+// GELU by table (Config::where 3): every 16-bit value of |x| < 8 (f16: patterns below 0x4800,
+// bf16: below 0x4100, per sign) maps to its GELU, computed once by gelu_table_kernel with the
+// GELU pass's own formula, so the result is that pass's bit for bit. |x| >= 8: x, or -0 below
+// zero (erff is -1 there); inf and NaN through the formula. The table (72 / 66.5 KB) takes the
+// staged tile's place in shared memory; the multipliers store straight from their registers.
+template <typename T>
+__host__ __device__ constexpr uint32_t gelu_table_limit() {
+    return std::is_same_v<T, __half> ? 0x4800u : 0x4100u;
+}
+template <typename T>
+__host__ __device__ constexpr size_t gelu_table_bytes() {
+    return size_t(2) * gelu_table_limit<T>() * 2;
+}
+template <typename T>
+__global__ void gelu_table_kernel(uint16_t* table) {
+    const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x, limit = gelu_table_limit<T>();
+    if (i >= 2 * limit) return;
+    const uint16_t bits = uint16_t((i / limit) << 15 | (i % limit));
+    float x;
+    if constexpr (std::is_same_v<T, __half>)
+        x = __half2float(__ushort_as_half(bits));
+    else
+        x = __bfloat162float(__ushort_as_bfloat16(bits));
+    const float g = 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    if constexpr (std::is_same_v<T, __half>)
+        table[i] = __half_as_ushort(__float2half_rn(g));
+    else
+        table[i] = __bfloat16_as_ushort(__float2bfloat16_rn(g));
+}
+// GELU of the 16-bit pattern `bits` of a T through the table.
+template <typename T>
+__device__ __forceinline__ uint32_t gelu_by_table(uint32_t bits, const uint16_t* table) {
+    constexpr uint32_t limit = gelu_table_limit<T>();
+    const uint32_t magnitude = bits & 0x7FFFu;
+    if (magnitude < limit) return table[(bits >> 15) * limit + magnitude];
+    constexpr uint32_t inf = std::is_same_v<T, __half> ? 0x7C00u : 0x7F80u;
+    if (magnitude < inf) return bits >> 15 ? 0x8000u : bits;
+    float x;
+    if constexpr (std::is_same_v<T, __half>)
+        x = __half2float(__ushort_as_half(uint16_t(bits)));
+    else
+        x = __bfloat162float(__ushort_as_bfloat16(uint16_t(bits)));
+    const float g = 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    if constexpr (std::is_same_v<T, __half>)
+        return __half_as_ushort(__float2half_rn(g));
+    else
+        return __bfloat16_as_ushort(__float2bfloat16_rn(g));
+}
 
 template <typename T>
 __device__ __forceinline__ float to_f(T v) {
@@ -100,7 +153,8 @@ __device__ __forceinline__ uint32_t staged_offset(int row, int chunk) {
 
 // Lab configurations: C::threads (384: 3 finisher warps; 512: 7), C::mma_regs and C::other_regs
 // for setmaxnreg (0: none), C::unroll of the finishers' loop, C::erff (the library's branchy erff
-// instead of erf_select), C::where (0 no GELU, 1 the finishers, 2 the multipliers).
+// instead of erf_select), C::where (0 no GELU, 1 the finishers, 2 the multipliers, 3 the
+// multipliers by table, storing straight from their registers).
 template <int kThreadsC, int kMmaRegs, int kOtherRegs, int kUnroll, bool kErff, int kWhere>
 struct Config {
     static constexpr int threads = kThreadsC, mma_regs = kMmaRegs, other_regs = kOtherRegs,
@@ -121,16 +175,23 @@ __global__ void __launch_bounds__(C::threads, 1)
     gemm_sm90a_kernel(const __grid_constant__ CUtensorMap x_map,
                       const __grid_constant__ CUtensorMap w_map,
                       const __grid_constant__ CUtensorMap y_map, const T* __restrict__ bias, int m,
-                      int n, int k) {
+                      int n, int k, T* __restrict__ y, const uint16_t* __restrict__ gelu_table) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     using namespace sm90;
     extern __shared__ uint8_t smem_raw[];
     // The 128-byte swizzle repeats every 1,024 bytes: buffers start on that boundary.
     T* smem =
         reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t(1023));
-    T* stage_a = smem;                                 // kStages x (128 x 64)
-    T* stage_b = smem + kStages * kStageA;             // kStages x (256 x 64)
-    T* staged = smem + kStages * (kStageA + kStageB);  // 128 x 256, see staged_offset
+    T* stage_a = smem;                                      // kStages x (128 x 64)
+    T* stage_b = smem + kStages * kStageA;                  // kStages x (256 x 64)
+    T* staged = smem + kStages * (kStageA + kStageB);       // 128 x 256, see staged_offset
+    uint16_t* table = reinterpret_cast<uint16_t*>(staged);  // where 3: the GELU table instead
+    if constexpr (C::where == 3) {
+        const uint4* from = reinterpret_cast<const uint4*>(gelu_table);
+        uint4* to = reinterpret_cast<uint4*>(table);
+        for (int i = threadIdx.x; i < int(gelu_table_bytes<T>() / 16); i += blockDim.x)
+            to[i] = from[i];
+    }
     __shared__ __align__(8) uint64_t full[kStages], empty[kStages], staged_full, staged_empty;
 
     const int n_tiles = n / kBN, tiles = ((m + kBM - 1) / kBM) * n_tiles, k_steps = k / kBK;
@@ -166,6 +227,7 @@ __global__ void __launch_bounds__(C::threads, 1)
             return;
         }
         // The finishers.
+        if constexpr (C::where == 3) return;
         const int f = threadIdx.x - 288;
         uint32_t phase = 0;
         for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
@@ -230,6 +292,33 @@ __global__ void __launch_bounds__(C::threads, 1)
 #pragma unroll
         for (int i = 0; i < 128; ++i) fence_operand(d[i]);
 
+        if constexpr (C::where == 3) {
+            // Fragment: d[4j + 2h + e] is row 16 wg_warp + lane/4 + 8h, column 8j + 2 (lane%4) + e.
+            const int m0 = (tile / n_tiles) * kBM;
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                const int row = m0 + group * 64 + wg_warp * 16 + lane / 4 + 8 * h;
+                if (row >= m) continue;
+                T* out = y + size_t(row) * n + n0 + 2 * (lane % 4);
+#pragma unroll
+                for (int j = 0; j < 32; ++j) {
+                    const int col = n0 + 8 * j + 2 * (lane % 4);
+                    float b0 = 0.0f, b1 = 0.0f;
+                    if (bias) {
+                        const uint32_t packed = *reinterpret_cast<const uint32_t*>(bias + col);
+                        const T* bp = reinterpret_cast<const T*>(&packed);
+                        b0 = to_f(bp[0]);
+                        b1 = to_f(bp[1]);
+                    }
+                    const uint32_t pair = round_pair<T, false, false>(d[4 * j + 2 * h] + b0,
+                                                                      d[4 * j + 2 * h + 1] + b1);
+                    const uint32_t g = gelu_by_table<T>(pair & 0xFFFFu, table) |
+                                       gelu_by_table<T>(pair >> 16, table) << 16;
+                    *reinterpret_cast<uint32_t*>(out + 8 * j) = g;
+                }
+            }
+            continue;
+        }
         // Fragment: d[4j + 2h + e] is row 16 wg_warp + lane/4 + 8h, column 8j + 2 (lane%4) + e.
         // stmatrix x4 takes the 8 x 8 matrices (j, top) (j, bottom) (j+1, top) (j+1, bottom);
         // lane l gives the address of row l % 8 of matrix l / 8.
@@ -294,8 +383,11 @@ bool make_map(CUtensorMap& map, const void* base, bool bf16, int64_t rows, int64
 
 template <typename T, class C>
 cudaError_t launch(const CUtensorMap& x_map, const CUtensorMap& w_map, const CUtensorMap& y_map,
-                   const void* bias, int64_t m, int64_t n, int64_t k, cudaStream_t stream) {
+                   const void* bias, int64_t m, int64_t n, int64_t k, cudaStream_t stream,
+                   void* y = nullptr, const uint16_t* table = nullptr) {
     auto* kernel = gemm_sm90a_kernel<T, C>;
+    const size_t smem =
+        C::where == 3 ? size_t(kStages) * kStageBytes + gelu_table_bytes<T>() + 1024 : kSmemBytes;
     int device = 0, sms = 0;
     cudaError_t e = cudaGetDevice(&device);
     if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
@@ -303,15 +395,14 @@ cudaError_t launch(const CUtensorMap& x_map, const CUtensorMap& w_map, const CUt
     static std::atomic<uint64_t> opted_in{0};
     const uint64_t bit = uint64_t(1) << (device & 63);
     if (e == cudaSuccess && !(opted_in.load() & bit)) {
-        e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                 int(kSmemBytes));
+        e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
         if (e == cudaSuccess) opted_in.fetch_or(bit);
     }
     if (e != cudaSuccess) return e;
     const int64_t tiles = ((m + kBM - 1) / kBM) * (n / kBN);
     const int grid = int(tiles < sms ? tiles : sms);
-    kernel<<<grid, C::threads, kSmemBytes, stream>>>(
-        x_map, w_map, y_map, static_cast<const T*>(bias), int(m), int(n), int(k));
+    kernel<<<grid, C::threads, smem, stream>>>(x_map, w_map, y_map, static_cast<const T*>(bias),
+                                               int(m), int(n), int(k), static_cast<T*>(y), table);
     return cudaGetLastError();
 }
 
@@ -334,8 +425,10 @@ bool gemm_sm90a_fits(int64_t m, int64_t n, int64_t k, const void* y, const void*
 }
 
 // Lab switch (gelu = true): 1 finishers, setmaxnreg 200/104; 2 finishers, no setmaxnreg; 3 the
-// same unrolled twice; 4 finishers with the library's erff; 7 the multipliers with erff.
+// same unrolled twice; 4 finishers with the library's erff; 7 the multipliers with erff; 10 the
+// multipliers by table (gemm_sm90a_gelu_table must be set: gelu_table_kernel's output for T).
 int gemm_sm90a_mode = 1;
+const uint16_t* gemm_sm90a_gelu_table = nullptr;
 
 cudaError_t gemm_sm90a(void* y, const void* x, const void* w, const void* bias, bool bf16,
                        bool gelu, int64_t m, int64_t n, int64_t k, cudaStream_t stream) {
@@ -362,6 +455,9 @@ cudaError_t gemm_sm90a(void* y, const void* x, const void* w, const void* bias, 
             case 7:
                 return launch<T, Config<384, 0, 0, 1, true, 2>>(x_map, w_map, y_map, bias, m, n, k,
                                                                 stream);
+            case 10:
+                return launch<T, Config<384, 0, 0, 1, false, 3>>(x_map, w_map, y_map, bias, m, n, k,
+                                                                 stream, y, gemm_sm90a_gelu_table);
             default:
                 return launch<T, Config<384, 200, 104, 1, false, 0>>(x_map, w_map, y_map, bias, m,
                                                                      n, k, stream);
