@@ -5,7 +5,9 @@
 # tree (1,000 all-mpnet-base-v2 docs, the tree also with 1,024-text chunks), the three shapes at
 # 1 / 100 / 1,000 texts with sentence-transformers before and after, and ncu totals of the
 # encoder's non-GEMM kernels for both. Carry .deps, .device-in (docs1000.json), .lab-base.
-# Switches: TESTS=0 ST=0 NCU=0 CHUNK=n (the tree's chunk in the three-shape table).
+# Switches: TESTS=0 ST=0 NCU=0 CHUNK=n (the tree's chunk in the three-shape table);
+# VARIANTS="1024:65536 1024:131072" times the tree in the rounds also at those chunk:batch-tokens.
+# TESTS=0 builds only bench_embed and the CLI.
 set -uo pipefail
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 source scripts/device/env.sh
@@ -13,7 +15,9 @@ set +e
 D=.device-in/docs1000.json
 (cd .lab-base && cmake -S . -B /tmp/fbase -G Ninja -DFERRIS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DFERRIS_TESTS=OFF "${FERRIS_CMAKE_DEPS[@]}" > /tmp/cmake_base.log 2>&1 && cmake --build /tmp/fbase -j 6 --target bench_embed > /tmp/build_base.log 2>&1; echo "base build rc=$?") &
 cmake -S . -B /tmp/fcuda -G Ninja -DFERRIS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 "${FERRIS_CMAKE_DEPS[@]}" > /tmp/cmake.log 2>&1 || { tail -30 /tmp/cmake.log; exit 1; }
-cmake --build /tmp/fcuda -j 12 -- -k 0 > /tmp/build.log 2>&1 || { grep -B2 -A12 -E "error|FAILED" /tmp/build.log | head -60; exit 1; }
+TARGETS=""
+[ "${TESTS:-1}" = 1 ] || TARGETS="--target bench_embed ferris_cli"
+cmake --build /tmp/fcuda -j 12 $TARGETS -- -k 0 > /tmp/build.log 2>&1 || { grep -B2 -A12 -E "error|FAILED" /tmp/build.log | head -60; exit 1; }
 echo "tree build done $(date +%T)"
 wait
 for p in bert:e5-small-v2 bert:all-minilm-l6-v2 mpnet:all-mpnet-base-v2; do
@@ -32,8 +36,10 @@ echo "== bench $(date +%T)"
 M=/tmp/m/all-mpnet-base-v2
 for round in 1 2; do
   timeout 120 /tmp/fbase/bench/bench_embed $M $D --device cuda --dtype f16 --sizes 1000 --repeat 20 | sed "s/^/base r$round /"
-  for ch in 256 1024; do
-    timeout 120 /tmp/fcuda/bench/bench_embed $M $D --device cuda --dtype f16 --sizes 1000 --repeat 20 --chunk $ch | sed "s/^/tree chunk $ch r$round /"
+  for v in 256:32768 ${VARIANTS:-}; do
+    for m in $M ${VARIANT_MODELS:-}; do
+      timeout 120 /tmp/fcuda/bench/bench_embed $m $D --device cuda --dtype f16 --sizes 1000 --repeat 20 --chunk ${v%%:*} --batch-tokens ${v#*:} | sed "s/^/tree chunk:batch $v r$round /"
+    done
   done
 done
 for m in e5-small-v2 all-minilm-l6-v2 all-mpnet-base-v2; do
