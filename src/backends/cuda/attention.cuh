@@ -29,11 +29,12 @@ struct AttentionArgs {
     const int32_t* segments;     // (NS + 1) offsets of packed sequences or null (B == 1, T == S)
     int64_t n_segments;          // NS
     int64_t longest_segment;     // >= every segment's length, or 0 (unknown)
-    // Optional (the packed kernel): its live blocks, chunk << 20 | sequence, one per 64 query rows
-    // of a sequence, from the host's copy of the segments; null: every sequence x chunk block.
+    // Optional (the packed kernel): its live blocks, one per 64 query rows of a sequence, four
+    // ints each (the sequence's begin and end, the chunk, 0; 16-byte aligned), from the host's copy
+    // of the segments; null: every sequence x chunk block.
     const int32_t* tiles = nullptr;
-    int64_t n_tiles = 0;
-    const float* bias;  // (NH, bias_width = 2W - 1) or null: bias[h, s - t + W - 1]
+    int64_t n_tiles = 0;  // entries, not ints
+    const float* bias;    // (NH, bias_width = 2W - 1) or null: bias[h, s - t + W - 1]
     int64_t bias_width;
     float scale;
     // F32: exact f32 arithmetic. BF16/F16: q, k, v and the probabilities may be rounded to half

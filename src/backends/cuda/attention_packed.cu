@@ -26,8 +26,9 @@ constexpr size_t packed_tile_bytes() {  // Q, then two stages of K and V, in 16-
 }
 
 // Block (x, y): head y, and chunk x / n_segments of sequence x % n_segments (its query rows
-// [64 * chunk, + 64)), or with a tile list its entry x. Chunk-major, so the blocks past a
-// sequence's end, which return at once, come after every live one when sequences are sorted
+// [64 * chunk, + 64)), or with a tile list its entry x ({sequence begin, end, chunk, 0}: the
+// bounds come with the entry, one load instead of two dependent ones). Chunk-major, so the blocks
+// past a sequence's end, which return at once, come after every live one when sequences are sorted
 // longest first (as the encoders do); a tile list (AttentionMask::host_segments) has none.
 // At most 128 registers a thread for heads up to 64 wide: four blocks a multiprocessor. (Eight
 // warps and 128 rows a block, one staged tile for twice the rows, measured slower: 60 against
@@ -40,10 +41,15 @@ __global__ void __launch_bounds__(kTcThreads, D <= 64 ? 4 : 1)
     constexpr int kRowCopies = D / 8;                      // 16-byte copies a row
     constexpr int kRowsPerPass = kTcThreads / kRowCopies;  // rows one pass of the block copies
     extern __shared__ uint4 packed_smem[];
-    const int tile = a.tiles ? a.tiles[blockIdx.x] : 0;
-    const int seq = a.tiles ? tile & 0xFFFFF : static_cast<int>(blockIdx.x % a.n_segments);
-    const int chunk = a.tiles ? tile >> 20 : static_cast<int>(blockIdx.x / a.n_segments);
-    const int seq_begin = a.segments[seq], seq_end = a.segments[seq + 1];
+    int seq_begin, seq_end, chunk;
+    if (a.tiles) {
+        const int4 entry = reinterpret_cast<const int4*>(a.tiles)[blockIdx.x];
+        seq_begin = entry.x, seq_end = entry.y, chunk = entry.z;
+    } else {
+        const int seq = static_cast<int>(blockIdx.x % a.n_segments);
+        chunk = static_cast<int>(blockIdx.x / a.n_segments);
+        seq_begin = a.segments[seq], seq_end = a.segments[seq + 1];
+    }
     const int r_begin = seq_begin + chunk * kTcRows;
     if (r_begin >= seq_end) return;
     const int rows = min(kTcRows, seq_end - r_begin), keys = seq_end - seq_begin;
@@ -201,6 +207,11 @@ bool attention_packed(const AttentionArgs& a, cudaStream_t stream) {
     if (a.q_seq % 8 != 0 || a.k_seq % 8 != 0 || a.v_seq % 8 != 0 || !aligned16(a.q) ||
         !aligned16(a.k) || !aligned16(a.v) || reinterpret_cast<uintptr_t>(a.out) % 4 != 0)
         return false;
+    if (a.tiles && reinterpret_cast<uintptr_t>(a.tiles) % 16 != 0) {  // read as int4: the grid
+        AttentionArgs whole = a;
+        whole.tiles = nullptr;
+        return attention_packed(whole, stream);
+    }
     return a.io_dtype == DType::BF16 ? launch_packed_head<__nv_bfloat16>(a, stream)
                                      : launch_packed_head<__half>(a, stream);
 }

@@ -580,7 +580,7 @@ void CudaBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const
     if (!packed_off && mask.host_segments.defined() && !full_grid) {
         const Tensor& tiles = packed_tiles(mask.host_segments);
         a.tiles = tiles.defined() ? tiles.data<int32_t>() : nullptr;
-        a.n_tiles = tiles.defined() ? tiles.numel() : 0;
+        a.n_tiles = tiles.defined() ? tiles.numel() / 4 : 0;
     }
     if (!packed_off && cuda::attention_packed(a, stream_)) return;
     a.tiles = nullptr;
@@ -609,16 +609,16 @@ const Tensor& CudaBackend::packed_tiles(const Tensor& host_segments) {
     const auto n = static_cast<size_t>(host_segments.numel());
     if (n == tiles_for_.size() && std::equal(g, g + n, tiles_for_.begin())) return tiles_;
     tiles_for_.assign(g, g + n);
-    std::vector<int32_t> list;  // chunk-major: every sequence's first 64 rows, then the next
+    // Chunk-major: every sequence's first 64 rows, then the next; {begin, end, chunk, 0} each.
+    std::vector<int32_t> list;
     for (int32_t chunk = 0;; ++chunk) {
         const size_t before = list.size();
         for (size_t s = 0; s + 1 < n; ++s)
             if (g[s + 1] - g[s] > chunk * cuda::kPackedRows)
-                list.push_back(chunk << 20 | static_cast<int32_t>(s));
+                list.insert(list.end(), {g[s], g[s + 1], chunk, 0});
         if (list.size() == before) break;
     }
-    const bool packable = n - 1 < (size_t(1) << 20) && !list.empty() &&
-                          (list.back() >> 20) < (1 << 11) && list.size() < (size_t(1) << 31);
+    const bool packable = !list.empty() && list.size() / 4 < (size_t(1) << 31);
     tiles_ = Tensor();
     if (packable) {
         tiles_ = empty({static_cast<int64_t>(list.size())}, DType::I32);
