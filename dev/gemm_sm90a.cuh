@@ -439,28 +439,26 @@ cudaError_t gemm_sm90a(void* y, const void* x, const void* w, const void* bias, 
     const int mode = gelu ? gemm_sm90a_mode : 0;
     auto go = [&](auto zero) {
         using T = decltype(zero);
+        // One launch for every configuration (y and the table are read by where 3 only).
+        auto run = [&](auto config) {
+            return launch<T, decltype(config)>(x_map, w_map, y_map, bias, m, n, k, stream, y,
+                                               gemm_sm90a_gelu_table);
+        };
         switch (mode) {
             case 1:
-                return launch<T, Config<384, 200, 104, 1, false, 1>>(x_map, w_map, y_map, bias, m,
-                                                                     n, k, stream);
+                return run(Config<384, 200, 104, 1, false, 1>{});
             case 2:
-                return launch<T, Config<384, 0, 0, 1, false, 1>>(x_map, w_map, y_map, bias, m, n, k,
-                                                                 stream);
+                return run(Config<384, 0, 0, 1, false, 1>{});
             case 3:
-                return launch<T, Config<384, 0, 0, 2, false, 1>>(x_map, w_map, y_map, bias, m, n, k,
-                                                                 stream);
+                return run(Config<384, 0, 0, 2, false, 1>{});
             case 4:
-                return launch<T, Config<384, 0, 0, 1, true, 1>>(x_map, w_map, y_map, bias, m, n, k,
-                                                                stream);
+                return run(Config<384, 0, 0, 1, true, 1>{});
             case 7:
-                return launch<T, Config<384, 0, 0, 1, true, 2>>(x_map, w_map, y_map, bias, m, n, k,
-                                                                stream);
+                return run(Config<384, 0, 0, 1, true, 2>{});
             case 10:
-                return launch<T, Config<384, 0, 0, 1, false, 3>>(x_map, w_map, y_map, bias, m, n, k,
-                                                                 stream, y, gemm_sm90a_gelu_table);
+                return run(Config<384, 0, 0, 1, false, 3>{});
             default:
-                return launch<T, Config<384, 200, 104, 1, false, 0>>(x_map, w_map, y_map, bias, m,
-                                                                     n, k, stream);
+                return run(Config<384, 200, 104, 1, false, 0>{});
         }
     };
     return bf16 ? go(__nv_bfloat16{}) : go(__half{});
