@@ -1,7 +1,7 @@
-// Lab code (not built into Ferris): a warp-specialized Hopper GEMM of our own, y (M, N) =
-// [gelu](x (M, K) @ w (N, K)^T + bias), f16/bf16 in and out, f32 accumulation, bit-identical to
-// cuBLASLt with the bias epilogue at the encoders' shapes. Kept because it answers what a fused
-// FFN epilogue could buy: nothing worth its weight (dev/NOTES.md, "A GEMM of our own").
+// Lab code: the variants of the warp-specialized Hopper GEMM whose kept form is Ferris's fused FFN
+// up-projection (src/backends/cuda/sm90a/gemm_sm90a.cu: Config::where 2 with gelu_fast, mode 25).
+// y (M, N) = [gelu](x (M, K) @ w (N, K)^T + bias), f16/bf16 in and out, f32 accumulation,
+// bit-identical to cuBLASLt with the bias epilogue at the encoders' shapes.
 // Persistent: one block per multiprocessor walks the output tiles (128 x 256; neighbouring blocks
 // take neighbouring column tiles of the same rows, so that they share the x rows in L2). Roles:
 // - warp 8, one thread (producer): loads the x and w tiles of each 64-wide K step by TMA (128-byte
@@ -12,12 +12,13 @@
 //   apply the GELU first), then go on to the next tile;
 // - warps 9-11 (finishers): the GELU over the staged tile in place (Config::where 1), then its TMA
 //   store, while the multipliers work on the next tile.
-// The GELU is compute-bound (~30 instructions an element for erff), so three finisher warps fall
-// behind the tensor cores, and the multipliers' epilogue stalls them instead. Config::where 3 looks
-// the GELU up in a table of every 16-bit input (in shared memory, in place of the staged tile) and
-// stores from the registers: exact by construction, but twice as slow on an H100 (620 against
-// 296 us for up at 25,000 tokens): the random table reads conflict in the banks, and the 4-byte
-// stores of the fragment layout are scattered.
+// Where the GELU runs (dev/NOTES.md, "A GEMM of our own", for the numbers): it is bound by
+// instructions, not memory. With erff (~30 an element) no placement pays: three finisher warps
+// fall behind the tensor cores; in the multipliers' epilogue it stalls them; deferred into the next
+// tile's MMAs (where 4, 5) it does not overlap them either (168 registers leave the GELU too little
+// room). Config::where 3 looks it up in a table of every 16-bit input (exact, but twice as slow:
+// bank conflicts, scattered 4-byte stores). gelu_fast (~15 instructions, within an ulp of the exact
+// GELU) in the multipliers' epilogue is what pays: 0.83 of cuBLASLt + the GELU pass on an H100.
 #pragma once
 
 #include <cuda.h>
@@ -26,7 +27,8 @@
 
 #include <atomic>
 
-#include "sm90a.cuh"
+#include "../src/backends/cuda/gelu_fast.cuh"
+#include "../src/backends/cuda/sm90a/sm90a.cuh"
 
 namespace ferris::cuda {
 
@@ -129,15 +131,16 @@ __device__ __forceinline__ float gelu_erf(float v) {
     return 0.5f * v * (1.0f + erf_select(v * 0.70710678118654752f));
 }
 
-// Two accumulators plus their biases, rounded to T (the Linear's output), packed.
-template <bool kErff>
+// kGelu: 0 erf_select, 1 the library's erff, 2 gelu_fast.
+template <typename T, int kGelu>
 __device__ __forceinline__ float gelu_of(float v);
 
-template <typename T, bool kGelu, bool kErff>
+// Two accumulators plus their biases, rounded to T (the Linear's output), packed.
+template <typename T, bool kGelu, int kKind>
 __device__ __forceinline__ uint32_t round_pair(float v0, float v1) {
     if (kGelu) {
-        v0 = gelu_of<kErff>(to_f(from_f<T>(v0)));
-        v1 = gelu_of<kErff>(to_f(from_f<T>(v1)));
+        v0 = gelu_of<T, kKind>(to_f(from_f<T>(v0)));
+        v1 = gelu_of<T, kKind>(to_f(from_f<T>(v1)));
     }
     T pair[2] = {from_f<T>(v0), from_f<T>(v1)};
     return *reinterpret_cast<const uint32_t*>(pair);
@@ -154,17 +157,21 @@ __device__ __forceinline__ uint32_t staged_offset(int row, int chunk) {
 // Lab configurations: C::threads (384: 3 finisher warps; 512: 7), C::mma_regs and C::other_regs
 // for setmaxnreg (0: none), C::unroll of the finishers' loop, C::erff (the library's branchy erff
 // instead of erf_select), C::where (0 no GELU, 1 the finishers, 2 the multipliers, 3 the
-// multipliers by table, storing straight from their registers).
-template <int kThreadsC, int kMmaRegs, int kOtherRegs, int kUnroll, bool kErff, int kWhere>
+// multipliers by table, storing straight from their registers; 4 the multipliers during the next
+// tile's MMAs; 5 the same for rows fin_rows..15 of each warp's 16, the finishers rows
+// 0..fin_rows-1).
+template <int kThreadsC, int kMmaRegs, int kOtherRegs, int kUnroll, int kErff, int kWhere,
+          int kFinRows = 0>
 struct Config {
     static constexpr int threads = kThreadsC, mma_regs = kMmaRegs, other_regs = kOtherRegs,
-                         unroll = kUnroll, where = kWhere;
-    static constexpr bool erff = kErff;
+                         unroll = kUnroll, where = kWhere, fin_rows = kFinRows;
+    static constexpr int erff = kErff;  // the GELU: 0 erf_select, 1 erff, 2 gelu_fast
 };
 
-template <bool kErff>
+template <typename T, int kGelu>
 __device__ __forceinline__ float gelu_of(float v) {
-    if constexpr (kErff)
+    if constexpr (kGelu == 2) return gelu_fast<T>(v);
+    if constexpr (kGelu == 1)
         return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
     else
         return gelu_erf(v);
@@ -227,7 +234,31 @@ __global__ void __launch_bounds__(C::threads, 1)
             return;
         }
         // The finishers.
-        if constexpr (C::where == 3) return;
+        if constexpr (C::where == 3 || C::where == 4) return;
+        if constexpr (C::where == 5) {
+            // Rows 0..fin_rows-1 of each warp's 16 of every staged tile, then the multipliers'
+            // store barrier.
+            const int f = threadIdx.x - 288;
+            constexpr int kBandChunks = C::fin_rows * 32;
+            uint32_t phase = 0;
+            for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+                mbar_wait(&staged_full, phase);
+                phase ^= 1;
+                for (int c = f; c < 8 * kBandChunks; c += kFinishers) {
+                    const int row = (c / kBandChunks) * 16 + (c % kBandChunks) / 32;
+                    uint4* chunk = reinterpret_cast<uint4*>(reinterpret_cast<uint8_t*>(staged) +
+                                                            staged_offset(row, c % 32));
+                    uint4 v = *chunk;
+                    T* e = reinterpret_cast<T*>(&v);
+#pragma unroll
+                    for (int j = 0; j < 8; ++j) e[j] = from_f<T>(gelu_of<T, C::erff>(to_f(e[j])));
+                    *chunk = v;
+                }
+                fence_async_shared();
+                named_barrier(2, 256 + kFinishers);
+            }
+            return;
+        }
         const int f = threadIdx.x - 288;
         uint32_t phase = 0;
         for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
@@ -242,7 +273,7 @@ __global__ void __launch_bounds__(C::threads, 1)
                     uint4 v = chunks[c];
                     T* e = reinterpret_cast<T*>(&v);
 #pragma unroll
-                    for (int i = 0; i < 8; ++i) e[i] = from_f<T>(gelu_of<C::erff>(to_f(e[i])));
+                    for (int i = 0; i < 8; ++i) e[i] = from_f<T>(gelu_of<T, C::erff>(to_f(e[i])));
                     chunks[c] = v;
                 }
             }
@@ -268,6 +299,39 @@ __global__ void __launch_bounds__(C::threads, 1)
     float d[128];
     int s = 0;
     uint32_t phase = 0, staged_phase = 0;
+    // where 4: the staged tile waits for its GELU and store until the next tile's MMAs are in
+    // flight (pending; its origin in pending_m0 / pending_n0). Each warp GELUs the 16 rows its own
+    // stmatrix wrote, a share of them per K step, so that only the store needs all 256 threads.
+    bool pending = false;
+    int pending_m0 = 0, pending_n0 = 0;
+    const int gelu_steps = k_steps > 1 ? k_steps - 1 : 1;
+    // where 5: the finishers take the first fin_rows of the warp's rows.
+    constexpr int kSkipRows = C::where == 5 ? C::fin_rows : 0, kOwnRows = 16 - kSkipRows;
+    constexpr int kStoreThreads = C::where == 5 ? C::threads - 32 : 256;
+    const int own_rows = group * 64 + wg_warp * 16 + kSkipRows;
+    const auto gelu_rows = [&](int i0, int i1) {
+        for (int i = i0; i < i1; ++i) {
+            uint4* chunk = reinterpret_cast<uint4*>(reinterpret_cast<uint8_t*>(staged) +
+                                                    staged_offset(own_rows + i, lane));
+            uint4 v = *chunk;
+            T* e = reinterpret_cast<T*>(&v);
+            if constexpr (C::unroll != 2) {  // 2: no GELU, to time the structure alone
+#pragma unroll
+                for (int j = 0; j < 8; ++j) e[j] = from_f<T>(gelu_of<T, C::erff>(to_f(e[j])));
+            }
+            *chunk = v;
+        }
+    };
+    const auto store_staged = [&]() {
+        fence_async_shared();
+        named_barrier(2, kStoreThreads);
+        if (threadIdx.x == 0) {
+            for (int b = 0; b < 8; ++b)
+                tma_store_2d(&y_map, staged + b * 64 * 64, pending_n0 + (b % 4) * 64,
+                             pending_m0 + (b / 4) * 64);
+            tma_store_commit();
+        }
+    };
     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
         const int n0 = (tile % n_tiles) * kBN;
         int previous = -1;
@@ -281,8 +345,19 @@ __global__ void __launch_bounds__(C::threads, 1)
                 wgmma_m64n256k16<T>(d, smem_desc_sw128(a + kk * 16), smem_desc_sw128(b + kk * 16),
                                     ks > 0 || kk > 0);
             wgmma_commit();
+            // where 4: while this step's MMAs run, a share of the previous tile's GELU, and after
+            // the last share its store (C::unroll 3: after the wait below instead).
+            const bool share = C::where >= 4 && pending && ks < gelu_steps;
+            if (C::unroll != 3 && share) {
+                gelu_rows(kOwnRows * ks / gelu_steps, kOwnRows * (ks + 1) / gelu_steps);
+                if (ks == gelu_steps - 1) store_staged();
+            }
             // The step before is done once at most this one is in flight: its stage goes back.
             wgmma_wait<1>();
+            if (C::unroll == 3 && share) {
+                gelu_rows(kOwnRows * ks / gelu_steps, kOwnRows * (ks + 1) / gelu_steps);
+                if (ks == gelu_steps - 1) store_staged();
+            }
             if (previous >= 0 && leader) mbar_arrive(&empty[previous]);
             previous = s;
             if (++s == kStages) s = 0, phase ^= 1;
@@ -319,11 +394,19 @@ __global__ void __launch_bounds__(C::threads, 1)
             }
             continue;
         }
+        if constexpr (C::where >= 4) {
+            // The previous tile's store must have read the staging buffer.
+            if (pending) {
+                if (threadIdx.x == 0) tma_store_wait_read();
+                named_barrier(3, 256);
+            }
+        } else {
+            mbar_wait(&staged_empty, staged_phase ^ 1);  // the finishers stored the last tile
+            staged_phase ^= 1;
+        }
         // Fragment: d[4j + 2h + e] is row 16 wg_warp + lane/4 + 8h, column 8j + 2 (lane%4) + e.
         // stmatrix x4 takes the 8 x 8 matrices (j, top) (j, bottom) (j+1, top) (j+1, bottom);
         // lane l gives the address of row l % 8 of matrix l / 8.
-        mbar_wait(&staged_empty, staged_phase ^ 1);  // the finishers have stored the last tile
-        staged_phase ^= 1;
         const int mi = lane / 8, row = group * 64 + wg_warp * 16 + (mi % 2) * 8 + lane % 8;
         const uint32_t base = smem_u32(staged);
 #pragma unroll
@@ -346,7 +429,20 @@ __global__ void __launch_bounds__(C::threads, 1)
             }
             stmatrix_x4(base + staged_offset(row, j + mi / 2), r[0], r[1], r[2], r[3]);
         }
-        mbar_arrive(&staged_full);
+        if constexpr (C::where >= 4) {
+            __syncwarp();  // the warp's own rows, read back by its lanes during the next tile
+            pending = true;
+            pending_m0 = (tile / n_tiles) * kBM;
+            pending_n0 = n0;
+        }
+        if constexpr (C::where != 4) mbar_arrive(&staged_full);
+    }
+    if constexpr (C::where >= 4) {
+        if (pending) {
+            gelu_rows(0, kOwnRows);
+            store_staged();
+            if (threadIdx.x == 0) tma_store_wait_all();
+        }
     }
 #endif
 }
@@ -426,7 +522,12 @@ bool gemm_sm90a_fits(int64_t m, int64_t n, int64_t k, const void* y, const void*
 
 // Lab switch (gelu = true): 1 finishers, setmaxnreg 200/104; 2 finishers, no setmaxnreg; 3 the
 // same unrolled twice; 4 finishers with the library's erff; 7 the multipliers with erff; 10 the
-// multipliers by table (gemm_sm90a_gelu_table must be set: gelu_table_kernel's output for T).
+// multipliers by table (gemm_sm90a_gelu_table must be set: gelu_table_kernel's output for T);
+// 11 the GELU deferred into the next tile's MMAs (erf_select), 12 the same with erff, 13 the
+// same structure with no GELU (C::unroll 2), 14 each share after the wait (C::unroll 3), 15 mode
+// 11 without setmaxnreg, 16-19 the finishers taking 6 / 8 / 10 / 12 of every 16 rows (where 5);
+// with gelu_fast: 20 / 21 the finishers (as 1 / 3), 22 deferred (as 11), 23 / 24 shared 8 / 12
+// rows, 25 in the multipliers' epilogue.
 int gemm_sm90a_mode = 1;
 const uint16_t* gemm_sm90a_gelu_table = nullptr;
 
@@ -457,6 +558,36 @@ cudaError_t gemm_sm90a(void* y, const void* x, const void* w, const void* bias, 
                 return run(Config<384, 0, 0, 1, true, 2>{});
             case 10:
                 return run(Config<384, 0, 0, 1, false, 3>{});
+            case 11:
+                return run(Config<384, 200, 104, 1, false, 4>{});
+            case 12:
+                return run(Config<384, 200, 104, 1, true, 4>{});
+            case 13:
+                return run(Config<384, 200, 104, 2, false, 4>{});
+            case 14:
+                return run(Config<384, 200, 104, 3, false, 4>{});
+            case 15:
+                return run(Config<384, 0, 0, 1, false, 4>{});
+            case 16:
+                return run(Config<384, 200, 104, 1, false, 5, 6>{});
+            case 17:
+                return run(Config<384, 200, 104, 1, false, 5, 8>{});
+            case 18:
+                return run(Config<384, 200, 104, 1, false, 5, 10>{});
+            case 19:
+                return run(Config<384, 200, 104, 1, false, 5, 12>{});
+            case 20:
+                return run(Config<384, 200, 104, 1, 2, 1>{});
+            case 21:
+                return run(Config<384, 0, 0, 2, 2, 1>{});
+            case 22:
+                return run(Config<384, 200, 104, 1, 2, 4>{});
+            case 23:
+                return run(Config<384, 200, 104, 1, 2, 5, 8>{});
+            case 24:
+                return run(Config<384, 200, 104, 1, 2, 5, 12>{});
+            case 25:
+                return run(Config<384, 200, 104, 1, 2, 2>{});
             default:
                 return run(Config<384, 200, 104, 1, false, 0>{});
         }

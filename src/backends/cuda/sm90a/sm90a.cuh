@@ -1,6 +1,6 @@
-// Hopper (sm_90a) building blocks for the lab GEMM (dev/gemm_sm90a.cuh): mbarriers, TMA tile
-// loads and stores, stmatrix, shared-memory matrix descriptors and the warpgroup MMA m64n256k16
-// with f32 accumulators. Device code only; sm_90a alone (wgmma and setmaxnreg need it).
+// Hopper (sm_90a) building blocks for gemm_sm90a.cu and its lab (dev/gemm_sm90a.cuh): mbarriers,
+// TMA tile loads and stores, stmatrix, shared-memory matrix descriptors and the warpgroup MMA
+// m64n256k16 with f32 accumulators. Device code only; sm_90a alone (wgmma and setmaxnreg need it).
 #pragma once
 
 #include <cuda.h>  // CUtensorMap
