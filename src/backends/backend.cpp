@@ -99,6 +99,8 @@ const char* op_name(OpKind op) {
             return "rms_norm_qkv_rope";
         case OpKind::AddLayerNorm:
             return "add_layer_norm";
+        case OpKind::LinearGelu:
+            return "linear_gelu";
         case OpKind::DecoderLayers:
             return "decoder_layers";
         case OpKind::DecoderGreedyStep:

@@ -36,6 +36,7 @@ enum class OpKind {
     RopeQkv,
     RmsNormQkvRope,
     AddLayerNorm,
+    LinearGelu,
     DecoderLayers,
     DecoderGreedyStep,
 };
@@ -170,6 +171,11 @@ public:
     virtual void gelu(Tensor& out, const Tensor& x) = 0;
     // out (N, O) = x (N, I) @ weight (O, I)^T + bias (O); bias may be undefined
     virtual void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias) = 0;
+    // Fused, the encoders' FFN up-projection: out = gelu(linear(x, weight, bias)), the product
+    // rounded to out's dtype before the GELU. A backend may evaluate the erf GELU another way
+    // in the fused epilogue (CUDA on sm_90: gelu_fast, within an ulp of the exact GELU in T).
+    virtual void linear_gelu(Tensor& out, const Tensor& x, const Tensor& weight,
+                             const Tensor& bias) = 0;
     // Fused, for decode: acc (N, O) += x (N, I) @ weight^T + bias (the residual add in the
     // product's epilogue).
     virtual void linear_add(Tensor& acc, const Tensor& x, const Tensor& weight,

@@ -22,6 +22,11 @@ void linear_add_(Tensor& acc, const Tensor& x, const LinearWeights& w) {
     ops::linear_add_(acc, x, w.weight, w.bias);
 }
 
+Tensor linear_gelu(const Tensor& x, const LinearWeights& w) {
+    if (w.lora) return ops::gelu(linear(x, w));
+    return ops::linear_gelu(x, w.weight, w.bias);
+}
+
 Tensor swiglu(const Tensor& x, const LinearWeights& gate, const LinearWeights& up) {
     if (gate.lora || up.lora || gate.bias.defined() || up.bias.defined())
         return ops::silu_mul(linear(x, gate), linear(x, up));

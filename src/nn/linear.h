@@ -23,6 +23,8 @@ struct LinearWeights {
 
 // y = x W^T + b + scale * (x A^T) B^T
 Tensor linear(const Tensor& x, const LinearWeights& w);
+// gelu(linear(x, w)): one fused op where the backend has it (no adapter attached).
+Tensor linear_gelu(const Tensor& x, const LinearWeights& w);
 // acc += linear(x, w): one fused product where the backend has it (no adapter attached).
 void linear_add_(Tensor& acc, const Tensor& x, const LinearWeights& w);
 // silu(linear(x, gate)) * linear(x, up): the SwiGLU MLP's first half, fused likewise.

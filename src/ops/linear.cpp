@@ -100,6 +100,14 @@ Tensor rms_norm_swiglu(const Tensor& x, const Tensor& norm_weight, float eps, co
     return out;
 }
 
+Tensor linear_gelu(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    check_product("linear_gelu", x, weight, bias, /*half_x=*/true);
+    Backend& be = backend_checked(OpKind::LinearGelu, weight);
+    Tensor out = be.empty(product_shape(x, weight), x.dtype());
+    be.linear_gelu(out, x, weight, bias);
+    return out;
+}
+
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     check_product("linear", x, weight, bias, /*half_x=*/true);  // out follows x's dtype
     Backend& be = backend_checked(OpKind::Linear, weight);

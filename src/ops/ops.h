@@ -32,6 +32,9 @@ void gelu_(Tensor& x);         // the same, in place
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
 // Fused for decode: acc += x @ weight^T + bias; silu(x @ w_gate^T) * (x @ w_up^T).
 void linear_add_(Tensor& acc, const Tensor& x, const Tensor& weight, const Tensor& bias = {});
+// gelu(linear(x, weight, bias)) in one op (the encoders' FFN): the product rounded to x's dtype,
+// then the erf GELU (Backend::linear_gelu says how exactly a fused epilogue evaluates it).
+Tensor linear_gelu(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
 Tensor swiglu(const Tensor& x, const Tensor& w_gate, const Tensor& w_up);
 // The pre-norm fused into the product (decode): linear / swiglu of rms_norm(x, norm_weight, eps).
 Tensor rms_norm_linear(const Tensor& x, const Tensor& norm_weight, float eps, const Tensor& weight,

@@ -19,6 +19,7 @@ bool CpuBackend::supports(OpKind op, DType dtype) const {
         case OpKind::Embedding:
         case OpKind::LayerNorm:
         case OpKind::AddLayerNorm:
+        case OpKind::LinearGelu:
         case OpKind::Gelu:
         case OpKind::Add:
         case OpKind::Pool:

@@ -29,6 +29,8 @@ public:
                         const Tensor& bias, float eps) override;
     void gelu(Tensor& out, const Tensor& x) override;
     void linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias) override;
+    void linear_gelu(Tensor& out, const Tensor& x, const Tensor& weight,
+                     const Tensor& bias) override;
     void linear_add(Tensor& acc, const Tensor& x, const Tensor& weight,
                     const Tensor& bias) override;
     void swiglu(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& w_up) override;

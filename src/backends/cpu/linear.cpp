@@ -127,6 +127,12 @@ void CpuBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, cons
     }
 }
 
+void CpuBackend::linear_gelu(Tensor& out, const Tensor& x, const Tensor& weight,
+                             const Tensor& bias) {
+    linear(out, x, weight, bias);  // rounded to out's dtype first, as the unfused layers would
+    gelu(out, out);
+}
+
 void CpuBackend::rms_norm_linear(Tensor& out, const Tensor& x, const Tensor& norm_weight, float eps,
                                  const Tensor& weight, const Tensor& bias) {
     Tensor h = empty(x.shape(), DType::F32);

@@ -22,6 +22,7 @@
 #include "backends/cuda/copy.cuh"
 #include "backends/cuda/elementwise.cuh"
 #include "backends/cuda/embedding.cuh"
+#include "backends/cuda/gemm_sm90a.h"
 #include "backends/cuda/gemv.cuh"
 #include "backends/cuda/linear.cuh"
 #include "backends/cuda/loss.cuh"
@@ -175,6 +176,7 @@ bool CudaBackend::supports(OpKind op, DType dtype) const {
         case OpKind::Embedding:
         case OpKind::LayerNorm:
         case OpKind::AddLayerNorm:
+        case OpKind::LinearGelu:
         case OpKind::Gelu:
         case OpKind::Add:
         case OpKind::Pool:
@@ -391,6 +393,30 @@ void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, con
     cuda::linear(*gemm_, out.data<float>(), x.data<float>(), weight.raw(), weight.dtype(),
                  bias.defined() ? bias_f32.data<float>() : nullptr, rows, in, outs,
                  x_scratch.defined() ? x_scratch.raw() : nullptr, stream_);
+}
+
+void CudaBackend::linear_gelu(Tensor& out, const Tensor& x, const Tensor& weight,
+                              const Tensor& bias) {
+    activate();
+    const int64_t in = x.size(-1), outs = weight.size(0), rows = in ? x.numel() / in : 0;
+    if (x.dtype() != DType::F32 && x.dtype() == weight.dtype()) {
+        // On an sm_90 GPU, one kernel: the GELU in the product's epilogue. Its bias is read in
+        // the activations' dtype, contiguous.
+        Tensor bias_c = bias;
+        if (bias.defined() && (bias.dtype() != weight.dtype() || !bias.is_contiguous())) {
+            bias_c = empty({outs}, weight.dtype());
+            copy_device(bias_c, bias);
+        }
+        const void* b = bias_c.defined() ? bias_c.raw() : nullptr;
+        if (cuda::gemm_sm90a_fits(x.dtype(), rows, outs, in, out.raw(), x.raw(), weight.raw(), b)) {
+            const TraceScope trace_scope(stream_, "linear_gelu");
+            cuda::gemm_sm90a(out.raw(), x.raw(), weight.raw(), b, x.dtype(), /*gelu=*/true, rows,
+                             outs, in, stream_);
+            return;
+        }
+    }
+    linear(out, x, weight, bias);
+    gelu(out, out);
 }
 
 void CudaBackend::linear_add(Tensor& acc, const Tensor& x, const Tensor& weight,

@@ -1,0 +1,309 @@
+// gemm_sm90a: y (M, N) = [gelu](x (M, K) @ w (N, K)^T + bias), f16/bf16 in and out, f32
+// accumulation; the product is bit-identical to cuBLASLt's with the bias epilogue at the encoders'
+// shapes (dev/gemm_gelu_lab.cu checks every element). Compiled for sm_90a only.
+// Persistent: one block per multiprocessor walks the 128 x 256 output tiles (neighbouring blocks
+// take neighbouring column tiles of the same rows, which then share the x rows in L2). Roles:
+// - warp 8, one thread (producer): loads the x and w tiles of each 64-wide K step by TMA (128-byte
+//   swizzle) into a 3-stage ring, each stage's full barrier counting the bytes;
+// - warpgroups 0 and 1 (multipliers): rows 0-63 and 64-127 of the tile, four wgmma m64n256k16 a
+//   stage; a stage goes back once its MMAs are known done. At the tile's end they add the bias,
+//   round to T, apply the GELU and stmatrix the tile into a staging buffer, then go on;
+// - warps 9-11 (storers): the staged tile's TMA store, while the multipliers work on the next.
+// Why gelu_fast and not erff: the GELU is bound by instructions, not memory. erff's ~30 a value
+// cost more than the GELU pass this kernel replaces; gelu_fast's ~15 make up + GELU 0.83 of
+// cuBLASLt + the pass on an H100 (dev/NOTES.md, "A GEMM of our own").
+#include <cuda.h>
+#include <cudaTypedefs.h>
+
+#include <atomic>
+#include <cstdlib>
+
+#include "backends/cuda/check.h"
+#include "backends/cuda/gelu_fast.cuh"
+#include "backends/cuda/gemm_sm90a.h"
+#include "backends/cuda/sm90a/sm90a.cuh"
+
+namespace ferris::cuda {
+
+namespace {
+
+constexpr int kBM = 128, kBN = 256, kBK = 64, kStages = 3, kThreads = 384;
+constexpr int kStageA = kBM * kBK, kStageB = kBN * kBK;  // elements
+constexpr uint32_t kStageBytes = (kStageA + kStageB) * 2;
+// The ring, the staged output tile (8 blocks of 64 x 64), slack for the 1,024-byte alignment.
+constexpr size_t kSmemBytes = size_t(kStages) * kStageBytes + kBM * kBN * 2 + 1024;
+constexpr int kMultiplierRegs = 200, kOtherRegs = 104;  // setmaxnreg: 256 x 200 + 128 x 104
+
+template <typename T>
+__device__ __forceinline__ float widen(T v) {
+    if constexpr (std::is_same_v<T, __half>)
+        return __half2float(v);
+    else
+        return __bfloat162float(v);
+}
+template <typename T>
+__device__ __forceinline__ T narrow(float v) {
+    if constexpr (std::is_same_v<T, __half>)
+        return __float2half_rn(v);
+    else
+        return __float2bfloat16_rn(v);
+}
+
+// Two accumulators plus their biases, rounded to T (the Linear's output), [GELU'd], packed.
+template <typename T, bool kGelu>
+__device__ __forceinline__ uint32_t finish_pair(float v0, float v1) {
+    T pair[2] = {narrow<T>(v0), narrow<T>(v1)};
+    if constexpr (kGelu) {
+        pair[0] = narrow<T>(gelu_fast<T>(widen(pair[0])));
+        pair[1] = narrow<T>(gelu_fast<T>(widen(pair[1])));
+    }
+    return *reinterpret_cast<const uint32_t*>(pair);
+}
+
+// Byte offset of 16-byte chunk `chunk` (0-31) of row `row` (0-127) in the staged tile: block
+// (row / 64, chunk / 8) of 64 x 64 values, rows of 128 bytes, chunk c of row r at c ^ (r % 8)
+// (the TMA's 128-byte swizzle; the eight rows of one stmatrix fall in different banks).
+__device__ __forceinline__ uint32_t staged_offset(int row, int chunk) {
+    return ((row / 64) * 4 + chunk / 8) * 8192 + (row % 64) * 128 +
+           (((chunk % 8) ^ (row % 8)) * 16);
+}
+
+template <typename T, bool kGelu>
+__global__ void __launch_bounds__(kThreads, 1)
+    gemm_sm90a_kernel(const __grid_constant__ CUtensorMap x_map,
+                      const __grid_constant__ CUtensorMap w_map,
+                      const __grid_constant__ CUtensorMap y_map, const T* __restrict__ bias, int m,
+                      int n, int k) {
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    using namespace sm90;
+    extern __shared__ uint8_t smem_raw[];
+    // The 128-byte swizzle repeats every 1,024 bytes: buffers start on that boundary.
+    T* smem =
+        reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t(1023));
+    T* stage_a = smem;                                 // kStages x (128 x 64)
+    T* stage_b = smem + kStages * kStageA;             // kStages x (256 x 64)
+    T* staged = smem + kStages * (kStageA + kStageB);  // 128 x 256, see staged_offset
+    __shared__ __align__(8) uint64_t full[kStages], empty[kStages], staged_full, staged_empty;
+
+    const int n_tiles = n / kBN, tiles = ((m + kBM - 1) / kBM) * n_tiles, k_steps = k / kBK;
+    const int group = threadIdx.x / 128, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < kStages; ++s) {
+            mbar_init(&full[s], 1);   // the producer's arrive (plus the TMA bytes)
+            mbar_init(&empty[s], 2);  // one arrive per multiplier warpgroup
+        }
+        mbar_init(&staged_full, 256);  // every multiplier thread, after its stmatrix
+        mbar_init(&staged_empty, 1);   // the storer that issued the store, once it is read
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    }
+    __syncthreads();
+
+    if (group == 2) {
+        setmaxnreg_dec<kOtherRegs>();
+        if (warp == 8) {  // the producer
+            if (lane != 0) return;
+            int s = 0;
+            uint32_t phase = 0;
+            for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+                const int m0 = (tile / n_tiles) * kBM, n0 = (tile % n_tiles) * kBN;
+                for (int ks = 0; ks < k_steps; ++ks) {
+                    mbar_wait(&empty[s], phase ^ 1);
+                    mbar_arrive_expect_tx(&full[s], kStageBytes);
+                    tma_load_2d(stage_a + s * kStageA, &x_map, &full[s], ks * kBK, m0);
+                    tma_load_2d(stage_b + s * kStageB, &w_map, &full[s], ks * kBK, n0);
+                    if (++s == kStages) s = 0, phase ^= 1;
+                }
+            }
+            return;
+        }
+        // The storers: one thread stores each staged tile (rows past M are not written).
+        if (warp != 9 || lane != 0) return;
+        uint32_t phase = 0;
+        for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+            const int m0 = (tile / n_tiles) * kBM, n0 = (tile % n_tiles) * kBN;
+            mbar_wait(&staged_full, phase);
+            phase ^= 1;
+            for (int b = 0; b < 8; ++b)
+                tma_store_2d(&y_map, staged + b * 64 * 64, n0 + (b % 4) * 64, m0 + (b / 4) * 64);
+            tma_store_commit();
+            tma_store_wait_read();
+            mbar_arrive(&staged_empty);
+        }
+        tma_store_wait_all();
+        return;
+    }
+
+    // The multipliers.
+    setmaxnreg_inc<kMultiplierRegs>();
+    const bool leader = threadIdx.x % 128 == 0;
+    const int wg_warp = warp % 4;
+    float d[128];
+    int s = 0;
+    uint32_t phase = 0, staged_phase = 0;
+    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        const int n0 = (tile % n_tiles) * kBN;
+        int previous = -1;
+        for (int ks = 0; ks < k_steps; ++ks) {
+            mbar_wait(&full[s], phase);
+            wgmma_fence();
+            const T* a = stage_a + s * kStageA + group * 64 * kBK;
+            const T* b = stage_b + s * kStageB;
+#pragma unroll
+            for (int kk = 0; kk < kBK / 16; ++kk)
+                wgmma_m64n256k16<T>(d, smem_desc_sw128(a + kk * 16), smem_desc_sw128(b + kk * 16),
+                                    ks > 0 || kk > 0);
+            wgmma_commit();
+            // The step before is done once at most this one is in flight: its stage goes back.
+            wgmma_wait<1>();
+            if (previous >= 0 && leader) mbar_arrive(&empty[previous]);
+            previous = s;
+            if (++s == kStages) s = 0, phase ^= 1;
+        }
+        wgmma_wait<0>();
+        if (leader) mbar_arrive(&empty[previous]);
+#pragma unroll
+        for (int i = 0; i < 128; ++i) fence_operand(d[i]);
+
+        // Fragment: d[4j + 2h + e] is row 16 wg_warp + lane/4 + 8h, column 8j + 2 (lane%4) + e.
+        // stmatrix x4 takes the 8 x 8 matrices (j, top) (j, bottom) (j+1, top) (j+1, bottom);
+        // lane l gives the address of row l % 8 of matrix l / 8.
+        mbar_wait(&staged_empty, staged_phase ^ 1);  // the last tile's store has read it
+        staged_phase ^= 1;
+        const int mi = lane / 8, row = group * 64 + wg_warp * 16 + (mi % 2) * 8 + lane % 8;
+        const uint32_t base = smem_u32(staged);
+#pragma unroll
+        for (int j = 0; j < 32; j += 2) {
+            uint32_t r[4];
+#pragma unroll
+            for (int q = 0; q < 2; ++q) {
+                const int col = n0 + 8 * (j + q) + 2 * (lane % 4);
+                float b0 = 0.0f, b1 = 0.0f;
+                if (bias) {
+                    const uint32_t packed = *reinterpret_cast<const uint32_t*>(bias + col);
+                    const T* bp = reinterpret_cast<const T*>(&packed);
+                    b0 = widen(bp[0]);
+                    b1 = widen(bp[1]);
+                }
+                r[2 * q] = finish_pair<T, kGelu>(d[4 * (j + q)] + b0, d[4 * (j + q) + 1] + b1);
+                r[2 * q + 1] =
+                    finish_pair<T, kGelu>(d[4 * (j + q) + 2] + b0, d[4 * (j + q) + 3] + b1);
+            }
+            stmatrix_x4(base + staged_offset(row, j + mi / 2), r[0], r[1], r[2], r[3]);
+        }
+        fence_async_shared();  // the stmatrix writes, before the TMA store reads them
+        mbar_arrive(&staged_full);
+    }
+#endif
+}
+
+PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
+    static PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
+        void* p = nullptr;
+        cudaDriverEntryPointQueryResult found{};
+        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault,
+                                             &found) != cudaSuccess ||
+            found != cudaDriverEntryPointSuccess)
+            p = nullptr;
+        return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(p);
+    }();
+    return fn;
+}
+
+// Row-major (rows, cols) 16-bit matrix in boxes of box_rows x box_cols (128 bytes wide at most)
+// with the 128-byte swizzle.
+CUtensorMap make_map(const void* base, DType dt, int64_t rows, int64_t cols, int box_rows,
+                     int box_cols) {
+    CUtensorMap map;
+    const cuuint64_t dims[2] = {cuuint64_t(cols), cuuint64_t(rows)};
+    const cuuint64_t strides[1] = {cuuint64_t(cols) * 2};
+    const cuuint32_t box[2] = {cuuint32_t(box_cols), cuuint32_t(box_rows)};
+    const cuuint32_t element_strides[2] = {1, 1};
+    const CUresult r = tensor_map_encoder()(
+        &map,
+        dt == DType::BF16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2,
+        const_cast<void*>(base), dims, strides, box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+        CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+        CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS)
+        fail(ErrorCode::Backend, "cuTensorMapEncodeTiled failed (CUresult ", int(r), ") for a ",
+             rows, " x ", cols, " matrix");
+    return map;
+}
+
+// Whether `device` is compute capability 9.0, asked once per device.
+bool is_sm90(int device) {
+    constexpr int kMaxDevices = 64;
+    static std::atomic<int> answer[kMaxDevices] = {};  // 0 not asked, 1 yes, 2 no
+    if (device < 0 || device >= kMaxDevices) return false;
+    if (answer[device].load() == 0) {
+        int major = 0, minor = 0;
+        FERRIS_CUDA_CHECK(
+            cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+        FERRIS_CUDA_CHECK(
+            cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+        answer[device].store(major == 9 && minor == 0 ? 1 : 2);
+    }
+    return answer[device].load() == 1;
+}
+
+template <typename T, bool kGelu>
+void launch(const CUtensorMap& x_map, const CUtensorMap& w_map, const CUtensorMap& y_map,
+            const void* bias, int64_t m, int64_t n, int64_t k, cudaStream_t stream) {
+    auto* kernel = gemm_sm90a_kernel<T, kGelu>;
+    int device = 0, sms = 0;
+    FERRIS_CUDA_CHECK(cudaGetDevice(&device));
+    FERRIS_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    // The shared-memory opt-in is per device and per kernel: set once for each.
+    static std::atomic<uint64_t> opted_in{0};
+    const uint64_t bit = uint64_t(1) << (device & 63);
+    if (!(opted_in.load() & bit)) {
+        FERRIS_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                               int(kSmemBytes)));
+        opted_in.fetch_or(bit);
+    }
+    const int64_t tiles = ((m + kBM - 1) / kBM) * (n / kBN);
+    const int grid = int(tiles < sms ? tiles : sms);
+    kernel<<<grid, kThreads, kSmemBytes, stream>>>(x_map, w_map, y_map, static_cast<const T*>(bias),
+                                                   int(m), int(n), int(k));
+    FERRIS_CUDA_LAUNCH_CHECK("gemm_sm90a_kernel");
+}
+
+}  // namespace
+
+bool gemm_sm90a_fits(DType dt, int64_t m, int64_t n, int64_t k, const void* y, const void* x,
+                     const void* w, const void* bias) {
+    static const bool disabled = std::getenv("FERRIS_CUDA_NO_SM90A_GEMM") != nullptr;
+    if (disabled || (dt != DType::F16 && dt != DType::BF16)) return false;
+    const auto aligned = [](const void* p, uintptr_t a) {
+        return reinterpret_cast<uintptr_t>(p) % a == 0;
+    };
+    const bool shapes = m >= 1 && m < (int64_t(1) << 31) && n >= kBN && n % kBN == 0 &&
+                        n < (int64_t(1) << 31) && k >= kBK && k % kBK == 0 &&
+                        k < (int64_t(1) << 31);
+    if (!shapes || !aligned(y, 16) || !aligned(x, 16) || !aligned(w, 16) ||
+        (bias && !aligned(bias, 4)))
+        return false;
+    int device = 0;
+    FERRIS_CUDA_CHECK(cudaGetDevice(&device));
+    return is_sm90(device) && tensor_map_encoder() != nullptr;
+}
+
+void gemm_sm90a(void* y, const void* x, const void* w, const void* bias, DType dt, bool gelu,
+                int64_t m, int64_t n, int64_t k, cudaStream_t stream) {
+    const CUtensorMap x_map = make_map(x, dt, m, k, kBM, kBK);
+    const CUtensorMap w_map = make_map(w, dt, n, k, kBN, kBK);
+    const CUtensorMap y_map = make_map(y, dt, m, n, 64, 64);
+    if (dt == DType::BF16) {
+        if (gelu)
+            launch<__nv_bfloat16, true>(x_map, w_map, y_map, bias, m, n, k, stream);
+        else
+            launch<__nv_bfloat16, false>(x_map, w_map, y_map, bias, m, n, k, stream);
+    } else {
+        if (gelu)
+            launch<__half, true>(x_map, w_map, y_map, bias, m, n, k, stream);
+        else
+            launch<__half, false>(x_map, w_map, y_map, bias, m, n, k, stream);
+    }
+}
+
+}  // namespace ferris::cuda
