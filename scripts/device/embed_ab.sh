@@ -7,7 +7,8 @@
 # encoder's non-GEMM kernels for both. Carry .deps, .device-in (docs1000.json), .lab-base.
 # Switches: TESTS=0 ST=0 NCU=0 CHUNK=n (the tree's chunk in the three-shape table);
 # VARIANTS="1024:65536 1024:131072" times the tree in the rounds also at those chunk:batch-tokens.
-# TESTS=0 builds only bench_embed and the CLI; RACE_FILTER the tests under racecheck.
+# ENV_VARIANTS="FERRIS_CUDA_NO_SM90A_GEMM=1" times the tree in the rounds also with that
+# environment. TESTS=0 builds only bench_embed and the CLI; RACE_FILTER the tests under racecheck.
 set -uo pipefail
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 source scripts/device/env.sh
@@ -29,7 +30,7 @@ if [ "${TESTS:-1}" = 1 ]; then
   grep -E "tests passed|Failed|\*\*\*|Timeout" /tmp/ctest_cuda.log | head -20
   grep -B5 -A25 "Failure" /tmp/ctest_cuda.log | head -80
   CS=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-  timeout 200 $CS --tool memcheck --error-exitcode 9 /tmp/fcuda/tests/ferris_cuda_tests --gtest_filter='CudaOps.EmbeddingLayerNorm*:CudaOps.PoolHalf*:CudaOps.AttentionPacked*:CudaOps.HalfActivation*' > /tmp/memcheck.log 2>&1; echo "memcheck rc=$?"; tail -3 /tmp/memcheck.log
+  timeout 200 $CS --tool memcheck --error-exitcode 9 /tmp/fcuda/tests/ferris_cuda_tests --gtest_filter='CudaOps.EmbeddingLayerNorm*:CudaOps.PoolHalf*:CudaOps.AttentionPacked*:CudaOps.HalfActivation*:CudaOps.LinearGelu*' > /tmp/memcheck.log 2>&1; echo "memcheck rc=$?"; tail -3 /tmp/memcheck.log
   timeout 150 $CS --tool racecheck --error-exitcode 9 /tmp/fcuda/tests/ferris_cuda_tests --gtest_filter="${RACE_FILTER:-CudaOps.PoolHalf*:CudaOps.EmbeddingLayerNorm*}" > /tmp/racecheck.log 2>&1; echo "racecheck rc=$?"; tail -3 /tmp/racecheck.log
 fi
 echo "== bench $(date +%T)"
@@ -40,6 +41,9 @@ for round in 1 2; do
     for m in $M ${VARIANT_MODELS:-}; do
       timeout 120 /tmp/fcuda/bench/bench_embed $m $D --device cuda --dtype f16 --sizes 1000 --repeat 20 --chunk ${v%%:*} --batch-tokens ${v#*:} | sed "s/^/tree chunk:batch $v r$round /"
     done
+  done
+  for e in ${ENV_VARIANTS:-}; do
+    env $e timeout 120 /tmp/fcuda/bench/bench_embed $M $D --device cuda --dtype f16 --sizes 1000 --repeat 20 | sed "s/^/tree $e r$round /"
   done
 done
 for m in e5-small-v2 all-minilm-l6-v2 all-mpnet-base-v2; do
