@@ -204,7 +204,7 @@ bool check_and_time(cublasLtHandle_t lt, void* ws, int m, int n, int k, bool tim
     ok &= compare(out, ref, count, tol, "linear + bias");
     gelu_pass<<<132 * 8, 256>>>(ref, count / 8);
     ferris::cuda::gemm_sm90a_gelu_table = bf16 ? table_bf16 : table_f16;
-    for (int mode : {3, 11, 17, 20, 21, 22, 23, 24, 25}) {
+    for (int mode : {25, 26, 30, 31, 32, 33}) {
         ferris::cuda::gemm_sm90a_mode = mode;
         CK(cudaMemset(out, 0xFF, count * sizeof(T)));
         CK(ferris::cuda::gemm_sm90a(out, x, w, bias, bf16, true, m, n, k, 0));
@@ -257,8 +257,16 @@ bool check_and_time(cublasLtHandle_t lt, void* ws, int m, int n, int k, bool tim
                                "fast: deferred",
                                "fast: deferred + finishers 8/16",
                                "fast: deferred + finishers 12/16",
-                               "fast: multipliers' epilogue"};
-        for (int mode : {3, 11, 17, 20, 21, 22, 23, 24, 25}) {
+                               "fast: multipliers' epilogue",
+                               "fast: epilogue + finishers 8/32 cols",
+                               "fast: epilogue + finishers 12/32 cols",
+                               "fast: epilogue + finishers 16/32 cols",
+                               "fast: epilogue + finishers 20/32 cols",
+                               "fast: epilogue + finishers 2/32 cols",
+                               "fast: epilogue + finishers 4/32 cols",
+                               "fast: epilogue + finishers 6/32 cols",
+                               "fast: epilogue + finishers 10/32 cols"};
+        for (int mode : {25, 30, 31, 32, 26, 33}) {
             if (plain) break;
             ferris::cuda::gemm_sm90a_mode = mode;
             const float t = median_ms(

@@ -277,6 +277,21 @@ __global__ void __launch_bounds__(C::threads, 1)
                     chunks[c] = v;
                 }
             }
+            if constexpr (C::where == 6) {
+                // The last fin_rows of the 32 column chunks of every row (the multipliers GELU'd
+                // the others in their registers).
+                constexpr int kCols = C::fin_rows;
+                for (int i = f; i < kBM * kCols; i += kFinishers) {
+                    uint4* chunk = reinterpret_cast<uint4*>(
+                        reinterpret_cast<uint8_t*>(staged) +
+                        staged_offset(i / kCols, 32 - kCols + i % kCols));
+                    uint4 v = *chunk;
+                    T* e = reinterpret_cast<T*>(&v);
+#pragma unroll
+                    for (int j = 0; j < 8; ++j) e[j] = from_f<T>(gelu_of<T, C::erff>(to_f(e[j])));
+                    *chunk = v;
+                }
+            }
             fence_async_shared();
             named_barrier(1, kFinishers);
             if (f == 0) {
@@ -302,6 +317,7 @@ __global__ void __launch_bounds__(C::threads, 1)
     // where 4: the staged tile waits for its GELU and store until the next tile's MMAs are in
     // flight (pending; its origin in pending_m0 / pending_n0). Each warp GELUs the 16 rows its own
     // stmatrix wrote, a share of them per K step, so that only the store needs all 256 threads.
+    constexpr bool kDeferred = C::where == 4 || C::where == 5;
     bool pending = false;
     int pending_m0 = 0, pending_n0 = 0;
     const int gelu_steps = k_steps > 1 ? k_steps - 1 : 1;
@@ -347,7 +363,7 @@ __global__ void __launch_bounds__(C::threads, 1)
             wgmma_commit();
             // where 4: while this step's MMAs run, a share of the previous tile's GELU, and after
             // the last share its store (C::unroll 3: after the wait below instead).
-            const bool share = C::where >= 4 && pending && ks < gelu_steps;
+            const bool share = kDeferred && pending && ks < gelu_steps;
             if (C::unroll != 3 && share) {
                 gelu_rows(kOwnRows * ks / gelu_steps, kOwnRows * (ks + 1) / gelu_steps);
                 if (ks == gelu_steps - 1) store_staged();
@@ -394,7 +410,7 @@ __global__ void __launch_bounds__(C::threads, 1)
             }
             continue;
         }
-        if constexpr (C::where >= 4) {
+        if constexpr (kDeferred) {
             // The previous tile's store must have read the staging buffer.
             if (pending) {
                 if (threadIdx.x == 0) tma_store_wait_read();
@@ -422,6 +438,16 @@ __global__ void __launch_bounds__(C::threads, 1)
                     b0 = to_f(bp[0]);
                     b1 = to_f(bp[1]);
                 }
+                // where 6: the multipliers GELU column chunks 0 .. 31 - fin_rows only.
+                constexpr bool kMulGelu = C::where == 2 || C::where == 6;
+                const bool gelu_here = C::where != 6 || j + q < 32 - C::fin_rows;
+                if (kMulGelu && gelu_here) {
+                    r[2 * q] = round_pair<T, true, C::erff>(d[4 * (j + q)] + b0,
+                                                            d[4 * (j + q) + 1] + b1);
+                    r[2 * q + 1] = round_pair<T, true, C::erff>(d[4 * (j + q) + 2] + b0,
+                                                                d[4 * (j + q) + 3] + b1);
+                    continue;
+                }
                 r[2 * q] = round_pair<T, C::where == 2, C::erff>(d[4 * (j + q)] + b0,
                                                                  d[4 * (j + q) + 1] + b1);
                 r[2 * q + 1] = round_pair<T, C::where == 2, C::erff>(d[4 * (j + q) + 2] + b0,
@@ -429,7 +455,7 @@ __global__ void __launch_bounds__(C::threads, 1)
             }
             stmatrix_x4(base + staged_offset(row, j + mi / 2), r[0], r[1], r[2], r[3]);
         }
-        if constexpr (C::where >= 4) {
+        if constexpr (kDeferred) {
             __syncwarp();  // the warp's own rows, read back by its lanes during the next tile
             pending = true;
             pending_m0 = (tile / n_tiles) * kBM;
@@ -437,7 +463,7 @@ __global__ void __launch_bounds__(C::threads, 1)
         }
         if constexpr (C::where != 4) mbar_arrive(&staged_full);
     }
-    if constexpr (C::where >= 4) {
+    if constexpr (kDeferred) {
         if (pending) {
             gelu_rows(0, kOwnRows);
             store_staged();
@@ -527,7 +553,9 @@ bool gemm_sm90a_fits(int64_t m, int64_t n, int64_t k, const void* y, const void*
 // same structure with no GELU (C::unroll 2), 14 each share after the wait (C::unroll 3), 15 mode
 // 11 without setmaxnreg, 16-19 the finishers taking 6 / 8 / 10 / 12 of every 16 rows (where 5);
 // with gelu_fast: 20 / 21 the finishers (as 1 / 3), 22 deferred (as 11), 23 / 24 shared 8 / 12
-// rows, 25 in the multipliers' epilogue.
+// rows, 25 in the multipliers' epilogue, 26-29 the finishers taking the last 8 / 12 / 16 / 20 of
+// the 32 column chunks (where 6), the multipliers the rest in their epilogue; 30-33 the same with
+// 2 / 4 / 6 / 10 chunks.
 int gemm_sm90a_mode = 1;
 const uint16_t* gemm_sm90a_gelu_table = nullptr;
 
@@ -588,6 +616,22 @@ cudaError_t gemm_sm90a(void* y, const void* x, const void* w, const void* bias, 
                 return run(Config<384, 200, 104, 1, 2, 5, 12>{});
             case 25:
                 return run(Config<384, 200, 104, 1, 2, 2>{});
+            case 26:
+                return run(Config<384, 200, 104, 1, 2, 6, 8>{});
+            case 27:
+                return run(Config<384, 200, 104, 1, 2, 6, 12>{});
+            case 28:
+                return run(Config<384, 200, 104, 1, 2, 6, 16>{});
+            case 29:
+                return run(Config<384, 200, 104, 1, 2, 6, 20>{});
+            case 30:
+                return run(Config<384, 200, 104, 1, 2, 6, 2>{});
+            case 31:
+                return run(Config<384, 200, 104, 1, 2, 6, 4>{});
+            case 32:
+                return run(Config<384, 200, 104, 1, 2, 6, 6>{});
+            case 33:
+                return run(Config<384, 200, 104, 1, 2, 6, 10>{});
             default:
                 return run(Config<384, 200, 104, 1, false, 0>{});
         }

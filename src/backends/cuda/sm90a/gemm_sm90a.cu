@@ -7,11 +7,14 @@
 //   swizzle) into a 3-stage ring, each stage's full barrier counting the bytes;
 // - warpgroups 0 and 1 (multipliers): rows 0-63 and 64-127 of the tile, four wgmma m64n256k16 a
 //   stage; a stage goes back once its MMAs are known done. At the tile's end they add the bias,
-//   round to T, apply the GELU and stmatrix the tile into a staging buffer, then go on;
-// - warps 9-11 (storers): the staged tile's TMA store, while the multipliers work on the next.
+//   round to T, apply the GELU to columns 0-191 and stmatrix the tile into a staging buffer, then
+//   go on to the next tile;
+// - warps 9-11 (finishers): the GELU of columns 192-255 in the staging buffer, then the tile's TMA
+//   store, while the multipliers work on the next tile.
 // Why gelu_fast and not erff: the GELU is bound by instructions, not memory. erff's ~30 a value
-// cost more than the GELU pass this kernel replaces; gelu_fast's ~15 make up + GELU 0.83 of
-// cuBLASLt + the pass on an H100 (dev/NOTES.md, "A GEMM of our own").
+// cost more than the GELU pass this kernel replaces; with gelu_fast's ~15, up + GELU takes 0.72
+// of cuBLASLt + the pass on an H100 (0.82 with the multipliers doing all of it, worse with the
+// finishers doing more than this quarter: dev/NOTES.md, "A GEMM of our own").
 #include <cuda.h>
 #include <cudaTypedefs.h>
 
@@ -33,6 +36,9 @@ constexpr uint32_t kStageBytes = (kStageA + kStageB) * 2;
 // The ring, the staged output tile (8 blocks of 64 x 64), slack for the 1,024-byte alignment.
 constexpr size_t kSmemBytes = size_t(kStages) * kStageBytes + kBM * kBN * 2 + 1024;
 constexpr int kMultiplierRegs = 200, kOtherRegs = 104;  // setmaxnreg: 256 x 200 + 128 x 104
+// The finishers' share of the GELU: the last 64 columns, i.e. staged blocks 3 and 7 (see
+// staged_offset), whose 1,024 16-byte chunks they take in any order (the GELU is element-wise).
+constexpr int kFinisherFirstChunk = 24, kFinishers = 96;
 
 template <typename T>
 __device__ __forceinline__ float widen(T v) {
@@ -50,10 +56,10 @@ __device__ __forceinline__ T narrow(float v) {
 }
 
 // Two accumulators plus their biases, rounded to T (the Linear's output), [GELU'd], packed.
-template <typename T, bool kGelu>
-__device__ __forceinline__ uint32_t finish_pair(float v0, float v1) {
+template <typename T>
+__device__ __forceinline__ uint32_t finish_pair(float v0, float v1, bool gelu) {
     T pair[2] = {narrow<T>(v0), narrow<T>(v1)};
-    if constexpr (kGelu) {
+    if (gelu) {
         pair[0] = narrow<T>(gelu_fast<T>(widen(pair[0])));
         pair[1] = narrow<T>(gelu_fast<T>(widen(pair[1])));
     }
@@ -116,20 +122,37 @@ __global__ void __launch_bounds__(kThreads, 1)
             }
             return;
         }
-        // The storers: one thread stores each staged tile (rows past M are not written).
-        if (warp != 9 || lane != 0) return;
+        // The finishers: their share of the GELU, then one of them stores the tile (rows past M
+        // are not written).
+        const int f = threadIdx.x - 288;
         uint32_t phase = 0;
         for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
             const int m0 = (tile / n_tiles) * kBM, n0 = (tile % n_tiles) * kBN;
             mbar_wait(&staged_full, phase);
             phase ^= 1;
-            for (int b = 0; b < 8; ++b)
-                tma_store_2d(&y_map, staged + b * 64 * 64, n0 + (b % 4) * 64, m0 + (b / 4) * 64);
-            tma_store_commit();
-            tma_store_wait_read();
-            mbar_arrive(&staged_empty);
+            if constexpr (kGelu) {
+                for (int c = f; c < 1024; c += kFinishers) {
+                    uint4* chunk =
+                        reinterpret_cast<uint4*>(staged + (c < 512 ? 3 : 7) * 64 * 64) + c % 512;
+                    uint4 v = *chunk;
+                    T* e = reinterpret_cast<T*>(&v);
+#pragma unroll
+                    for (int i = 0; i < 8; ++i) e[i] = narrow<T>(gelu_fast<T>(widen(e[i])));
+                    *chunk = v;
+                }
+                fence_async_shared();
+                named_barrier(1, kFinishers);
+            }
+            if (f == 0) {
+                for (int b = 0; b < 8; ++b)
+                    tma_store_2d(&y_map, staged + b * 64 * 64, n0 + (b % 4) * 64,
+                                 m0 + (b / 4) * 64);
+                tma_store_commit();
+                tma_store_wait_read();
+                mbar_arrive(&staged_empty);
+            }
         }
-        tma_store_wait_all();
+        if (f == 0) tma_store_wait_all();
         return;
     }
 
@@ -184,9 +207,10 @@ __global__ void __launch_bounds__(kThreads, 1)
                     b0 = widen(bp[0]);
                     b1 = widen(bp[1]);
                 }
-                r[2 * q] = finish_pair<T, kGelu>(d[4 * (j + q)] + b0, d[4 * (j + q) + 1] + b1);
+                const bool gelu = kGelu && j + q < kFinisherFirstChunk;  // the rest: finishers
+                r[2 * q] = finish_pair<T>(d[4 * (j + q)] + b0, d[4 * (j + q) + 1] + b1, gelu);
                 r[2 * q + 1] =
-                    finish_pair<T, kGelu>(d[4 * (j + q) + 2] + b0, d[4 * (j + q) + 3] + b1);
+                    finish_pair<T>(d[4 * (j + q) + 2] + b0, d[4 * (j + q) + 3] + b1, gelu);
             }
             stmatrix_x4(base + staged_offset(row, j + mi / 2), r[0], r[1], r[2], r[3]);
         }
