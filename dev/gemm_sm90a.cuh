@@ -282,9 +282,9 @@ __global__ void __launch_bounds__(C::threads, 1)
                 // the others in their registers).
                 constexpr int kCols = C::fin_rows;
                 for (int i = f; i < kBM * kCols; i += kFinishers) {
-                    uint4* chunk = reinterpret_cast<uint4*>(
-                        reinterpret_cast<uint8_t*>(staged) +
-                        staged_offset(i / kCols, 32 - kCols + i % kCols));
+                    uint4* chunk =
+                        reinterpret_cast<uint4*>(reinterpret_cast<uint8_t*>(staged) +
+                                                 staged_offset(i / kCols, 32 - kCols + i % kCols));
                     uint4 v = *chunk;
                     T* e = reinterpret_cast<T*>(&v);
 #pragma unroll
@@ -442,8 +442,8 @@ __global__ void __launch_bounds__(C::threads, 1)
                 constexpr bool kMulGelu = C::where == 2 || C::where == 6;
                 const bool gelu_here = C::where != 6 || j + q < 32 - C::fin_rows;
                 if (kMulGelu && gelu_here) {
-                    r[2 * q] = round_pair<T, true, C::erff>(d[4 * (j + q)] + b0,
-                                                            d[4 * (j + q) + 1] + b1);
+                    r[2 * q] =
+                        round_pair<T, true, C::erff>(d[4 * (j + q)] + b0, d[4 * (j + q) + 1] + b1);
                     r[2 * q + 1] = round_pair<T, true, C::erff>(d[4 * (j + q) + 2] + b0,
                                                                 d[4 * (j + q) + 3] + b1);
                     continue;

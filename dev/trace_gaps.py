@@ -18,7 +18,7 @@ from collections import defaultdict
 
 def family(name):
     n = name.lower()
-    for key, fam in (("gemm", "gemm"), ("xmma", "gemm"), ("cutlass", "gemm"), ("nvjet", "gemm"),
+    for key, fam in (("gemm_sm90a", "up + gelu (gemm_sm90a)"), ("gemm", "gemm"), ("xmma", "gemm"), ("cutlass", "gemm"), ("nvjet", "gemm"),
                      ("attention", "attention"),
                      ("gelu", "gelu"), ("layer_norm", "layer_norm"), ("embedding", "embedding"),
                      ("pool", "pool"), ("memcpy", "memcpy"), ("memset", "memset")):
