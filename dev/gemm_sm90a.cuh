@@ -28,17 +28,14 @@
 #include <atomic>
 
 #include "../src/backends/cuda/gelu_fast.cuh"
+#include "../src/backends/cuda/sm90a/gemm_sm90a_layout.cuh"
 #include "../src/backends/cuda/sm90a/sm90a.cuh"
 
 namespace ferris::cuda {
 
 namespace {
 
-constexpr int kBM = 128, kBN = 256, kBK = 64, kStages = 3;
-constexpr int kStageA = kBM * kBK, kStageB = kBN * kBK;  // elements
-constexpr uint32_t kStageBytes = (kStageA + kStageB) * 2;
-// The ring, the staged output tile (8 blocks of 64 x 64), slack for the 1,024-byte alignment.
-constexpr size_t kSmemBytes = size_t(kStages) * kStageBytes + kBM * kBN * 2 + 1024;
+using namespace sm90;  // tile sizes, staged layout, tensor maps, PTX helpers
 
 // GELU by table (Config::where 3): every 16-bit value of |x| < 8 (f16: patterns below 0x4800,
 // bf16: below 0x4100, per sign) maps to its GELU, computed once by gelu_table_kernel with the
@@ -144,14 +141,6 @@ __device__ __forceinline__ uint32_t round_pair(float v0, float v1) {
     }
     T pair[2] = {from_f<T>(v0), from_f<T>(v1)};
     return *reinterpret_cast<const uint32_t*>(pair);
-}
-
-// Byte offset of 16-byte chunk `chunk` (0-31) of row `row` (0-127) in the staged tile: block
-// (row / 64, chunk / 8) of 64 x 64 values, rows of 128 bytes, chunk c of row r at c ^ (r % 8)
-// (the TMA's 128-byte swizzle; the eight rows of one stmatrix fall in different banks).
-__device__ __forceinline__ uint32_t staged_offset(int row, int chunk) {
-    return ((row / 64) * 4 + chunk / 8) * 8192 + (row % 64) * 128 +
-           (((chunk % 8) ^ (row % 8)) * 16);
 }
 
 // Lab configurations: C::threads (384: 3 finisher warps; 512: 7), C::mma_regs and C::other_regs
@@ -473,34 +462,10 @@ __global__ void __launch_bounds__(C::threads, 1)
 #endif
 }
 
-PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
-    static PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
-        void* p = nullptr;
-        cudaDriverEntryPointQueryResult found{};
-        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault,
-                                             &found) != cudaSuccess ||
-            found != cudaDriverEntryPointSuccess)
-            p = nullptr;
-        return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(p);
-    }();
-    return fn;
-}
-
-// Row-major (rows, cols) 16-bit matrix in boxes of box_rows x box_cols (128 bytes wide at most)
-// with the 128-byte swizzle.
+// Row-major (rows, cols) 16-bit matrix in boxes of box_rows x box_cols with the 128-byte swizzle.
 bool make_map(CUtensorMap& map, const void* base, bool bf16, int64_t rows, int64_t cols,
               int box_rows, int box_cols) {
-    const auto encode = tensor_map_encoder();
-    if (!encode) return false;
-    const cuuint64_t dims[2] = {cuuint64_t(cols), cuuint64_t(rows)};
-    const cuuint64_t strides[1] = {cuuint64_t(cols) * 2};
-    const cuuint32_t box[2] = {cuuint32_t(box_cols), cuuint32_t(box_rows)};
-    const cuuint32_t element_strides[2] = {1, 1};
-    return encode(&map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16,
-                  2, const_cast<void*>(base), dims, strides, box, element_strides,
-                  CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                  CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-                  CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+    return encode_tile_map(map, base, bf16, rows, cols, box_rows, box_cols) == CUDA_SUCCESS;
 }
 
 template <typename T, class C>

@@ -15,63 +15,37 @@
 // cost more than the GELU pass this kernel replaces; with gelu_fast's ~15, up + GELU takes 0.72
 // of cuBLASLt + the pass on an H100 (0.82 with the multipliers doing all of it, worse with the
 // finishers doing more than this quarter: dev/NOTES.md, "A GEMM of our own").
-#include <cuda.h>
-#include <cudaTypedefs.h>
-
 #include <atomic>
 #include <cstdlib>
 
 #include "backends/cuda/check.h"
+#include "backends/cuda/device_util.cuh"
 #include "backends/cuda/gelu_fast.cuh"
 #include "backends/cuda/gemm_sm90a.h"
+#include "backends/cuda/sm90a/gemm_sm90a_layout.cuh"
 #include "backends/cuda/sm90a/sm90a.cuh"
 
 namespace ferris::cuda {
 
 namespace {
 
-constexpr int kBM = 128, kBN = 256, kBK = 64, kStages = 3, kThreads = 384;
-constexpr int kStageA = kBM * kBK, kStageB = kBN * kBK;  // elements
-constexpr uint32_t kStageBytes = (kStageA + kStageB) * 2;
-// The ring, the staged output tile (8 blocks of 64 x 64), slack for the 1,024-byte alignment.
-constexpr size_t kSmemBytes = size_t(kStages) * kStageBytes + kBM * kBN * 2 + 1024;
+using namespace sm90;  // the tile sizes and layout (gemm_sm90a_layout.cuh), the PTX helpers
+
+constexpr int kThreads = 384;
 constexpr int kMultiplierRegs = 200, kOtherRegs = 104;  // setmaxnreg: 256 x 200 + 128 x 104
 // The finishers' share of the GELU: the last 64 columns, i.e. staged blocks 3 and 7 (see
 // staged_offset), whose 1,024 16-byte chunks they take in any order (the GELU is element-wise).
 constexpr int kFinisherFirstChunk = 24, kFinishers = 96;
 
-template <typename T>
-__device__ __forceinline__ float widen(T v) {
-    if constexpr (std::is_same_v<T, __half>)
-        return __half2float(v);
-    else
-        return __bfloat162float(v);
-}
-template <typename T>
-__device__ __forceinline__ T narrow(float v) {
-    if constexpr (std::is_same_v<T, __half>)
-        return __float2half_rn(v);
-    else
-        return __float2bfloat16_rn(v);
-}
-
 // Two accumulators plus their biases, rounded to T (the Linear's output), [GELU'd], packed.
 template <typename T>
 __device__ __forceinline__ uint32_t finish_pair(float v0, float v1, bool gelu) {
-    T pair[2] = {narrow<T>(v0), narrow<T>(v1)};
+    T pair[2] = {from_float<T>(v0), from_float<T>(v1)};
     if (gelu) {
-        pair[0] = narrow<T>(gelu_fast<T>(widen(pair[0])));
-        pair[1] = narrow<T>(gelu_fast<T>(widen(pair[1])));
+        pair[0] = from_float<T>(gelu_fast<T>(to_float(pair[0])));
+        pair[1] = from_float<T>(gelu_fast<T>(to_float(pair[1])));
     }
     return *reinterpret_cast<const uint32_t*>(pair);
-}
-
-// Byte offset of 16-byte chunk `chunk` (0-31) of row `row` (0-127) in the staged tile: block
-// (row / 64, chunk / 8) of 64 x 64 values, rows of 128 bytes, chunk c of row r at c ^ (r % 8)
-// (the TMA's 128-byte swizzle; the eight rows of one stmatrix fall in different banks).
-__device__ __forceinline__ uint32_t staged_offset(int row, int chunk) {
-    return ((row / 64) * 4 + chunk / 8) * 8192 + (row % 64) * 128 +
-           (((chunk % 8) ^ (row % 8)) * 16);
 }
 
 template <typename T, bool kGelu>
@@ -81,7 +55,6 @@ __global__ void __launch_bounds__(kThreads, 1)
                       const __grid_constant__ CUtensorMap y_map, const T* __restrict__ bias, int m,
                       int n, int k) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    using namespace sm90;
     extern __shared__ uint8_t smem_raw[];
     // The 128-byte swizzle repeats every 1,024 bytes: buffers start on that boundary.
     T* smem =
@@ -137,7 +110,7 @@ __global__ void __launch_bounds__(kThreads, 1)
                     uint4 v = *chunk;
                     T* e = reinterpret_cast<T*>(&v);
 #pragma unroll
-                    for (int i = 0; i < 8; ++i) e[i] = narrow<T>(gelu_fast<T>(widen(e[i])));
+                    for (int i = 0; i < 8; ++i) e[i] = from_float<T>(gelu_fast<T>(to_float(e[i])));
                     *chunk = v;
                 }
                 fence_async_shared();
@@ -204,8 +177,8 @@ __global__ void __launch_bounds__(kThreads, 1)
                 if (bias) {
                     const uint32_t packed = *reinterpret_cast<const uint32_t*>(bias + col);
                     const T* bp = reinterpret_cast<const T*>(&packed);
-                    b0 = widen(bp[0]);
-                    b1 = widen(bp[1]);
+                    b0 = to_float(bp[0]);
+                    b1 = to_float(bp[1]);
                 }
                 const bool gelu = kGelu && j + q < kFinisherFirstChunk;  // the rest: finishers
                 r[2 * q] = finish_pair<T>(d[4 * (j + q)] + b0, d[4 * (j + q) + 1] + b1, gelu);
@@ -220,34 +193,12 @@ __global__ void __launch_bounds__(kThreads, 1)
 #endif
 }
 
-PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
-    static PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
-        void* p = nullptr;
-        cudaDriverEntryPointQueryResult found{};
-        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault,
-                                             &found) != cudaSuccess ||
-            found != cudaDriverEntryPointSuccess)
-            p = nullptr;
-        return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(p);
-    }();
-    return fn;
-}
-
-// Row-major (rows, cols) 16-bit matrix in boxes of box_rows x box_cols (128 bytes wide at most)
-// with the 128-byte swizzle.
+// A TMA descriptor of a row-major (rows, cols) matrix of dt in boxes of box_rows x box_cols.
 CUtensorMap make_map(const void* base, DType dt, int64_t rows, int64_t cols, int box_rows,
                      int box_cols) {
     CUtensorMap map;
-    const cuuint64_t dims[2] = {cuuint64_t(cols), cuuint64_t(rows)};
-    const cuuint64_t strides[1] = {cuuint64_t(cols) * 2};
-    const cuuint32_t box[2] = {cuuint32_t(box_cols), cuuint32_t(box_rows)};
-    const cuuint32_t element_strides[2] = {1, 1};
-    const CUresult r = tensor_map_encoder()(
-        &map,
-        dt == DType::BF16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2,
-        const_cast<void*>(base), dims, strides, box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
-        CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-        CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    const CUresult r =
+        encode_tile_map(map, base, dt == DType::BF16, rows, cols, box_rows, box_cols);
     if (r != CUDA_SUCCESS)
         fail(ErrorCode::Backend, "cuTensorMapEncodeTiled failed (CUresult ", int(r), ") for a ",
              rows, " x ", cols, " matrix");
