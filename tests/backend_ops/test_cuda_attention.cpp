@@ -234,5 +234,39 @@ TEST_F(CudaOps, AttentionPackedBySequenceMatchesCpu) {
                     }
 }
 
+// A batch the size of real encoder inputs: 120 sequences of 1 to 200 rows (about 2,400 blocks of
+// 64 query rows and one head, more than a GPU holds at once, one to four key tiles each), MPNet's
+// twelve heads of 64 and its relative bias; with the tile list and without it (where the blocks
+// past a sequence's end return at once).
+TEST_F(CudaOps, AttentionPackedManySequencesMatchCpu) {
+    const std::vector<int32_t> lengths = {200, 129, 100, 65, 64, 63, 33, 17, 7, 1};
+    std::vector<int32_t> seg = {0};
+    for (int i = 0; i < 120; ++i) seg.push_back(seg.back() + lengths[i % lengths.size()]);
+    const int64_t T = seg.back(), NH = 12, hs = 64, longest = 200;
+    for (DType dt : {DType::BF16, DType::F16}) {
+        Rng rng(static_cast<uint64_t>(T + (dt == DType::F16)));
+        const Tensor qkv = random_tensor({1, T, 3, NH, hs}, dt, rng, -2, 2);
+        const Tensor q = qkv.select(2, 0), k = qkv.select(2, 1), v = qkv.select(2, 2);
+        const Tensor dqkv = up(qkv);
+        const Tensor dq = dqkv.select(2, 0), dk = dqkv.select(2, 1), dv = dqkv.select(2, 2);
+        AttentionMask mask;
+        mask.causal = false;
+        mask.precision = dt;
+        mask.segments = Tensor::from_ints({static_cast<int64_t>(seg.size())}, seg);
+        mask.relative_bias = random_tensor({NH, 2 * longest - 1}, DType::F32, rng, -3, 3);
+        AttentionMask dmask = mask;
+        dmask.segments = up(mask.segments);
+        dmask.relative_bias = up(mask.relative_bias);
+        dmask.longest_segment = longest;
+        const float scale = 0.125f;
+        const std::vector<float> want = ops::attention(q, k, v, mask, scale).to_floats();
+        const std::vector<float> got = down(ops::attention(dq, dk, dv, dmask, scale)).to_floats();
+        EXPECT_LT(rel(got, want), dt == DType::BF16 ? 1e-2 : 2e-3) << dtype_name(dt);
+        dmask.host_segments = mask.segments;
+        EXPECT_EQ(down(ops::attention(dq, dk, dv, dmask, scale)).to_floats(), got)
+            << dtype_name(dt) << " with host_segments";
+    }
+}
+
 }  // namespace
 }  // namespace ferris::testing
