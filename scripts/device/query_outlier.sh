@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# GPU machine, one call: the one-query outlier hunt. sentence-transformers right before Ferris (as
+# in embed_ab.sh), three times for MiniLM and e5, with the GPU's clocks, power and utilization
+# sampled every 20 ms ($OUT/clocks.csv) and the host's load around each run ($OUT/log.txt).
+# Carry .deps and .device-in (docs1000.json).
+set -uo pipefail
+mkdir -p $OUT
+exec > $OUT/log.txt 2>&1
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; nproc
+source scripts/device/env.sh; set +e
+D=.device-in/docs1000.json
+cmake -S . -B /tmp/fcuda -G Ninja -DFERRIS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DFERRIS_TESTS=OFF "${FERRIS_CMAKE_DEPS[@]}" > /tmp/cmake.log 2>&1
+cmake --build /tmp/fcuda -j 14 --target bench_embed ferris_cli > /tmp/build.log 2>&1 || { grep -B2 -A12 -E "error|FAILED" /tmp/build.log | head -40; exit 1; }
+for p in bert:e5-small-v2 bert:all-minilm-l6-v2; do /tmp/fcuda/ferris create-model --arch ${p%%:*} --preset ${p#*:} --out /tmp/m/${p#*:} --force > /dev/null 2>&1; done
+nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,utilization.gpu,pstate --format=csv,noheader -lms 20 > $OUT/clocks.csv 2>&1 &
+SMI=$!
+for i in 1 2 3; do
+  for m in all-minilm-l6-v2 e5-small-v2; do
+    echo "== $i $m st $(date +%T.%N | cut -c1-12) load $(cut -d' ' -f1-3 /proc/loadavg)"
+    timeout 100 python3 bench/peers/st_embed.py /tmp/m/$m $D --sizes 1,100 2>/dev/null | cut -c1-150
+    echo "-- ferris $(date +%T.%N | cut -c1-12) load $(cut -d' ' -f1-3 /proc/loadavg)"
+    timeout 60 /tmp/fcuda/bench/bench_embed /tmp/m/$m $D --device cuda --dtype f16 --sizes 1,1,100 --repeat 20
+    echo "-- ferris end $(date +%T.%N | cut -c1-12); top: $(top -bn1 | sed -n 8,10p | awk '{print $9, $12}' | tr '\n' ' ')"
+  done
+done
+kill $SMI
+echo done
