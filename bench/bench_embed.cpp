@@ -2,8 +2,8 @@
 // forward, pooling, normalization, device sync all included), the way the Ferris assistant calls
 // it. For each N in --sizes: a warm-up of at least 3 calls and 50 ms, as long as that stays
 // under 2 s (one call at least), then --repeat timed calls; prints the median and the minimum.
-// The peer's script warms up with 3 calls of several ms each, where one sub-millisecond call was
-// Ferris' whole warm-up for a query before.
+// The peer's script warms up with 3 calls of several ms each; Ferris used to warm up a query
+// with a single sub-millisecond call.
 // Usage: bench_embed MODEL_DIR DOCS_JSON [--device cpu|cuda] [--sizes 1,100,1000] [--repeat N]
 //        [--threads T] [--batch-tokens B] [--chunk TEXTS] [--dtype f32|f16|bf16] [--json]
 #include <algorithm>
