@@ -8,7 +8,9 @@
 # Switches: TESTS=0 ST=0 NCU=0 CHUNK=n (the tree's chunk in the three-shape table);
 # VARIANTS="1024:65536 1024:131072" times the tree in the rounds also at those chunk:batch-tokens.
 # ENV_VARIANTS="FERRIS_CUDA_NO_SM90A_GEMM=1" times the tree in the rounds also with that
-# environment. TESTS=0 builds only bench_embed and the CLI; RACE_FILTER the tests under racecheck.
+# environment. TESTS=0 builds only bench_embed and the CLI; RACE_FILTER the tests under racecheck;
+# MEMCHECK_FILTER the tests under memcheck; NCU_REGEX the kernels ncu times; TEST_ENV="A=B" runs
+# the CUDA tests once more with that setting; PAUSE=s waits that long after each peer process.
 set -uo pipefail
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 source scripts/device/env.sh
@@ -29,8 +31,17 @@ if [ "${TESTS:-1}" = 1 ]; then
   ctest --test-dir /tmp/fcuda -L cuda -j 4 --output-on-failure --timeout 300 > /tmp/ctest_cuda.log 2>&1
   grep -E "tests passed|Failed|\*\*\*|Timeout" /tmp/ctest_cuda.log | head -20
   grep -B5 -A25 "Failure" /tmp/ctest_cuda.log | head -80
+  if [ -n "${TEST_ENV:-}" ]; then
+    echo "== ctest -L cuda with $TEST_ENV"
+    env $TEST_ENV ctest --test-dir /tmp/fcuda -L cuda -j 4 --output-on-failure --timeout 300 > /tmp/ctest_cuda_env.log 2>&1
+    grep -E "tests passed|Failed|\*\*\*|Timeout" /tmp/ctest_cuda_env.log | head -20
+  fi
   CS=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-  timeout 200 $CS --tool memcheck --error-exitcode 9 /tmp/fcuda/tests/ferris_cuda_tests --gtest_filter='CudaOps.EmbeddingLayerNorm*:CudaOps.PoolHalf*:CudaOps.AttentionPacked*:CudaOps.HalfActivation*:CudaOps.LinearGelu*' > /tmp/memcheck.log 2>&1; echo "memcheck rc=$?"; tail -3 /tmp/memcheck.log
+  timeout 200 $CS --tool memcheck --error-exitcode 9 /tmp/fcuda/tests/ferris_cuda_tests --gtest_filter="${MEMCHECK_FILTER:-CudaOps.EmbeddingLayerNorm*:CudaOps.PoolHalf*:CudaOps.AttentionPacked*:CudaOps.HalfActivation*:CudaOps.LinearGelu*:CudaEncoderWide.*}" > /tmp/memcheck.log 2>&1; MC=$?; echo "memcheck rc=$MC"; tail -3 /tmp/memcheck.log
+  if [ "$MC" != 0 ]; then  # which tests, then the first error whole
+    grep -E "^\[ RUN|^========= (Invalid|Program hit)" /tmp/memcheck.log | uniq -c | head -30
+    grep -m 1 -A16 -E "^========= (Invalid|Program hit)" /tmp/memcheck.log
+  fi
   timeout 150 $CS --tool racecheck --error-exitcode 9 /tmp/fcuda/tests/ferris_cuda_tests --gtest_filter="${RACE_FILTER:-CudaOps.PoolHalf*:CudaOps.EmbeddingLayerNorm*}" > /tmp/racecheck.log 2>&1; echo "racecheck rc=$?"; tail -3 /tmp/racecheck.log
 fi
 echo "== bench $(date +%T)"
@@ -48,6 +59,7 @@ for round in 1 2; do
 done
 for m in e5-small-v2 all-minilm-l6-v2 all-mpnet-base-v2; do
   [ "${ST:-1}" = 1 ] && timeout 200 python3 bench/peers/st_embed.py /tmp/m/$m $D --sizes 1,100,1000 2>/dev/null | sed "s/^/st $m /"
+  sleep "${PAUSE:-0}"  # PAUSE=s: between the peer's process and Ferris' (the one-query outlier)
   timeout 120 /tmp/fbase/bench/bench_embed /tmp/m/$m $D --device cuda --dtype f16 --sizes 1,100,1000 --repeat 20 | sed "s/^/base $m /"
   timeout 120 /tmp/fcuda/bench/bench_embed /tmp/m/$m $D --device cuda --dtype f16 --sizes 1,100,1000 --repeat 20 ${CHUNK:+--chunk $CHUNK} | sed "s/^/tree $m /"
   [ "${ST:-1}" = 1 ] && timeout 200 python3 bench/peers/st_embed.py /tmp/m/$m $D --sizes 1000 2>/dev/null | sed "s/^/st again $m /"
@@ -55,7 +67,7 @@ done
 if [ "${NCU:-1}" = 1 ]; then
   echo "== ncu, mpnet 1000 docs, one encode after the warm-up $(date +%T)"
   for b in fbase fcuda; do
-    timeout 200 ncu --clock-control none -k regex:"layer_norm|embedding|pool|attention|gelu" --metrics gpu__time_duration.sum --csv /tmp/$b/bench/bench_embed $M $D --device cuda --dtype f16 --sizes 1000 --repeat 1 > /tmp/ncu_$b.csv 2>/dev/null
+    timeout 200 ncu --clock-control none -k regex:"${NCU_REGEX:-layer_norm|embedding|pool|attention|gelu}" --metrics gpu__time_duration.sum --csv /tmp/$b/bench/bench_embed $M $D --device cuda --dtype f16 --sizes 1000 --repeat 1 > /tmp/ncu_$b.csv 2>/dev/null
     echo "-- $b (two encodes: warm-up + 1)"; python3 scripts/device/ncu_summary.py /tmp/ncu_$b.csv 14
   done
 fi

@@ -31,11 +31,10 @@ TEST_F(CudaOps, LinearGeluMatchesCpuAndTheUnfusedOps) {
         int bias;  // 0 none, 1 in the activations' dtype, 2 f32 (converted first)
     };
     // 77 / 300 / 1,000 rows: partial row tiles; 4,100 x 1,536: more tiles than multiprocessors;
-    // 100 outputs: not a multiple of 256, so the unfused path.
-    const Case cases[] = {{77, 384, 1536, 1},
-                          {300, 64, 256, 0},
-                          {1000, 768, 3072, 2},
-                          {4100, 384, 1536, 1},
+    // 8,200 x 512 from K = 64: tiles of one K step, fewer than the ring's stages; K = 192: as many
+    // steps as stages; 100 outputs: not a multiple of 256, so the unfused path.
+    const Case cases[] = {{77, 384, 1536, 1},   {300, 64, 256, 0},  {1000, 768, 3072, 2},
+                          {4100, 384, 1536, 1}, {8200, 64, 512, 1}, {3000, 192, 768, 0},
                           {37, 64, 100, 1}};
     for (DType dt : {DType::F16, DType::BF16}) {
         const double tol = dt == DType::BF16 ? 1e-2 : 2e-3;
