@@ -10,7 +10,8 @@
 # ENV_VARIANTS="FERRIS_CUDA_NO_SM90A_GEMM=1" times the tree in the rounds also with that
 # environment. TESTS=0 builds only bench_embed and the CLI; RACE_FILTER the tests under racecheck;
 # MEMCHECK_FILTER the tests under memcheck; NCU_REGEX the kernels ncu times; TEST_ENV="A=B" runs
-# the CUDA tests once more with that setting; PAUSE=s waits that long after each peer process.
+# the CUDA tests once more with that setting; PAUSE=s waits that long after each peer process;
+# NCU_ENV="A=B" runs ncu on the tree once more with that setting.
 set -uo pipefail
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 source scripts/device/env.sh
@@ -70,5 +71,9 @@ if [ "${NCU:-1}" = 1 ]; then
     timeout 200 ncu --clock-control none -k regex:"${NCU_REGEX:-layer_norm|embedding|pool|attention|gelu}" --metrics gpu__time_duration.sum --csv /tmp/$b/bench/bench_embed $M $D --device cuda --dtype f16 --sizes 1000 --repeat 1 > /tmp/ncu_$b.csv 2>/dev/null
     echo "-- $b (two encodes: warm-up + 1)"; python3 scripts/device/ncu_summary.py /tmp/ncu_$b.csv 14
   done
+  if [ -n "${NCU_ENV:-}" ]; then
+    env $NCU_ENV timeout 200 ncu --clock-control none -k regex:"${NCU_REGEX:-layer_norm|embedding|pool|attention|gelu}" --metrics gpu__time_duration.sum --csv /tmp/fcuda/bench/bench_embed $M $D --device cuda --dtype f16 --sizes 1000 --repeat 1 > /tmp/ncu_env.csv 2>/dev/null
+    echo "-- fcuda with $NCU_ENV"; python3 scripts/device/ncu_summary.py /tmp/ncu_env.csv 14
+  fi
 fi
 echo "done $(date +%T)"

@@ -4,13 +4,17 @@
 // Persistent: one block per multiprocessor walks the 128 x 256 output tiles (neighbouring blocks
 // take neighbouring column tiles of the same rows, which then share the x rows in L2). Roles:
 // - warp 8, one thread (producer): loads the x and w tiles of each 64-wide K step by TMA (128-byte
-//   swizzle) into a 3-stage ring, each stage's full barrier counting the bytes;
+//   swizzle) into a 4-stage ring, each stage's full barrier counting the bytes;
 // - warpgroups 0 and 1 (multipliers): rows 0-63 and 64-127 of the tile, four wgmma m64n256k16 a
 //   stage; a stage goes back once its MMAs are known done. At the tile's end they add the bias,
-//   round to T, apply the GELU to columns 0-191 and stmatrix the tile into a staging buffer, then
-//   go on to the next tile;
-// - warps 9-11 (finishers): the GELU of columns 192-255 in the staging buffer, then the tile's TMA
-//   store, while the multipliers work on the next tile.
+//   round to T, apply the GELU to columns 0-191 and stmatrix the tile into a staging buffer of half
+//   a tile, columns 0-127 and then 128-255 (finished in registers while the first half is stored),
+//   then go on to the next tile;
+// - warps 9-11 (finishers): the GELU of columns 192-255 in the staging buffer, then each half's
+//   TMA store, while the multipliers work on the next tile.
+// The fourth stage is what the half-size staging buffer buys: with three, the multipliers waited
+// for their operands (ncu, H100: up + GELU 186.7 -> 181.7 us a call, q/k/v, o and down without
+// GELU 108.6 -> 98.5 us on average; dev/NOTES.md, sixteenth session).
 // Why gelu_fast and not erff: the GELU is bound by instructions, not memory. erff's ~30 a value
 // cost more than the GELU pass this kernel replaces; with gelu_fast's ~15, up + GELU takes 0.72
 // of cuBLASLt + the pass on an H100 (0.82 with the multipliers doing all of it, worse with the
@@ -32,6 +36,16 @@ namespace {
 using namespace sm90;  // the tile sizes and layout (gemm_sm90a_layout.cuh), the PTX helpers
 
 constexpr int kThreads = 384;
+// A 4-stage ring (the layout header's 3 are the lab's) and a staging buffer of half a tile, 128 x
+// 128, which the epilogue fills twice: the deeper ring keeps the multipliers fed.
+constexpr int kRing = 4;
+constexpr size_t kSmem = size_t(kRing) * kStageBytes + kBM * (kBN / 2) * 2 + 1024;
+// Byte offset of 16-byte chunk `chunk` (0-15) of row `row` (0-127) in the staged half tile:
+// block (row / 64, chunk / 8) of 64 x 64, the 128-byte swizzle as in staged_offset.
+__device__ __forceinline__ uint32_t half_offset(int row, int chunk) {
+    return ((row / 64) * 2 + chunk / 8) * 8192 + (row % 64) * 128 +
+           (((chunk % 8) ^ (row % 8)) * 16);
+}
 constexpr int kMultiplierRegs = 200, kOtherRegs = 104;  // setmaxnreg: 256 x 200 + 128 x 104
 // The finishers' share of the GELU: the last 64 columns, i.e. staged blocks 3 and 7 (see
 // staged_offset), whose 1,024 16-byte chunks they take in any order (the GELU is element-wise).
@@ -59,15 +73,15 @@ __global__ void __launch_bounds__(kThreads, 1)
     // The 128-byte swizzle repeats every 1,024 bytes: buffers start on that boundary.
     T* smem =
         reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t(1023));
-    T* stage_a = smem;                                 // kStages x (128 x 64)
-    T* stage_b = smem + kStages * kStageA;             // kStages x (256 x 64)
-    T* staged = smem + kStages * (kStageA + kStageB);  // 128 x 256, see staged_offset
-    __shared__ __align__(8) uint64_t full[kStages], empty[kStages], staged_full, staged_empty;
+    T* stage_a = smem;                               // kRing x (128 x 64)
+    T* stage_b = smem + kRing * kStageA;             // kRing x (256 x 64)
+    T* staged = smem + kRing * (kStageA + kStageB);  // 128 x 128, see half_offset
+    __shared__ __align__(8) uint64_t full[kRing], empty[kRing], staged_full, staged_empty;
 
     const int n_tiles = n / kBN, tiles = ((m + kBM - 1) / kBM) * n_tiles, k_steps = k / kBK;
     const int group = threadIdx.x / 128, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     if (threadIdx.x == 0) {
-        for (int s = 0; s < kStages; ++s) {
+        for (int s = 0; s < kRing; ++s) {
             mbar_init(&full[s], 1);   // the producer's arrive (plus the TMA bytes)
             mbar_init(&empty[s], 2);  // one arrive per multiplier warpgroup
         }
@@ -90,7 +104,7 @@ __global__ void __launch_bounds__(kThreads, 1)
                     mbar_arrive_expect_tx(&full[s], kStageBytes);
                     tma_load_2d(stage_a + s * kStageA, &x_map, &full[s], ks * kBK, m0);
                     tma_load_2d(stage_b + s * kStageB, &w_map, &full[s], ks * kBK, n0);
-                    if (++s == kStages) s = 0, phase ^= 1;
+                    if (++s == kRing) s = 0, phase ^= 1;
                 }
             }
             return;
@@ -101,28 +115,32 @@ __global__ void __launch_bounds__(kThreads, 1)
         uint32_t phase = 0;
         for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
             const int m0 = (tile / n_tiles) * kBM, n0 = (tile % n_tiles) * kBN;
-            mbar_wait(&staged_full, phase);
-            phase ^= 1;
-            if constexpr (kGelu) {
-                for (int c = f; c < 1024; c += kFinishers) {
-                    uint4* chunk =
-                        reinterpret_cast<uint4*>(staged + (c < 512 ? 3 : 7) * 64 * 64) + c % 512;
-                    uint4 v = *chunk;
-                    T* e = reinterpret_cast<T*>(&v);
+            for (int h = 0; h < 2; ++h) {  // the tile's column halves
+                mbar_wait(&staged_full, phase);
+                phase ^= 1;
+                if (kGelu && h == 1) {  // blocks 1 and 3: columns 192-255
+                    for (int c = f; c < 1024; c += kFinishers) {
+                        uint4* chunk =
+                            reinterpret_cast<uint4*>(staged + (c < 512 ? 1 : 3) * 64 * 64) +
+                            c % 512;
+                        uint4 v = *chunk;
+                        T* e = reinterpret_cast<T*>(&v);
 #pragma unroll
-                    for (int i = 0; i < 8; ++i) e[i] = from_float<T>(gelu_fast<T>(to_float(e[i])));
-                    *chunk = v;
+                        for (int i = 0; i < 8; ++i)
+                            e[i] = from_float<T>(gelu_fast<T>(to_float(e[i])));
+                        *chunk = v;
+                    }
+                    fence_async_shared();
+                    named_barrier(1, kFinishers);
                 }
-                fence_async_shared();
-                named_barrier(1, kFinishers);
-            }
-            if (f == 0) {
-                for (int b = 0; b < 8; ++b)
-                    tma_store_2d(&y_map, staged + b * 64 * 64, n0 + (b % 4) * 64,
-                                 m0 + (b / 4) * 64);
-                tma_store_commit();
-                tma_store_wait_read();
-                mbar_arrive(&staged_empty);
+                if (f == 0) {
+                    for (int b = 0; b < 4; ++b)
+                        tma_store_2d(&y_map, staged + b * 64 * 64, n0 + h * 128 + (b % 2) * 64,
+                                     m0 + (b / 2) * 64);
+                    tma_store_commit();
+                    tma_store_wait_read();
+                    mbar_arrive(&staged_empty);
+                }
             }
         }
         if (f == 0) tma_store_wait_all();
@@ -153,7 +171,7 @@ __global__ void __launch_bounds__(kThreads, 1)
             wgmma_wait<1>();
             if (previous >= 0 && leader) mbar_arrive(&empty[previous]);
             previous = s;
-            if (++s == kStages) s = 0, phase ^= 1;
+            if (++s == kRing) s = 0, phase ^= 1;
         }
         wgmma_wait<0>();
         if (leader) mbar_arrive(&empty[previous]);
@@ -162,32 +180,49 @@ __global__ void __launch_bounds__(kThreads, 1)
 
         // Fragment: d[4j + 2h + e] is row 16 wg_warp + lane/4 + 8h, column 8j + 2 (lane%4) + e.
         // stmatrix x4 takes the 8 x 8 matrices (j, top) (j, bottom) (j+1, top) (j+1, bottom);
-        // lane l gives the address of row l % 8 of matrix l / 8.
-        mbar_wait(&staged_empty, staged_phase ^ 1);  // the last tile's store has read it
-        staged_phase ^= 1;
+        // lane l gives the address of row l % 8 of matrix l / 8. Columns 0-127 go first; those
+        // of 128-255 are finished before the wait for the first half's store.
         const int mi = lane / 8, row = group * 64 + wg_warp * 16 + (mi % 2) * 8 + lane % 8;
         const uint32_t base = smem_u32(staged);
-#pragma unroll
-        for (int j = 0; j < 32; j += 2) {
-            uint32_t r[4];
-#pragma unroll
-            for (int q = 0; q < 2; ++q) {
-                const int col = n0 + 8 * (j + q) + 2 * (lane % 4);
-                float b0 = 0.0f, b1 = 0.0f;
-                if (bias) {
-                    const uint32_t packed = *reinterpret_cast<const uint32_t*>(bias + col);
-                    const T* bp = reinterpret_cast<const T*>(&packed);
-                    b0 = to_float(bp[0]);
-                    b1 = to_float(bp[1]);
-                }
-                const bool gelu = kGelu && j + q < kFinisherFirstChunk;  // the rest: finishers
-                r[2 * q] = finish_pair<T>(d[4 * (j + q)] + b0, d[4 * (j + q) + 1] + b1, gelu);
-                r[2 * q + 1] =
-                    finish_pair<T>(d[4 * (j + q) + 2] + b0, d[4 * (j + q) + 3] + b1, gelu);
+        const auto finish = [&](int j, int q, int e) {  // e: 0 top row, 1 bottom
+            const int col = n0 + 8 * (j + q) + 2 * (lane % 4);
+            float b0 = 0.0f, b1 = 0.0f;
+            if (bias) {
+                const uint32_t packed = *reinterpret_cast<const uint32_t*>(bias + col);
+                const T* bp = reinterpret_cast<const T*>(&packed);
+                b0 = to_float(bp[0]);
+                b1 = to_float(bp[1]);
             }
-            stmatrix_x4(base + staged_offset(row, j + mi / 2), r[0], r[1], r[2], r[3]);
-        }
+            const bool gelu = kGelu && j + q < kFinisherFirstChunk;  // the rest: finishers
+            return finish_pair<T>(d[4 * (j + q) + 2 * e] + b0, d[4 * (j + q) + 2 * e + 1] + b1,
+                                  gelu);
+        };
+        mbar_wait(&staged_empty, staged_phase ^ 1);  // the last tile's second half has been read
+        staged_phase ^= 1;
+#pragma unroll
+        for (int j = 0; j < 16; j += 2)
+            stmatrix_x4(base + half_offset(row, j + mi / 2), finish(j, 0, 0), finish(j, 0, 1),
+                        finish(j, 1, 0), finish(j, 1, 1));
         fence_async_shared();  // the stmatrix writes, before the TMA store reads them
+        mbar_arrive(&staged_full);
+        uint32_t r[32];
+#pragma unroll
+        for (int j = 16; j < 32; j += 2) {
+            const int i = 2 * (j - 16);
+            r[i] = finish(j, 0, 0);
+            r[i + 1] = finish(j, 0, 1);
+            r[i + 2] = finish(j, 1, 0);
+            r[i + 3] = finish(j, 1, 1);
+        }
+        mbar_wait(&staged_empty, staged_phase ^ 1);  // the first half has been read
+        staged_phase ^= 1;
+#pragma unroll
+        for (int j = 16; j < 32; j += 2) {
+            const int i = 2 * (j - 16);
+            stmatrix_x4(base + half_offset(row, j - 16 + mi / 2), r[i], r[i + 1], r[i + 2],
+                        r[i + 3]);
+        }
+        fence_async_shared();
         mbar_arrive(&staged_full);
     }
 #endif
@@ -232,14 +267,14 @@ void launch(const CUtensorMap& x_map, const CUtensorMap& w_map, const CUtensorMa
     static std::atomic<uint64_t> opted_in{0};
     const uint64_t bit = uint64_t(1) << (device & 63);
     if (!(opted_in.load() & bit)) {
-        FERRIS_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                               int(kSmemBytes)));
+        FERRIS_CUDA_CHECK(
+            cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kSmem)));
         opted_in.fetch_or(bit);
     }
     const int64_t tiles = ((m + kBM - 1) / kBM) * (n / kBN);
     const int grid = int(tiles < sms ? tiles : sms);
-    kernel<<<grid, kThreads, kSmemBytes, stream>>>(x_map, w_map, y_map, static_cast<const T*>(bias),
-                                                   int(m), int(n), int(k));
+    kernel<<<grid, kThreads, kSmem, stream>>>(x_map, w_map, y_map, static_cast<const T*>(bias),
+                                              int(m), int(n), int(k));
     FERRIS_CUDA_LAUNCH_CHECK("gemm_sm90a_kernel");
 }
 
