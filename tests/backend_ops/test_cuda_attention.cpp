@@ -268,5 +268,35 @@ TEST_F(CudaOps, AttentionPackedManySequencesMatchCpu) {
     }
 }
 
+// A sequence's last key tile spans past its end into the next sequence's rows: those keys are
+// masked, and an inf there (here in every K and V row of the second sequence) must not reach the
+// first sequence's outputs through P = 0 (a kernel that loads whole tiles has to zero V's rows).
+TEST_F(CudaOps, AttentionPackedNextSequenceInfDoesNotLeak) {
+    const std::vector<int32_t> seg = {0, 10, 80};
+    const int64_t T = 80, NH = 2, hs = 64, first = 10;
+    for (DType dt : {DType::BF16, DType::F16}) {
+        Rng rng(static_cast<uint64_t>(41 + (dt == DType::F16)));
+        const Tensor q = random_tensor({1, T, NH, hs}, dt, rng, -2, 2);
+        std::vector<float> kv = random_tensor({1, T, NH, hs}, DType::F32, rng, -2, 2).to_floats();
+        for (size_t i = first * NH * hs; i < kv.size(); ++i) kv[i] = INFINITY;
+        const Tensor k = Tensor::from_floats({1, T, NH, hs}, kv, dt);
+        const Tensor v = Tensor::from_floats({1, T, NH, hs}, kv, dt);
+        AttentionMask mask;
+        mask.causal = false;
+        mask.precision = dt;
+        mask.segments = Tensor::from_ints({3}, seg);
+        AttentionMask dmask = mask;
+        dmask.segments = up(mask.segments);
+        dmask.longest_segment = T - first;
+        dmask.host_segments = mask.segments;
+        const std::vector<float> want = ops::attention(q, k, v, mask, 0.125f).to_floats();
+        const std::vector<float> got =
+            down(ops::attention(up(q), up(k), up(v), dmask, 0.125f)).to_floats();
+        const std::vector<float> want_first(want.begin(), want.begin() + first * NH * hs);
+        const std::vector<float> got_first(got.begin(), got.begin() + first * NH * hs);
+        EXPECT_LT(rel(got_first, want_first), dt == DType::BF16 ? 1e-2 : 2e-3) << dtype_name(dt);
+    }
+}
+
 }  // namespace
 }  // namespace ferris::testing
