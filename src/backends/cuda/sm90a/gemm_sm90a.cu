@@ -47,8 +47,9 @@ __device__ __forceinline__ uint32_t half_offset(int row, int chunk) {
            (((chunk % 8) ^ (row % 8)) * 16);
 }
 constexpr int kMultiplierRegs = 200, kOtherRegs = 104;  // setmaxnreg: 256 x 200 + 128 x 104
-// The finishers' share of the GELU: the last 64 columns, i.e. staged blocks 3 and 7 (see
-// staged_offset), whose 1,024 16-byte chunks they take in any order (the GELU is element-wise).
+// The finishers' share of the GELU: the last 64 columns, i.e. blocks 1 and 3 of the second staged
+// half (see half_offset), whose 1,024 16-byte chunks they take in any order (the GELU is
+// element-wise).
 constexpr int kFinisherFirstChunk = 24, kFinishers = 96;
 
 // Two accumulators plus their biases, rounded to T (the Linear's output), [GELU'd], packed.

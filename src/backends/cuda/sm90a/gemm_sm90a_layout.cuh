@@ -1,5 +1,7 @@
-// What gemm_sm90a.cu and its lab (dev/gemm_sm90a.cuh) share: the tile and ring sizes, the staged
-// output tile's swizzled layout, and the TMA descriptors of row-major 16-bit matrices.
+// What gemm_sm90a.cu and its lab (dev/gemm_sm90a.cuh) share: the tile sizes, the staged output
+// tile's swizzled layout, and the TMA descriptors of row-major 16-bit matrices. The 3-stage ring,
+// kSmemBytes and the whole staged tile (staged_offset) are the lab's; gemm_sm90a.cu has a 4-stage
+// ring and stages half a tile at a time.
 #pragma once
 
 #include <cuda.h>
