@@ -3,13 +3,14 @@
 # all-mpnet-base-v2 docs, f16), the tree's and the base's (.lab-base, carried): the first
 # up-projection (gemm_sm90a + GELU), and cuBLASLt's up and q/k/v with FERRIS_CUDA_NO_SM90A_GEMM=1.
 # Prints the throughput, pipe and stall lines; the whole reports go to $OUT. Carry .deps,
-# .device-in, .lab-base.
+# .device-in, .lab-base. SOURCE=1 instead: the tree only, its up-projection under the full set
+# with per-instruction warp-stall samples (the SASS page as CSV in $OUT).
 set -uo pipefail
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 source scripts/device/env.sh
 D=.device-in/docs1000.json
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-(cd .lab-base && cmake -S . -B /tmp/fbase -G Ninja -DFERRIS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DFERRIS_TESTS=OFF "${FERRIS_CMAKE_DEPS[@]}" > /tmp/cmake_base.log 2>&1 && cmake --build /tmp/fbase -j 6 --target bench_embed ferris_cli > /tmp/build_base.log 2>&1; echo "base build rc=$?") &
+[ "${SOURCE:-0}" = 1 ] || (cd .lab-base && cmake -S . -B /tmp/fbase -G Ninja -DFERRIS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DFERRIS_TESTS=OFF "${FERRIS_CMAKE_DEPS[@]}" > /tmp/cmake_base.log 2>&1 && cmake --build /tmp/fbase -j 6 --target bench_embed ferris_cli > /tmp/build_base.log 2>&1; echo "base build rc=$?") &
 cmake -S . -B /tmp/fcuda -G Ninja -DFERRIS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DFERRIS_TESTS=OFF "${FERRIS_CMAKE_DEPS[@]}" > /tmp/cmake.log 2>&1 || { tail -30 /tmp/cmake.log; exit 1; }
 cmake --build /tmp/fcuda -j 10 --target bench_embed ferris_cli > /tmp/build.log 2>&1 || { grep -B2 -A12 -E "error|FAILED" /tmp/build.log | head -60; exit 1; }
 wait
@@ -23,6 +24,14 @@ profile() {  # name, build, kernel regex, launches to skip, env
   echo "==== $1"
   ncu -i "$OUT/$1.ncu-rep" --page details 2>/dev/null | grep -E "gemm|nvjet|Duration|SM Frequency|Compute \(SM\) Throughput|Memory Throughput|L1/TEX Cache Throughput|DRAM Throughput|Executed Ipc Active|Issue Slots Busy|No Eligible|Active Warps Per Scheduler|Eligible Warps|gmma|bank_reads|bank_writes|Shared Memory|Warp Cycles Per Issued|Stall|pipe" | head -40
 }
+if [ "${SOURCE:-0}" = 1 ]; then
+  timeout 300 ncu --set full --import-source yes -k regex:gemm_sm90a --launch-skip 0 --launch-count 1 \
+    -o "$OUT/up_source" -f /tmp/fcuda/bench/bench_embed $M $D --device cuda --dtype f16 --sizes 1000 --repeat 1 > /tmp/ncu_source.log 2>&1
+  tail -3 /tmp/ncu_source.log
+  ncu -i "$OUT/up_source.ncu-rep" --page source --csv --print-source sass > "$OUT/up_source_sass.csv" 2>&1
+  ls -la "$OUT"; head -3 "$OUT/up_source_sass.csv" | cut -c1-400
+  exit 0
+fi
 profile up_tree fcuda gemm_sm90a 0
 profile up_base fbase gemm_sm90a 0
 profile up_cublas fbase nvjet 2 FERRIS_CUDA_NO_SM90A_GEMM=1
