@@ -185,8 +185,9 @@ __global__ void __launch_bounds__(kThreads, 1)
         // of 128-255 are finished before the wait for the first half's store.
         const int mi = lane / 8, row = group * 64 + wg_warp * 16 + (mi % 2) * 8 + lane % 8;
         const uint32_t base = smem_u32(staged);
-        const auto finish = [&](int j, int q, int e) {  // e: 0 top row, 1 bottom
-            const int col = n0 + 8 * (j + q) + 2 * (lane % 4);
+        // Column pair 8 (j + q) + 2 (lane % 4) of the thread's two rows: its bias loaded once.
+        const auto finish = [&](int j, int q, uint32_t& top, uint32_t& bottom) {
+            const int c = j + q, col = n0 + 8 * c + 2 * (lane % 4);
             float b0 = 0.0f, b1 = 0.0f;
             if (bias) {
                 const uint32_t packed = *reinterpret_cast<const uint32_t*>(bias + col);
@@ -194,26 +195,27 @@ __global__ void __launch_bounds__(kThreads, 1)
                 b0 = to_float(bp[0]);
                 b1 = to_float(bp[1]);
             }
-            const bool gelu = kGelu && j + q < kFinisherFirstChunk;  // the rest: finishers
-            return finish_pair<T>(d[4 * (j + q) + 2 * e] + b0, d[4 * (j + q) + 2 * e + 1] + b1,
-                                  gelu);
+            const bool gelu = kGelu && c < kFinisherFirstChunk;  // the rest: finishers
+            top = finish_pair<T>(d[4 * c] + b0, d[4 * c + 1] + b1, gelu);
+            bottom = finish_pair<T>(d[4 * c + 2] + b0, d[4 * c + 3] + b1, gelu);
         };
         mbar_wait(&staged_empty, staged_phase ^ 1);  // the last tile's second half has been read
         staged_phase ^= 1;
 #pragma unroll
-        for (int j = 0; j < 16; j += 2)
-            stmatrix_x4(base + half_offset(row, j + mi / 2), finish(j, 0, 0), finish(j, 0, 1),
-                        finish(j, 1, 0), finish(j, 1, 1));
+        for (int j = 0; j < 16; j += 2) {
+            uint32_t r[4];
+            finish(j, 0, r[0], r[1]);
+            finish(j, 1, r[2], r[3]);
+            stmatrix_x4(base + half_offset(row, j + mi / 2), r[0], r[1], r[2], r[3]);
+        }
         fence_async_shared();  // the stmatrix writes, before the TMA store reads them
         mbar_arrive(&staged_full);
         uint32_t r[32];
 #pragma unroll
         for (int j = 16; j < 32; j += 2) {
             const int i = 2 * (j - 16);
-            r[i] = finish(j, 0, 0);
-            r[i + 1] = finish(j, 0, 1);
-            r[i + 2] = finish(j, 1, 0);
-            r[i + 3] = finish(j, 1, 1);
+            finish(j, 0, r[i], r[i + 1]);
+            finish(j, 1, r[i + 2], r[i + 3]);
         }
         mbar_wait(&staged_empty, staged_phase ^ 1);  // the first half has been read
         staged_phase ^= 1;
