@@ -10,8 +10,9 @@
 //   round to T, apply the GELU to columns 0-191 and stmatrix the tile into a staging buffer of half
 //   a tile, columns 0-127 and then 128-255 (finished in registers while the first half is stored),
 //   then go on to the next tile;
-// - warps 9-11 (finishers): the GELU of columns 192-255 in the staging buffer, then each half's
-//   TMA store, while the multipliers work on the next tile.
+// - warps 9-11 (finishers): the GELU of columns 192-255 in the staging buffer, then the second
+//   half's TMA store, while the multipliers work on the next tile (thread 0 stores the first
+//   half: no handoff between the halves).
 // The fourth stage is what the half-size staging buffer buys: with three, the multipliers waited
 // for their operands (ncu, H100: up + GELU 186.7 -> 181.7 us a call, q/k/v, o and down without
 // GELU 108.6 -> 98.5 us on average; dev/NOTES.md, sixteenth session).
@@ -51,6 +52,16 @@ constexpr int kMultiplierRegs = 200, kOtherRegs = 104;  // setmaxnreg: 256 x 200
 // half (see half_offset), whose 1,024 16-byte chunks they take in any order (the GELU is
 // element-wise).
 constexpr int kFinisherFirstChunk = 24, kFinishers = 96;
+
+// The staged half tile (four 64 x 64 blocks, see half_offset) to y at (column n0, row m0), one bulk
+// group; rows past M are not written.
+template <typename T>
+__device__ __forceinline__ void store_half(const CUtensorMap& y_map, const T* staged, int n0,
+                                           int m0) {
+    for (int b = 0; b < 4; ++b)
+        tma_store_2d(&y_map, staged + b * 64 * 64, n0 + (b % 2) * 64, m0 + (b / 2) * 64);
+    tma_store_commit();
+}
 
 // Two accumulators plus their biases, rounded to T (the Linear's output), [GELU'd], packed.
 template <typename T>
@@ -110,38 +121,31 @@ __global__ void __launch_bounds__(kThreads, 1)
             }
             return;
         }
-        // The finishers: their share of the GELU, then one of them stores the tile (rows past M
-        // are not written).
+        // The finishers: their share of the GELU in the second staged half, then one of them
+        // stores it (rows past M are not written). The multipliers store the first half.
         const int f = threadIdx.x - 288;
         uint32_t phase = 0;
         for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
             const int m0 = (tile / n_tiles) * kBM, n0 = (tile % n_tiles) * kBN;
-            for (int h = 0; h < 2; ++h) {  // the tile's column halves
-                mbar_wait(&staged_full, phase);
-                phase ^= 1;
-                if (kGelu && h == 1) {  // blocks 1 and 3: columns 192-255
-                    for (int c = f; c < 1024; c += kFinishers) {
-                        uint4* chunk =
-                            reinterpret_cast<uint4*>(staged + (c < 512 ? 1 : 3) * 64 * 64) +
-                            c % 512;
-                        uint4 v = *chunk;
-                        T* e = reinterpret_cast<T*>(&v);
+            mbar_wait(&staged_full, phase);
+            phase ^= 1;
+            if constexpr (kGelu) {  // blocks 1 and 3: columns 192-255
+                for (int c = f; c < 1024; c += kFinishers) {
+                    uint4* chunk =
+                        reinterpret_cast<uint4*>(staged + (c < 512 ? 1 : 3) * 64 * 64) + c % 512;
+                    uint4 v = *chunk;
+                    T* e = reinterpret_cast<T*>(&v);
 #pragma unroll
-                        for (int i = 0; i < 8; ++i)
-                            e[i] = from_float<T>(gelu_fast<T>(to_float(e[i])));
-                        *chunk = v;
-                    }
-                    fence_async_shared();
-                    named_barrier(1, kFinishers);
+                    for (int i = 0; i < 8; ++i) e[i] = from_float<T>(gelu_fast<T>(to_float(e[i])));
+                    *chunk = v;
                 }
-                if (f == 0) {
-                    for (int b = 0; b < 4; ++b)
-                        tma_store_2d(&y_map, staged + b * 64 * 64, n0 + h * 128 + (b % 2) * 64,
-                                     m0 + (b / 2) * 64);
-                    tma_store_commit();
-                    tma_store_wait_read();
-                    mbar_arrive(&staged_empty);
-                }
+                fence_async_shared();
+                named_barrier(1, kFinishers);
+            }
+            if (f == 0) {
+                store_half(y_map, staged, n0 + 128, m0);
+                tma_store_wait_read();
+                mbar_arrive(&staged_empty);
             }
         }
         if (f == 0) tma_store_wait_all();
@@ -156,7 +160,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     int s = 0;
     uint32_t phase = 0, staged_phase = 0;
     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-        const int n0 = (tile % n_tiles) * kBN;
+        const int m0 = (tile / n_tiles) * kBM, n0 = (tile % n_tiles) * kBN;
         int previous = -1;
         for (int ks = 0; ks < k_steps; ++ks) {
             mbar_wait(&full[s], phase);
@@ -182,7 +186,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         // Fragment: d[4j + 2h + e] is row 16 wg_warp + lane/4 + 8h, column 8j + 2 (lane%4) + e.
         // stmatrix x4 takes the 8 x 8 matrices (j, top) (j, bottom) (j+1, top) (j+1, bottom);
         // lane l gives the address of row l % 8 of matrix l / 8. Columns 0-127 go first; those
-        // of 128-255 are finished before the wait for the first half's store.
+        // of 128-255 are finished while the first half's store reads the buffer.
         const int mi = lane / 8, row = group * 64 + wg_warp * 16 + (mi % 2) * 8 + lane % 8;
         const uint32_t base = smem_u32(staged);
         // Column pair 8 (j + q) + 2 (lane % 4) of the thread's two rows: its bias loaded once.
@@ -208,8 +212,10 @@ __global__ void __launch_bounds__(kThreads, 1)
             finish(j, 1, r[2], r[3]);
             stmatrix_x4(base + half_offset(row, j + mi / 2), r[0], r[1], r[2], r[3]);
         }
+        // The first half goes out by one multiplier thread's TMA store, with no handoff.
         fence_async_shared();  // the stmatrix writes, before the TMA store reads them
-        mbar_arrive(&staged_full);
+        named_barrier(2, 256);
+        if (threadIdx.x == 0) store_half(y_map, staged, n0, m0);
         uint32_t r[32];
 #pragma unroll
         for (int j = 16; j < 32; j += 2) {
@@ -217,8 +223,8 @@ __global__ void __launch_bounds__(kThreads, 1)
             finish(j, 0, r[i], r[i + 1]);
             finish(j, 1, r[i + 2], r[i + 3]);
         }
-        mbar_wait(&staged_empty, staged_phase ^ 1);  // the first half has been read
-        staged_phase ^= 1;
+        if (threadIdx.x == 0) tma_store_wait_read();
+        named_barrier(2, 256);  // the first half has been read
 #pragma unroll
         for (int j = 16; j < 32; j += 2) {
             const int i = 2 * (j - 16);
@@ -228,6 +234,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         fence_async_shared();
         mbar_arrive(&staged_full);
     }
+    if (threadIdx.x == 0) tma_store_wait_all();
 #endif
 }
 
