@@ -12,7 +12,7 @@
 //   apply the GELU first), then go on to the next tile;
 // - warps 9-11 (finishers): the GELU over the staged tile in place (Config::where 1), then its TMA
 //   store, while the multipliers work on the next tile.
-// Where the GELU runs (dev/NOTES.md, "A GEMM of our own", for the numbers): it is bound by
+// Where the GELU runs (dev/NOTES_EMBED.md, "A GEMM of our own", for the numbers): it is bound by
 // instructions, not memory. With erff (~30 an element) no placement pays: three finisher warps
 // fall behind the tensor cores; in the multipliers' epilogue it stalls them; deferred into the next
 // tile's MMAs (where 4, 5) it does not overlap them either (168 registers leave the GELU too little

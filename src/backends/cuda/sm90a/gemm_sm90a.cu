@@ -15,11 +15,11 @@
 //   half: no handoff between the halves).
 // The fourth stage is what the half-size staging buffer buys: with three, the multipliers waited
 // for their operands (ncu, H100: up + GELU 186.7 -> 181.7 us a call, q/k/v, o and down without
-// GELU 108.6 -> 98.5 us on average; dev/NOTES.md, sixteenth session).
+// GELU 108.6 -> 98.5 us on average; dev/NOTES_EMBED.md, sixteenth session).
 // Why gelu_fast and not erff: the GELU is bound by instructions, not memory. erff's ~30 a value
 // cost more than the GELU pass this kernel replaces; with gelu_fast's ~15, up + GELU takes 0.72
 // of cuBLASLt + the pass on an H100 (0.82 with the multipliers doing all of it, worse with the
-// finishers doing more than this quarter: dev/NOTES.md, "A GEMM of our own").
+// finishers doing more than this quarter: dev/NOTES_EMBED.md, "A GEMM of our own").
 #include <atomic>
 #include <cstdlib>
 
