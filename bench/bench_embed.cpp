@@ -6,6 +6,7 @@
 // with a single sub-millisecond call.
 // Usage: bench_embed MODEL_DIR DOCS_JSON [--device cpu|cuda] [--sizes 1,100,1000] [--repeat N]
 //        [--threads T] [--batch-tokens B] [--chunk TEXTS] [--dtype f32|f16|bf16] [--json]
+//        [--each]   (--each: every timed call's ms too, in the order they ran)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -30,7 +31,7 @@ int usage() {
         stderr,
         "usage: bench_embed MODEL_DIR DOCS_JSON [--device D] [--sizes 1,100,1000] "
         "[--repeat N] [--threads T] [--batch-tokens B] [--chunk TEXTS] [--dtype f32|f16|bf16] "
-        "[--json]\n");
+        "[--json] [--each]\n");
     return 2;
 }
 
@@ -43,7 +44,7 @@ int main(int argc, char** argv) {
     int repeat = 5, threads = 0;
     int64_t batch_tokens = 0;  // the library's default for the device
     int64_t chunk_texts = 0;   // the library's default
-    bool json_output = false;
+    bool json_output = false, each = false;
     for (int i = 3; i < argc; ++i) {
         const std::string arg = argv[i];
         auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -63,6 +64,8 @@ int main(int argc, char** argv) {
             dtype = next();
         else if (arg == "--json")
             json_output = true;
+        else if (arg == "--each")
+            each = true;
         else
             return usage();
     }
@@ -105,6 +108,7 @@ int main(int argc, char** argv) {
                 ferris::Tensor v = model.encode(texts, "", &stats);
                 ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
             }
+            const std::vector<double> in_order = ms;
             std::sort(ms.begin(), ms.end());
             const double median = ms[ms.size() / 2];
             results.push_back({{"texts", n},
@@ -113,6 +117,7 @@ int main(int argc, char** argv) {
                                {"texts_per_s", 1000.0 * static_cast<double>(n) / median},
                                {"tokens", stats.tokens},
                                {"batches", stats.batches}});
+            if (each) results.back()["each_ms"] = in_order;
             if (!json_output)
                 std::printf(
                     "%-40s %-6s n=%-5zu median %9.2f ms  min %9.2f ms  %9.1f texts/s  "
@@ -120,6 +125,11 @@ int main(int argc, char** argv) {
                     model_dir.c_str(), eo.device.str().c_str(), n, median, ms.front(),
                     1000.0 * static_cast<double>(n) / median, static_cast<long long>(stats.tokens),
                     static_cast<long long>(stats.batches));
+            if (each && !json_output) {
+                std::printf("  each (ms, in order):");
+                for (double t : in_order) std::printf(" %.2f", t);
+                std::printf("\n");
+            }
         }
         if (json_output)
             std::printf("%s\n", nlohmann::json({{"model", model_dir},

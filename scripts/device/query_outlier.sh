@@ -2,6 +2,9 @@
 # GPU machine, one call: the one-query outlier hunt. sentence-transformers right before Ferris (as
 # in embed_ab.sh), three times for MiniLM and e5, with the GPU's clocks, power and utilization
 # sampled every 20 ms ($OUT/clocks.csv) and the host's load around each run ($OUT/log.txt).
+# CHAIN=n instead: n Ferris processes back to back and no peer (MiniLM, one query x 30 each,
+# every query's time with --each), cycling through CHAIN_ENVS (settings, "-" for none): whether
+# the slow sets follow another process' exit, the OpenMP team, or lazy module loading.
 # Carry .deps and .device-in (docs1000.json).
 set -uo pipefail
 mkdir -p $OUT
@@ -14,6 +17,18 @@ cmake --build /tmp/fcuda -j 14 --target bench_embed ferris_cli > /tmp/build.log 
 for p in bert:e5-small-v2 bert:all-minilm-l6-v2; do /tmp/fcuda/ferris create-model --arch ${p%%:*} --preset ${p#*:} --out /tmp/m/${p#*:} --force > /dev/null 2>&1; done
 nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,utilization.gpu,pstate --format=csv,noheader -lms 20 > $OUT/clocks.csv 2>&1 &
 SMI=$!
+if [ "${CHAIN:-0}" -gt 0 ]; then
+  read -r -a envs <<< "${CHAIN_ENVS:-- OMP_NUM_THREADS=1 CUDA_MODULE_LOADING=EAGER}"
+  for i in $(seq 1 "$CHAIN"); do
+    e=${envs[$(( (i - 1) % ${#envs[@]} ))]}
+    echo "== $i env $e start $(date +%T.%N | cut -c1-12)"
+    [ "$e" = - ] && e=FERRIS_NOTHING=1
+    env $e timeout 60 /tmp/fcuda/bench/bench_embed /tmp/m/all-minilm-l6-v2 $D --device cuda --dtype f16 --sizes 1 --repeat 30 --each
+  done
+  kill $SMI
+  echo done
+  exit 0
+fi
 for i in 1 2 3; do
   for m in all-minilm-l6-v2 e5-small-v2; do
     echo "== $i $m st $(date +%T.%N | cut -c1-12) load $(cut -d' ' -f1-3 /proc/loadavg)"
