@@ -36,30 +36,43 @@ std::shared_ptr<Storage> CachingAllocator::allocate(size_t bytes) {
     if (bytes == 0) return std::make_shared<Storage>(nullptr, 0, device, nullptr);
     const size_t bucket = bytes > kMaxRequest ? bytes : bucket_size(bytes);
     void* ptr = allocate_block(bytes, bucket);
-    return std::make_shared<Storage>(ptr, bytes, device,
-                                     [this, bucket](void* p) { release_block(p, bucket); });
+    int lane = -1;  // -1: not made during a fork
+    uint64_t fork = 0;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (lanes_ > 0) lane = lane_, fork = fork_;
+    }
+    return std::make_shared<Storage>(ptr, bytes, device, [this, bucket, lane, fork](void* p) {
+        release_block(p, bucket, lane, fork);
+    });
+}
+
+void* CachingAllocator::pop(FreeLists& lists, size_t bucket) {
+    auto it = lists.find(bucket);
+    if (it == lists.end() || it->second.empty()) return nullptr;
+    void* p = it->second.back();
+    it->second.pop_back();
+    return p;
 }
 
 void* CachingAllocator::allocate_block(size_t bytes, size_t bucket) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (capturing_) {  // reuse within the capture first: the graph replays in the same order
-        auto pit = private_free_.find(bucket);
-        if (pit != private_free_.end() && !pit->second.empty()) {
-            void* p = pit->second.back();
-            pit->second.pop_back();
+        if (void* p = pop(private_free_, bucket)) {
             ++stats_.cache_hits;
             return p;
         }
     }
-    auto it = free_.find(bucket);
-    if (it != free_.end() && !it->second.empty()) {
-        void* p = it->second.back();
-        it->second.pop_back();
+    // During a fork: this lane's own blocks, then those freed before the fork (all lanes start
+    // after their last use).
+    void* cached = lanes_ > 0 ? pop(lane_free_[lane_], bucket) : nullptr;
+    if (!cached) cached = pop(free_, bucket);
+    if (cached) {
         stats_.cached_bytes -= bucket;
         stats_.in_use_bytes += bucket;
         stats_.peak_in_use_bytes = std::max(stats_.peak_in_use_bytes, stats_.in_use_bytes);
         ++stats_.cache_hits;
-        return p;
+        return cached;
     }
     int previous = 0;
     FERRIS_CUDA_CHECK(cudaGetDevice(&previous));
@@ -68,10 +81,7 @@ void* CachingAllocator::allocate_block(size_t bytes, size_t bucket) {
     cudaError_t status = bucket > kMaxRequest ? cudaErrorMemoryAllocation : cudaMalloc(&p, bucket);
     if (status == cudaErrorMemoryAllocation && stats_.cached_bytes > 0) {
         (void)cudaGetLastError();  // clear the error so later launch checks do not report it
-        for (auto& [size, blocks] : free_)
-            for (void* b : blocks) (void)cudaFree(b);
-        free_.clear();
-        stats_.cached_bytes = 0;
+        free_all_cached();
         status = cudaMalloc(&p, bucket);
     }
     if (status != cudaSuccess) {
@@ -94,15 +104,34 @@ void* CachingAllocator::allocate_block(size_t bytes, size_t bucket) {
     return p;
 }
 
-void CachingAllocator::release_block(void* ptr, size_t bucket) {
+void CachingAllocator::release_block(void* ptr, size_t bucket, int lane, uint64_t fork) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (capturing_) {  // still counted in use: the graph will own it
         private_free_[bucket].push_back(ptr);
         return;
     }
-    free_[bucket].push_back(ptr);
+    if (lanes_ == 0)
+        free_[bucket].push_back(ptr);
+    else if (lane >= 0 && fork == fork_)
+        lane_free_[lane][bucket].push_back(ptr);
+    else
+        held_[bucket].push_back(ptr);
     stats_.in_use_bytes -= bucket;
     stats_.cached_bytes += bucket;
+}
+
+void CachingAllocator::free_all_cached() {
+    // Blocks of a lane or held may still be read by queued work on another stream: wait for all.
+    (void)cudaDeviceSynchronize();
+    auto free_list = [](FreeLists& lists) {
+        for (auto& [size, blocks] : lists)
+            for (void* b : blocks) (void)cudaFree(b);
+        lists.clear();
+    };
+    free_list(free_);
+    free_list(held_);
+    for (FreeLists& lists : lane_free_) free_list(lists);
+    stats_.cached_bytes = 0;
 }
 
 void CachingAllocator::empty_cache() {
@@ -110,11 +139,38 @@ void CachingAllocator::empty_cache() {
     int previous = 0;
     if (cudaGetDevice(&previous) != cudaSuccess) return;  // runtime already shut down
     if (previous != device_) (void)cudaSetDevice(device_);
-    for (auto& [size, blocks] : free_)
-        for (void* b : blocks) (void)cudaFree(b);
-    free_.clear();
-    stats_.cached_bytes = 0;
+    free_all_cached();
     if (previous != device_) (void)cudaSetDevice(previous);
+}
+
+void CachingAllocator::fork(int lanes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (lanes < 1 || lanes > kMaxLanes || lanes_ > 0 || capturing_)
+        fail(ErrorCode::InvalidArgument, "allocator: fork into ", lanes, " lanes (", lanes_,
+             " open, at most ", kMaxLanes, capturing_ ? ", during a capture)" : ")");
+    lanes_ = lanes;
+    lane_ = 0;
+    ++fork_;
+}
+
+void CachingAllocator::use_lane(int lane) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (lane < 0 || lane >= std::max(lanes_, 1))
+        fail(ErrorCode::InvalidArgument, "allocator: lane ", lane, " of ", std::max(lanes_, 1));
+    lane_ = lane;
+}
+
+void CachingAllocator::join() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto merge = [this](FreeLists& lists) {
+        for (auto& [bucket, blocks] : lists)
+            free_[bucket].insert(free_[bucket].end(), blocks.begin(), blocks.end());
+        lists.clear();
+    };
+    merge(held_);
+    for (FreeLists& lists : lane_free_) merge(lists);
+    lanes_ = 0;
+    lane_ = 0;
 }
 
 void CachingAllocator::begin_private_pool() {

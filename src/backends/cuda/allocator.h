@@ -1,11 +1,14 @@
 // Caching device allocator, one per device: cudaMalloc'ed blocks in size buckets (512 B steps to
 // 1 MiB, four per power of two to 64 MiB, 2 MiB steps above) return to a per-bucket free list when
 // their Storage dies, so a forward pass's activations reuse memory without cudaMalloc/cudaFree.
-// All of a backend's work is on one stream, so a freed block still read by queued kernels is only
-// reused by later work on that stream. Out of memory: empty the cache, retry once, then throw.
+// A backend's work is on one stream, so a freed block still read by queued kernels is only reused
+// by later work on that stream; while the backend is forked into lanes (several streams, see
+// CudaBackend::fork_lanes) each lane reuses only the blocks it allocated itself. Out of memory:
+// empty the cache, retry once, then throw.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -43,19 +46,37 @@ public:
     std::vector<std::pair<size_t, void*>> end_private_pool();
     void release_reserved(const std::vector<std::pair<size_t, void*>>& blocks);
     bool capturing() const { return capturing_; }  // between begin and end_private_pool
+
+    // Lanes: between fork(n) and join(), allocations are made for the lane last named by
+    // use_lane (0 first). A block allocated on lane i during the fork and freed during it is
+    // reused only by lane i (the kernels that may still read it are queued there); a block
+    // allocated before the fork and freed during it (any lane may have read it) is held until
+    // the join, which merges every list (by then the caller has ordered all lanes' work).
+    void fork(int lanes);
+    void use_lane(int lane);
+    void join();
     AllocatorStats stats() const;
+    static constexpr int kMaxLanes = 4;
 
     static size_t bucket_size(size_t bytes);
 
 private:
+    using FreeLists = std::unordered_map<size_t, std::vector<void*>>;  // bucket -> blocks
     void* allocate_block(size_t bytes, size_t bucket);
-    void release_block(void* ptr, size_t bucket);
+    void release_block(void* ptr, size_t bucket, int lane, uint64_t fork);
+    static void* pop(FreeLists& lists, size_t bucket);
+    void free_all_cached();  // cudaFree every block of every list (the caller holds mutex_)
 
     int device_;
     mutable std::mutex mutex_;
-    std::unordered_map<size_t, std::vector<void*>> free_;  // bucket size -> cached blocks
+    FreeLists free_;  // cached blocks every lane may reuse
     bool capturing_ = false;
-    std::unordered_map<size_t, std::vector<void*>> private_free_;  // freed during a capture
+    FreeLists private_free_;  // freed during a capture
+    int lanes_ = 0;           // 0: not forked
+    int lane_ = 0;
+    uint64_t fork_ = 0;  // counts forks, so that a block knows whether it is of this one
+    FreeLists lane_free_[kMaxLanes];  // during a fork: blocks of that lane
+    FreeLists held_;                  // during a fork: blocks from before it, freed in it
     AllocatorStats stats_;
 };
 
