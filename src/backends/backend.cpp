@@ -40,6 +40,15 @@ std::unique_ptr<Readback> Backend::readback(int slots, size_t bytes) {
     return std::make_unique<SyncReadback>(*this, slots, bytes);
 }
 
+int Backend::fork_lanes(int n) {
+    if (n < 1) fail(ErrorCode::InvalidArgument, name(), ": fork into ", n, " lanes");
+    return 1;
+}
+
+void Backend::use_lane(int lane) {
+    if (lane != 0) fail(ErrorCode::InvalidArgument, name(), ": lane ", lane, " of 1");
+}
+
 void Backend::embedding_layer_norm(Tensor& out, const std::vector<Tensor>& tables,
                                    const std::vector<Tensor>& ids, const Tensor& weight,
                                    const Tensor& bias, float eps) {

@@ -147,6 +147,15 @@ public:
     virtual std::unique_ptr<RecordedStep> record(const std::function<void()>& body) = 0;
     // `slots` slots of up to `bytes` each; the default copies synchronously (post = copy).
     virtual std::unique_ptr<Readback> readback(int slots, size_t bytes);
+    // Lanes: independent queues of work on one device, so that one piece of work runs in the
+    // gaps and tails of another's kernels. fork_lanes(n) opens up to n lanes, each after all the
+    // work queued so far, and says how many it opened (1 where work runs at once: the CPU);
+    // use_lane(i) queues the ops that follow on lane i; join_lanes() puts all later work after
+    // every lane's. Between the fork and the join a tensor made on one lane may be used only on
+    // that lane (and the host reads it through a Readback posted there).
+    virtual int fork_lanes(int n);
+    virtual void use_lane(int lane);
+    virtual void join_lanes() {}
 
     // Ops. Shapes use the letters of docs/ARCHITECTURE.md; N = rows (B*T). Activations are f32
     // unless stated; weights may be f32, f16 or bf16 and are read in their stored dtype.

@@ -86,4 +86,21 @@ std::unique_ptr<RecordedStep> record(Device device, const std::function<void()>&
 // Reads back that wait only for the work queued before them (Backend::readback).
 std::unique_ptr<Readback> readback(Device device, int slots, size_t bytes);
 
+// A device's lanes for a scope (Backend::fork_lanes): forked by the constructor (n <= 1: none),
+// joined by join() or the destructor, so that an exception between them leaves no lane open.
+class Lanes {
+public:
+    Lanes(Device device, int n);
+    ~Lanes();
+    Lanes(const Lanes&) = delete;
+    Lanes& operator=(const Lanes&) = delete;
+    int count() const { return count_; }
+    void use(int lane);  // lane modulo count()
+    void join();
+
+private:
+    Backend* backend_ = nullptr;  // null once joined, or when n <= 1
+    int count_ = 1;
+};
+
 }  // namespace ferris::ops

@@ -1,5 +1,8 @@
 // write_rows_ / argmax / record front-ends: what a decode step needs to run without the host
-// (positions and the next token stay on the device; the step is recorded once and replayed).
+// (positions and the next token stay on the device; the step is recorded once and replayed);
+// readback and lanes, what keeps the host and the device out of each other's way.
+#include <utility>
+
 #include "ops/check.h"
 #include "ops/ops.h"
 
@@ -57,6 +60,29 @@ std::unique_ptr<RecordedStep> record(Device device, const std::function<void()>&
 
 std::unique_ptr<Readback> readback(Device device, int slots, size_t bytes) {
     return backend_for(device).readback(slots, bytes);
+}
+
+Lanes::Lanes(Device device, int n) {
+    if (n <= 1) return;
+    Backend& backend = backend_for(device);
+    count_ = backend.fork_lanes(n);
+    backend_ = &backend;
+}
+
+Lanes::~Lanes() {
+    try {
+        join();
+    } catch (const Error&) {  // a device error: the next op on the device reports it
+    }
+}
+
+void Lanes::use(int lane) {
+    if (backend_) backend_->use_lane(lane % count_);
+}
+
+void Lanes::join() {
+    Backend* backend = std::exchange(backend_, nullptr);
+    if (backend) backend->join_lanes();
 }
 
 }  // namespace ferris::ops

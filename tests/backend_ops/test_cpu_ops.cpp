@@ -137,6 +137,21 @@ TEST(CpuOps, GeluIsExactErfForm) {
     }
 }
 
+// Where work runs at once there is one lane: asking for more gets one, lane numbers wrap.
+TEST(CpuOps, LanesAreOneOnTheCpu) {
+    Backend& cpu = backend_for(Device::cpu());
+    EXPECT_EQ(cpu.fork_lanes(4), 1);
+    EXPECT_THROW(cpu.fork_lanes(0), Error);
+    EXPECT_THROW(cpu.use_lane(1), Error);
+    ops::Lanes lanes(Device::cpu(), 3);
+    EXPECT_EQ(lanes.count(), 1);
+    lanes.use(5);  // modulo one lane: lane 0
+    const Tensor a = Tensor::from_floats({2}, {1.0f, 2.0f});
+    EXPECT_EQ(ops::add(a, a).to_floats(), (std::vector<float>{2.0f, 4.0f}));
+    lanes.join();
+    lanes.join();  // a second join does nothing
+}
+
 TEST(CpuOps, AddAndSiluMul) {
     for (int64_t c : edge_sizes()) {
         Rng rng(c + 7);

@@ -140,24 +140,37 @@ Backend& cuda_backend(int index) {
 
 // ---- Lifetime, memory, copies ----
 
-CudaBackend::CudaBackend(int index)
-    : index_(index), allocator_(index), gemm_(nullptr, destroy_gemm_context) {
+CudaBackend::CudaBackend(int index) : index_(index), allocator_(index) {
     FERRIS_CUDA_CHECK(cudaSetDevice(index));
-    cudaStream_t stream = nullptr;
-    FERRIS_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-    stream_ = stream;
     FERRIS_CUDA_CHECK(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, index));
-    gemm_.reset(create_gemm_context(stream, kGemmWorkspace));
+    add_lane();
+    stream_ = lanes_[0].stream;
+    gemm_ = lanes_[0].gemm.get();
     staging_ = std::make_unique<PinnedStaging>();
 }
 
+void CudaBackend::add_lane() {
+    Lane lane;
+    cudaStream_t stream = nullptr;
+    FERRIS_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    lane.stream = stream;
+    cudaEvent_t event = nullptr;
+    FERRIS_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+    lane.event = event;
+    lane.gemm = {create_gemm_context(stream, kGemmWorkspace), destroy_gemm_context};
+    lanes_.push_back(std::move(lane));
+}
+
 CudaBackend::~CudaBackend() {
-    if (stream_) {
-        (void)cudaStreamSynchronize(stream_);
-        inv_freq_.clear();
-        staging_.reset();
-        gemm_.reset();
-        (void)cudaStreamDestroy(stream_);
+    for (Lane& lane : lanes_) (void)cudaStreamSynchronize(lane.stream);
+    inv_freq_.clear();
+    staging_.reset();
+    tiles_ = Tensor();
+    for (Lane& lane : lanes_) {
+        lane.tiles = Tensor();
+        lane.gemm.reset();
+        (void)cudaEventDestroy(lane.event);
+        (void)cudaStreamDestroy(lane.stream);
     }
 }
 
@@ -208,7 +221,7 @@ Tensor CudaBackend::empty(const Shape& shape, DType dtype) {
 
 void CudaBackend::synchronize() {
     activate();
-    FERRIS_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    for (const Lane& lane : lanes_) FERRIS_CUDA_CHECK(cudaStreamSynchronize(lane.stream));
 }
 
 void CudaBackend::copy(Tensor& dst, const Tensor& src) {
@@ -732,6 +745,7 @@ std::unique_ptr<RecordedStep> CudaBackend::record(const std::function<void()>& b
     activate();
     // FERRIS_CUDA_NO_GRAPH=1: re-run the function instead of capturing a graph (for the op trace).
     if (std::getenv("FERRIS_CUDA_NO_GRAPH")) return cpu::cpu_backend().record(body);
+    if (open_lanes_ > 0) fail(ErrorCode::InvalidArgument, name(), ": record between fork and join");
     allocator_.begin_private_pool();
     cudaGraph_t graph = nullptr;
     // Relaxed: the body may cudaMalloc (a cache miss) while capturing.

@@ -1,7 +1,8 @@
 // The CUDA backend: one CudaBackend per device index, created on first use and kept for the life
 // of the process (never destroyed: tensors freed during static destruction still find it). Each
 // owns a stream (all its work is ordered on it), a caching allocator, cuBLASLt/cuBLAS handles with
-// a workspace, and pinned staging buffers. Not safe for concurrent calls from several threads.
+// a workspace, and pinned staging buffers; forked into lanes (lanes.cpp) it has one stream and one
+// cuBLAS context a lane. Not safe for concurrent calls from several threads.
 // This header has no CUDA types, so tests and tools can include it without the CUDA headers.
 #pragma once
 
@@ -14,6 +15,7 @@
 #include "backends/cuda/allocator.h"
 
 struct CUstream_st;
+struct CUevent_st;
 
 namespace ferris::cuda {
 
@@ -36,8 +38,14 @@ public:
     void synchronize() override;
     // Stream capture into a CUDA graph; the blocks the capture allocates stay reserved for it.
     std::unique_ptr<RecordedStep> record(const std::function<void()>& body) override;
-    // Pinned slots, each copy queued on the stream with an event after it (readback.cpp).
+    // Pinned slots, each copy queued on the current lane's stream with an event after it
+    // (readback.cpp).
     std::unique_ptr<Readback> readback(int slots, size_t bytes) override;
+    // Lanes (lanes.cpp): up to CachingAllocator::kMaxLanes streams, each with its own cuBLAS
+    // context and packed-attention tile list.
+    int fork_lanes(int n) override;
+    void use_lane(int lane) override;
+    void join_lanes() override;
 
     void embedding(Tensor& out, const Tensor& table, const Tensor& ids) override;
     void embedding_layer_norm(Tensor& out, const std::vector<Tensor>& tables,
@@ -112,15 +120,29 @@ private:
     // The handed-off values' words (decode_layers_handoff_words) the last scratch was zeroed for: a
     // launch with another layout starts it again with a memset.
     int64_t decode_scratch_handoff_ = -1;
+    // A stream of work with what its ops must not share with another lane's: the cuBLASLt
+    // workspace, and packed_tiles' cache (kept here while another lane is current).
+    struct Lane {
+        CUstream_st* stream = nullptr;
+        CUevent_st* event = nullptr;  // where the lane's work is, for another lane to wait on
+        std::unique_ptr<GemmContext, void (*)(GemmContext*)> gemm{nullptr, nullptr};
+        Tensor tiles;
+        std::vector<int32_t> tiles_for;
+    };
+    void add_lane();  // a new stream, event and cuBLAS context
+
     int index_;
     int sms_ = 1;
-    CUstream_st* stream_ = nullptr;
     CachingAllocator allocator_;
-    std::unique_ptr<GemmContext, void (*)(GemmContext*)> gemm_;
-    std::unique_ptr<PinnedStaging> staging_;
-    std::map<std::pair<float, int64_t>, Tensor> inv_freq_;
+    std::vector<Lane> lanes_;        // [0]: the backend's own, made with it
+    int lane_ = 0;                   // the current lane
+    int open_lanes_ = 0;             // between fork_lanes and join_lanes: how many; 0 otherwise
+    CUstream_st* stream_ = nullptr;  // the current lane's stream, cuBLAS context, tile list
+    GemmContext* gemm_ = nullptr;
     Tensor tiles_;  // packed_tiles' list, for the offsets in tiles_for_
     std::vector<int32_t> tiles_for_;
+    std::unique_ptr<PinnedStaging> staging_;
+    std::map<std::pair<float, int64_t>, Tensor> inv_freq_;
 };
 
 }  // namespace ferris::cuda

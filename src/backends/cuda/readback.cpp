@@ -1,6 +1,6 @@
-// CudaBackend::readback: small device -> host copies queued on the backend's stream into pinned
-// slots, each followed by an event, so that take() waits for its own copy and not for the work
-// queued after it (the next decode step).
+// CudaBackend::readback: small device -> host copies queued on the backend's current stream into
+// pinned slots, each followed by an event, so that take() waits for its own copy and not for the
+// work queued after it (the next decode step).
 #include <cuda_runtime_api.h>
 
 #include <vector>
@@ -15,7 +15,8 @@ namespace {
 
 class PinnedReadback final : public Readback {
 public:
-    PinnedReadback(int device, cudaStream_t stream, int slots, size_t bytes)
+    // `stream` points at the backend's current stream (its lane may change between posts).
+    PinnedReadback(int device, CUstream_st* const* stream, int slots, size_t bytes)
         : device_(device), stream_(stream), slots_(slots), bytes_(bytes) {
         FERRIS_CUDA_CHECK(
             cudaHostAlloc(&host_, static_cast<size_t>(slots) * bytes, cudaHostAllocDefault));
@@ -43,8 +44,8 @@ public:
                  " bytes of ", bytes_, ", a contiguous tensor on cuda:", device_);
         FERRIS_CUDA_CHECK(cudaSetDevice(device_));
         FERRIS_CUDA_CHECK(
-            cudaMemcpyAsync(slot_at(slot), src.raw(), n, cudaMemcpyDeviceToHost, stream_));
-        FERRIS_CUDA_CHECK(cudaEventRecord(events_[static_cast<size_t>(slot)], stream_));
+            cudaMemcpyAsync(slot_at(slot), src.raw(), n, cudaMemcpyDeviceToHost, *stream_));
+        FERRIS_CUDA_CHECK(cudaEventRecord(events_[static_cast<size_t>(slot)], *stream_));
     }
     const void* take(int slot) override {
         if (slot < 0 || slot >= slots_)
@@ -59,7 +60,7 @@ private:
     }
 
     int device_;
-    cudaStream_t stream_;
+    CUstream_st* const* stream_;
     int slots_;
     size_t bytes_;
     void* host_ = nullptr;
@@ -70,7 +71,7 @@ private:
 
 std::unique_ptr<Readback> CudaBackend::readback(int slots, size_t bytes) {
     activate();
-    return std::make_unique<PinnedReadback>(index_, stream_, slots, bytes);
+    return std::make_unique<PinnedReadback>(index_, &stream_, slots, bytes);
 }
 
 }  // namespace ferris::cuda
