@@ -1,12 +1,14 @@
 // EmbeddingModel: tokenizer + encoder + pooling. Texts are tokenized on all threads, a chunk at a
 // time, sorted by length (longest first) and cut into batches of at most `batch_tokens` tokens,
 // packed without padding; each batch runs one encoder forward, then pooling and L2 normalization
-// per text. A chunk's vectors come back through a readback slot while the next chunk computes.
+// per text. A chunk's vectors come back through a readback slot while the next chunks compute,
+// on lanes of their own where the device has them (streams on a GPU).
 #include <omp.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <mutex>
 #include <numeric>
 
@@ -101,8 +103,9 @@ struct EmbeddingModel::Impl {
     int64_t chunk_texts = 0;
     TypeDefaults defaults{};
     std::mutex encode_mutex;
-    std::unique_ptr<Readback> readback;  // encode()'s two slots of vectors coming back
+    std::unique_ptr<Readback> readback;  // encode()'s slots of vectors coming back
     size_t readback_bytes = 0;
+    int readback_slots = 0;
 };
 
 EmbeddingModel::EmbeddingModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -197,12 +200,23 @@ Tensor EmbeddingModel::encode(const std::vector<std::string>& texts, const std::
     if (N == 0) return out;
     const int64_t chunk = impl_->chunk_texts;
     std::lock_guard<std::mutex> lock(impl_->encode_mutex);  // one encode at a time: the slots
-    // Two slots of a chunk's vectors: one being copied back while the next chunk is queued. They
-    // are kept (pinned host memory is slow to allocate) and grow with the chunk.
+    // Lanes where the device has them (a stream each on a GPU): chunk c's work on lane c % lanes,
+    // so that one chunk's kernels run in the gaps and tails of another's. FERRIS_EMBED_LANES=n
+    // asks for n (default 2).
+    const char* asked = std::getenv("FERRIS_EMBED_LANES");
+    const int want = asked ? std::max(1, std::atoi(asked)) : 2;
+    ops::Lanes lanes(device(), N > chunk ? want : 1);
+    // A slot of vectors a lane (at least two): chunk c's come back through slot c % slots, posted
+    // on its lane once chunk c - slots' have been taken, so that the device has chunks c - slots
+    // + 1 .. c queued while the host waits. The slots are kept (pinned host memory is slow to
+    // allocate) and grow with the chunk.
+    const int slots = std::max(2, lanes.count());
     const size_t slot_bytes = static_cast<size_t>(std::min(N, chunk) * C) * sizeof(float);
-    if (!impl_->readback || impl_->readback_bytes < slot_bytes) {
-        impl_->readback = ops::readback(device(), 2, slot_bytes);
+    if (!impl_->readback || impl_->readback_bytes < slot_bytes || impl_->readback_slots < slots) {
+        impl_->readback.reset();
+        impl_->readback = ops::readback(device(), slots, slot_bytes);
         impl_->readback_bytes = slot_bytes;
+        impl_->readback_slots = slots;
     }
     Readback& readback = *impl_->readback;
     EmbedStats st;
@@ -226,9 +240,10 @@ Tensor EmbeddingModel::encode(const std::vector<std::string>& texts, const std::
         if (progress) progress(done, N);
     };
 
-    Queued previous;
+    std::vector<Queued> pending(static_cast<size_t>(slots));  // by slot
     int slot = 0;
-    for (int64_t c0 = 0; c0 < N; c0 += chunk, slot ^= 1) {
+    for (int64_t c0 = 0; c0 < N; c0 += chunk, slot = (slot + 1) % slots) {
+        lanes.use(slot);
         const int64_t c1 = std::min(N, c0 + chunk), n = c1 - c0;
         std::vector<std::vector<int32_t>> ids(static_cast<size_t>(n));
         std::vector<uint8_t> cut(static_cast<size_t>(n));
@@ -305,13 +320,15 @@ Tensor EmbeddingModel::encode(const std::vector<std::string>& texts, const std::
                 r += p.size(0);
             }
         }
+        // The vectors of the chunk `slots` before this one, now that this chunk is queued behind
+        // them: the device goes from chunk to chunk without waiting for the host.
+        collect(pending[static_cast<size_t>(slot)]);
         readback.post(slot, queued.vectors);
-        // The previous chunk's vectors, now that this chunk is queued behind them: the GPU goes
-        // from one chunk to the next without waiting for the host.
-        collect(previous);
-        previous = std::move(queued);
+        pending[static_cast<size_t>(slot)] = std::move(queued);
     }
-    collect(previous);
+    for (int k = 0; k < slots; ++k)  // the last chunks', oldest first
+        collect(pending[static_cast<size_t>((slot + k) % slots)]);
+    lanes.join();
     if (stats) *stats = st;
     return out;
 }
