@@ -76,4 +76,5 @@ if [ "${NCU:-1}" = 1 ]; then
     echo "-- fcuda with $NCU_ENV"; python3 scripts/device/ncu_summary.py /tmp/ncu_env.csv 14
   fi
 fi
+[ -n "${OUT:-}" ] && cp /tmp/memcheck.log /tmp/racecheck.log /tmp/ctest_cuda.log "$OUT"/ 2>/dev/null
 echo "done $(date +%T)"

@@ -5,6 +5,9 @@
 # CHAIN=n instead: n Ferris processes back to back and no peer (MiniLM, one query x 30 each,
 # every query's time with --each), cycling through CHAIN_ENVS (settings, "-" for none): whether
 # the slow sets follow another process' exit, the OpenMP team, or lazy module loading.
+# HEAVY=n instead: n rounds of a heavy process (1,000 MPNet docs x 60, a few seconds of a
+# power-capped GPU) and right after it a one-query process (MiniLM x 30, --each), with the clock
+# event reasons and temperature sampled too: whether the slow sets follow heavy work.
 # Carry .deps and .device-in (docs1000.json).
 set -uo pipefail
 mkdir -p $OUT
@@ -14,9 +17,21 @@ source scripts/device/env.sh; set +e
 D=.device-in/docs1000.json
 cmake -S . -B /tmp/fcuda -G Ninja -DFERRIS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DFERRIS_TESTS=OFF "${FERRIS_CMAKE_DEPS[@]}" > /tmp/cmake.log 2>&1
 cmake --build /tmp/fcuda -j 14 --target bench_embed ferris_cli > /tmp/build.log 2>&1 || { grep -B2 -A12 -E "error|FAILED" /tmp/build.log | head -40; exit 1; }
-for p in bert:e5-small-v2 bert:all-minilm-l6-v2; do /tmp/fcuda/ferris create-model --arch ${p%%:*} --preset ${p#*:} --out /tmp/m/${p#*:} --force > /dev/null 2>&1; done
-nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,utilization.gpu,pstate --format=csv,noheader -lms 20 > $OUT/clocks.csv 2>&1 &
+for p in bert:e5-small-v2 bert:all-minilm-l6-v2 mpnet:all-mpnet-base-v2; do /tmp/fcuda/ferris create-model --arch ${p%%:*} --preset ${p#*:} --out /tmp/m/${p#*:} --force > /dev/null 2>&1; done
+nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,utilization.gpu,pstate,clocks_event_reasons.active,temperature.gpu --format=csv,noheader -lms 20 > $OUT/clocks.csv 2>&1 &
 SMI=$!
+if [ "${HEAVY:-0}" -gt 0 ]; then
+  for i in $(seq 1 "$HEAVY"); do
+    echo "== $i heavy start $(date +%T.%N | cut -c1-12)"
+    timeout 60 /tmp/fcuda/bench/bench_embed /tmp/m/all-mpnet-base-v2 $D --device cuda --dtype f16 --sizes 1000 --repeat 60
+    echo "== $i query start $(date +%T.%N | cut -c1-12)"
+    timeout 60 /tmp/fcuda/bench/bench_embed /tmp/m/all-minilm-l6-v2 $D --device cuda --dtype f16 --sizes 1 --repeat 30 --each
+    echo "== $i query end $(date +%T.%N | cut -c1-12)"
+  done
+  kill $SMI
+  echo done
+  exit 0
+fi
 if [ "${CHAIN:-0}" -gt 0 ]; then
   read -r -a envs <<< "${CHAIN_ENVS:-- OMP_NUM_THREADS=1 CUDA_MODULE_LOADING=EAGER}"
   for i in $(seq 1 "$CHAIN"); do
