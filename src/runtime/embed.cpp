@@ -3,8 +3,6 @@
 // packed without padding; each batch runs one encoder forward, then pooling and L2 normalization
 // per text. A chunk's vectors come back through a readback slot while the next chunks compute,
 // on lanes of their own where the device has them (streams on a GPU).
-#include <omp.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -12,7 +10,9 @@
 #include <mutex>
 #include <numeric>
 
+#include "core/helping_pool.h"
 #include "ferris/embedding_model.h"
+#include "ferris/threads.h"
 #include "io/files.h"
 #include "models/encoder/model.h"
 #include "ops/ops.h"
@@ -106,6 +106,8 @@ struct EmbeddingModel::Impl {
     std::unique_ptr<Readback> readback;  // encode()'s slots of vectors coming back
     size_t readback_bytes = 0;
     int readback_slots = 0;
+    // encode()'s tokenization threads (with the calling one: num_threads() at the first encode).
+    std::unique_ptr<HelpingPool> tokenize_pool;
 };
 
 EmbeddingModel::EmbeddingModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -200,6 +202,9 @@ Tensor EmbeddingModel::encode(const std::vector<std::string>& texts, const std::
     if (N == 0) return out;
     const int64_t chunk = impl_->chunk_texts;
     std::lock_guard<std::mutex> lock(impl_->encode_mutex);  // one encode at a time: the slots
+    if (!impl_->tokenize_pool)
+        impl_->tokenize_pool = std::make_unique<HelpingPool>(num_threads() - 1);
+    HelpingPool& tokenize_pool = *impl_->tokenize_pool;
     // Lanes where the device has them (a stream each on a GPU): chunk c's work on lane c % lanes,
     // so that one chunk's kernels run in the gaps and tails of another's. FERRIS_EMBED_LANES=n
     // asks for n (default 2).
@@ -247,23 +252,13 @@ Tensor EmbeddingModel::encode(const std::vector<std::string>& texts, const std::
         const int64_t c1 = std::min(N, c0 + chunk), n = c1 - c0;
         std::vector<std::vector<int32_t>> ids(static_cast<size_t>(n));
         std::vector<uint8_t> cut(static_cast<size_t>(n));
-        bool failed = false;
-        Error first_error(ErrorCode::Internal, "");
-#pragma omp parallel for schedule(dynamic, 16)
-        for (int64_t i = 0; i < n; ++i) {
-            try {
-                bool t = false;
-                ids[i] = tokenize(prefix + texts[static_cast<size_t>(c0 + i)], &t);
-                cut[i] = t;
-            } catch (const Error& e) {
-#pragma omp critical
-                if (!failed) {
-                    failed = true;
-                    first_error = e;
-                }
-            }
-        }
-        if (failed) throw first_error;
+        // Sixteen texts a grain, on this thread and the pool's (a chunk of at most sixteen, a
+        // query, stays on this thread); the first error is rethrown.
+        tokenize_pool.run(n, 16, [&](int64_t i) {
+            bool t = false;
+            ids[i] = tokenize(prefix + texts[static_cast<size_t>(c0 + i)], &t);
+            cut[i] = t;
+        });
         for (int64_t i = 0; i < n; ++i) {
             st.tokens += static_cast<int64_t>(ids[i].size());
             st.truncated += cut[i];
