@@ -52,6 +52,9 @@ struct Problem {
 
 int main(int argc, char** argv) {
     const bool workspace_mode = argc > 1 && std::string(argv[1]) == "workspace";
+    // `gemm_lab batches`: the plain bias products at docs1000's batch sizes (and e5's 100 docs),
+    // every one of the heuristic's first 16 algorithms timed: how far its first pick is from best.
+    const bool batch_mode = argc > 1 && std::string(argv[1]) == "batches";
     cublasLtHandle_t lt;
     LK(cublasLtCreate(&lt));
     const size_t ws_bytes = 32u << 20;
@@ -74,16 +77,18 @@ int main(int argc, char** argv) {
     };
     std::printf("%-9s %6s %10s %10s %8s %8s %s\n", "product", "M", "first_us", "best_us", "TFLOPS",
                 "algos", "best index");
-    const std::vector<int> sizes = workspace_mode
-                                       ? std::vector<int>{19108, 25000, 7490}
-                                       : std::vector<int>{2048, 4096, 8192, 16384, 32768};
+    const std::vector<int> sizes = workspace_mode ? std::vector<int>{19108, 25000, 7490}
+                                   : batch_mode   ? std::vector<int>{19108, 18987, 7490}
+                                                  : std::vector<int>{2048, 4096, 8192, 16384, 32768};
     const std::vector<size_t> limits = workspace_mode
                                            ? std::vector<size_t>{32u << 20, 1u << 20, 64u << 10, 0}
                                            : std::vector<size_t>{ws_bytes};
     for (int M : sizes) {
         for (const Problem& p : problems)
             for (size_t limit : limits) {
-                if (workspace_mode && (p.residual || p.epi != CUBLASLT_EPILOGUE_BIAS)) continue;
+                if ((workspace_mode || batch_mode) &&
+                    (p.residual || p.epi != CUBLASLT_EPILOGUE_BIAS))
+                    continue;
                 cublasLtMatmulDesc_t op;
                 LK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
                 const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
@@ -133,7 +138,7 @@ int main(int argc, char** argv) {
                 cublasLtMatrixLayoutDestroy(la);
                 cublasLtMatmulDescDestroy(op);
             }
-        if (workspace_mode) continue;
+        if (workspace_mode || batch_mode) continue;
         const size_t n = (size_t)M * 3072;
         const float g = median_ms([&] { gelu_kernel<<<132 * 8, 256>>>(y, n); });
         std::printf("%-9s %6d %10.1f %10s %8.0f GB/s\n", "gelu", M, g * 1e3, "",

@@ -8,6 +8,10 @@
 # HEAVY=n instead: n rounds of a heavy process (1,000 MPNet docs x 60, a few seconds of a
 # power-capped GPU) and right after it a one-query process (MiniLM x 30, --each), with the clock
 # event reasons and temperature sampled too: whether the slow sets follow heavy work.
+# HOGS="0 1 2 4" instead: for each count, that many busy-looping processes on the host while
+# MiniLM's one-query (serial tokenization) and 32-text (an OpenMP team) sets run, with the
+# default OpenMP team and with OMP_NUM_THREADS=1: whether a worker thread the OS schedules late
+# holds a small encode up.
 # Carry .deps and .device-in (docs1000.json).
 set -uo pipefail
 mkdir -p $OUT
@@ -20,6 +24,21 @@ cmake --build /tmp/fcuda -j 14 --target bench_embed ferris_cli > /tmp/build.log 
 for p in bert:e5-small-v2 bert:all-minilm-l6-v2 mpnet:all-mpnet-base-v2; do /tmp/fcuda/ferris create-model --arch ${p%%:*} --preset ${p#*:} --out /tmp/m/${p#*:} --force > /dev/null 2>&1; done
 nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,utilization.gpu,pstate,clocks_event_reasons.active,temperature.gpu --format=csv,noheader -lms 20 > $OUT/clocks.csv 2>&1 &
 SMI=$!
+if [ -n "${HOGS:-}" ]; then
+  for k in $HOGS; do
+    pids=""
+    for h in $(seq 1 "$k"); do timeout 120 sh -c 'while :; do :; done' & pids="$pids $!"; done
+    sleep 0.5
+    for e in FERRIS_NOTHING=1 OMP_NUM_THREADS=1; do
+      echo "== hogs $k env $e $(date +%T.%N | cut -c1-12)"
+      env $e timeout 60 /tmp/fcuda/bench/bench_embed /tmp/m/all-minilm-l6-v2 $D --device cuda --dtype f16 --sizes 1,32 --repeat 30 --each
+    done
+    if [ -n "$pids" ]; then kill $pids 2>/dev/null; wait $pids 2>/dev/null; fi  # (a bare wait: nvidia-smi too)
+  done
+  kill $SMI
+  echo done
+  exit 0
+fi
 if [ "${HEAVY:-0}" -gt 0 ]; then
   for i in $(seq 1 "$HEAVY"); do
     echo "== $i heavy start $(date +%T.%N | cut -c1-12)"
