@@ -9,9 +9,8 @@
 # power-capped GPU) and right after it a one-query process (MiniLM x 30, --each), with the clock
 # event reasons and temperature sampled too: whether the slow sets follow heavy work.
 # HOGS="0 1 2 4" instead: for each count, that many busy-looping processes on the host while
-# MiniLM's one-query (serial tokenization) and 32-text (an OpenMP team) sets run, with the
-# default OpenMP team and with OMP_NUM_THREADS=1: whether a worker thread the OS schedules late
-# holds a small encode up.
+# MiniLM's 1-, 32- and 100-text sets run, with a tokenizing thread a core and with the calling
+# thread alone (--threads 1): whether a worker thread the OS schedules late holds a small encode up.
 # Carry .deps and .device-in (docs1000.json).
 set -uo pipefail
 mkdir -p $OUT
@@ -29,9 +28,9 @@ if [ -n "${HOGS:-}" ]; then
     pids=""
     for h in $(seq 1 "$k"); do timeout 120 sh -c 'while :; do :; done' & pids="$pids $!"; done
     sleep 0.5
-    for e in FERRIS_NOTHING=1 OMP_NUM_THREADS=1; do
-      echo "== hogs $k env $e $(date +%T.%N | cut -c1-12)"
-      env $e timeout 60 /tmp/fcuda/bench/bench_embed /tmp/m/all-minilm-l6-v2 $D --device cuda --dtype f16 --sizes 1,32 --repeat 30 --each
+    for t in 0 1; do  # 0: a thread a core (bench_embed's default), 1: the calling thread alone
+      echo "== hogs $k threads $t $(date +%T.%N | cut -c1-12)"
+      timeout 60 /tmp/fcuda/bench/bench_embed /tmp/m/all-minilm-l6-v2 $D --device cuda --dtype f16 --sizes 1,32,100 --repeat 30 --threads $t
     done
     if [ -n "$pids" ]; then kill $pids 2>/dev/null; wait $pids 2>/dev/null; fi  # (a bare wait: nvidia-smi too)
   done
