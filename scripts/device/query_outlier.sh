@@ -10,7 +10,8 @@
 # event reasons and temperature sampled too: whether the slow sets follow heavy work.
 # HOGS="0 1 2 4" instead: for each count, that many busy-looping processes on the host while
 # MiniLM's 1-, 32- and 100-text sets run, with a tokenizing thread a core and with the calling
-# thread alone (--threads 1): whether a worker thread the OS schedules late holds a small encode up.
+# thread alone (--threads 1): whether a worker thread the OS schedules late holds a small encode up
+# (and the same for .lab-base's build where it is carried).
 # Carry .deps and .device-in (docs1000.json).
 set -uo pipefail
 mkdir -p $OUT
@@ -24,13 +25,19 @@ for p in bert:e5-small-v2 bert:all-minilm-l6-v2 mpnet:all-mpnet-base-v2; do /tmp
 nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,utilization.gpu,pstate,clocks_event_reasons.active,temperature.gpu --format=csv,noheader -lms 20 > $OUT/clocks.csv 2>&1 &
 SMI=$!
 if [ -n "${HOGS:-}" ]; then
+  B=""  # the base build too where .lab-base is carried
+  if [ -d .lab-base ]; then
+    (cd .lab-base && cmake -S . -B /tmp/fbase -G Ninja -DFERRIS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DFERRIS_TESTS=OFF "${FERRIS_CMAKE_DEPS[@]}" > /tmp/cmake_base.log 2>&1 && cmake --build /tmp/fbase -j 14 --target bench_embed > /tmp/build_base.log 2>&1) && B=/tmp/fbase
+  fi
   for k in $HOGS; do
     pids=""
     for h in $(seq 1 "$k"); do timeout 120 sh -c 'while :; do :; done' & pids="$pids $!"; done
     sleep 0.5
-    for t in 0 1; do  # 0: a thread a core (bench_embed's default), 1: the calling thread alone
-      echo "== hogs $k threads $t $(date +%T.%N | cut -c1-12)"
-      timeout 60 /tmp/fcuda/bench/bench_embed /tmp/m/all-minilm-l6-v2 $D --device cuda --dtype f16 --sizes 1,32,100 --repeat 30 --threads $t
+    for b in /tmp/fcuda $B; do
+      for t in 0 1; do  # 0: a thread a core (bench_embed's default), 1: the calling thread alone
+        echo "== hogs $k $b threads $t $(date +%T.%N | cut -c1-12)"
+        timeout 60 $b/bench/bench_embed /tmp/m/all-minilm-l6-v2 $D --device cuda --dtype f16 --sizes 1,32,100 --repeat 30 --threads $t
+      done
     done
     if [ -n "$pids" ]; then kill $pids 2>/dev/null; wait $pids 2>/dev/null; fi  # (a bare wait: nvidia-smi too)
   done
