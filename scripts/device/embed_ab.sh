@@ -11,14 +11,14 @@
 # environment. TESTS=0 builds only bench_embed and the CLI; RACE_FILTER the tests under racecheck;
 # MEMCHECK_FILTER the tests under memcheck; NCU_REGEX the kernels ncu times; TEST_ENV="A=B" runs
 # the CUDA tests once more with that setting; PAUSE=s waits that long after each peer process;
-# NCU_ENV="A=B" runs ncu on the tree once more with that setting.
+# NCU_ENV="A=B" runs ncu on the tree once more with that setting; SMI=1 samples the clocks.
 set -uo pipefail
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 source scripts/device/env.sh
 set +e
 D=.device-in/docs1000.json
 (cd .lab-base && cmake -S . -B /tmp/fbase -G Ninja -DFERRIS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DFERRIS_TESTS=OFF "${FERRIS_CMAKE_DEPS[@]}" > /tmp/cmake_base.log 2>&1 && cmake --build /tmp/fbase -j 6 --target bench_embed > /tmp/build_base.log 2>&1; echo "base build rc=$?") &
-cmake -S . -B /tmp/fcuda -G Ninja -DFERRIS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 "${FERRIS_CMAKE_DEPS[@]}" > /tmp/cmake.log 2>&1 || { tail -30 /tmp/cmake.log; exit 1; }
+cmake -S . -B /tmp/fcuda -G Ninja -DFERRIS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DFERRIS_TESTS=ON "${FERRIS_CMAKE_DEPS[@]}" > /tmp/cmake.log 2>&1 || { tail -30 /tmp/cmake.log; exit 1; }
 TARGETS=""
 [ "${TESTS:-1}" = 1 ] || TARGETS="--target bench_embed ferris_cli"
 cmake --build /tmp/fcuda -j 12 $TARGETS -- -k 0 > /tmp/build.log 2>&1 || { grep -B2 -A12 -E "error|FAILED" /tmp/build.log | head -60; exit 1; }
@@ -58,13 +58,23 @@ for round in 1 2; do
     env $e timeout 120 /tmp/fcuda/bench/bench_embed $M $D --device cuda --dtype f16 --sizes 1000 --repeat 20 | sed "s/^/tree $e r$round /"
   done
 done
+# SMI=1: the GPU's clocks, power, clock event reasons and temperature every 50 ms through the
+# three-shape table ($OUT/clocks.csv; each process' start time is in the log), for the outlier.
+if [ "${SMI:-0}" = 1 ] && [ -n "${OUT:-}" ]; then
+  nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,utilization.gpu,pstate,clocks_event_reasons.active,temperature.gpu --format=csv,noheader -lms 50 > "$OUT"/clocks.csv 2>&1 &
+  SMI_PID=$!
+fi
 for m in e5-small-v2 all-minilm-l6-v2 all-mpnet-base-v2; do
+  [ "${SMI:-0}" = 1 ] && echo "-- $m $(date +%T.%N | cut -c1-12)"
   [ "${ST:-1}" = 1 ] && timeout 200 python3 bench/peers/st_embed.py /tmp/m/$m $D --sizes 1,100,1000 2>/dev/null | sed "s/^/st $m /"
   sleep "${PAUSE:-0}"  # PAUSE=s: between the peer's process and Ferris' (the one-query outlier)
+  [ "${SMI:-0}" = 1 ] && echo "-- base $m $(date +%T.%N | cut -c1-12)"
   timeout 120 /tmp/fbase/bench/bench_embed /tmp/m/$m $D --device cuda --dtype f16 --sizes 1,100,1000 --repeat 20 | sed "s/^/base $m /"
+  [ "${SMI:-0}" = 1 ] && echo "-- tree $m $(date +%T.%N | cut -c1-12)"
   timeout 120 /tmp/fcuda/bench/bench_embed /tmp/m/$m $D --device cuda --dtype f16 --sizes 1,100,1000 --repeat 20 ${CHUNK:+--chunk $CHUNK} | sed "s/^/tree $m /"
   [ "${ST:-1}" = 1 ] && timeout 200 python3 bench/peers/st_embed.py /tmp/m/$m $D --sizes 1000 2>/dev/null | sed "s/^/st again $m /"
 done
+[ -n "${SMI_PID:-}" ] && kill "$SMI_PID"
 if [ "${NCU:-1}" = 1 ]; then
   echo "== ncu, mpnet 1000 docs, one encode after the warm-up $(date +%T)"
   for b in fbase fcuda; do
