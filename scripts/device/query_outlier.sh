@@ -11,7 +11,7 @@
 # HOGS="0 1 2 4" instead: for each count, that many busy-looping processes on the host while
 # MiniLM's 1-, 32- and 100-text sets run, with a tokenizing thread a core and with the calling
 # thread alone (--threads 1): whether a worker thread the OS schedules late holds a small encode up
-# (and the same for .lab-base's build where it is carried).
+# (and the same for .lab-base's build where it is carried; CPU=1 adds the CPU backend's sets).
 # Carry .deps and .device-in (docs1000.json).
 set -uo pipefail
 mkdir -p $OUT
@@ -37,6 +37,8 @@ if [ -n "${HOGS:-}" ]; then
       for t in 0 1; do  # 0: a thread a core (bench_embed's default), 1: the calling thread alone
         echo "== hogs $k $b threads $t $(date +%T.%N | cut -c1-12)"
         timeout 60 $b/bench/bench_embed /tmp/m/all-minilm-l6-v2 $D --device cuda --dtype f16 --sizes 1,32,100 --repeat 30 --threads $t
+        # CPU=1: the same on the CPU backend (its ops are OpenMP teams too)
+        [ "${CPU:-0}" = 1 ] && timeout 60 $b/bench/bench_embed /tmp/m/all-minilm-l6-v2 $D --device cpu --sizes 1,32 --repeat 10 --threads $t | sed "s/^/cpu /"
       done
     done
     if [ -n "$pids" ]; then kill $pids 2>/dev/null; wait $pids 2>/dev/null; fi  # (a bare wait: nvidia-smi too)
