@@ -23,7 +23,10 @@ void ModelOptions::add_to(CLI::App* app, bool with_adapter) {
     app->add_option("--dtype", dtype,
                     "compute dtype of the weights: f32, f16 or bf16 "
                     "(default: as stored)");
-    app->add_option("--threads", threads, "CPU threads (0 = all cores)")->capture_default_str();
+    app->add_option("--threads", threads,
+                    "CPU threads (0 = all cores; on a host where other processes keep cores "
+                    "busy, at most the free ones: a CPU op waits for its slowest thread)")
+        ->capture_default_str();
 }
 
 void apply_threads(int threads) { set_num_threads(threads); }

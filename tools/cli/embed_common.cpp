@@ -35,7 +35,10 @@ void EncoderOptions::add_to(CLI::App* app) {
                     "16384 on the CPU)")
         ->check(CLI::Range(int64_t{0}, int64_t{1} << 24))
         ->capture_default_str();
-    app->add_option("--threads", threads, "CPU threads (0 = all cores)")->capture_default_str();
+    app->add_option("--threads", threads,
+                    "CPU threads (0 = all cores; on a host where other processes keep cores "
+                    "busy, at most the free ones: a CPU op waits for its slowest thread)")
+        ->capture_default_str();
 }
 
 EmbeddingModel EncoderOptions::load(bool quiet) const {
