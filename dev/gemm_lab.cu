@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
                 "algos", "best index");
     const std::vector<int> sizes = workspace_mode ? std::vector<int>{19108, 25000, 7490}
                                    : batch_mode   ? std::vector<int>{19108, 18987, 7490}
-                                                  : std::vector<int>{2048, 4096, 8192, 16384, 32768};
+                                                : std::vector<int>{2048, 4096, 8192, 16384, 32768};
     const std::vector<size_t> limits = workspace_mode
                                            ? std::vector<size_t>{32u << 20, 1u << 20, 64u << 10, 0}
                                            : std::vector<size_t>{ws_bytes};
