@@ -35,13 +35,9 @@ std::shared_ptr<Storage> CachingAllocator::allocate(size_t bytes) {
     const Device device = Device::cuda(device_);
     if (bytes == 0) return std::make_shared<Storage>(nullptr, 0, device, nullptr);
     const size_t bucket = bytes > kMaxRequest ? bytes : bucket_size(bytes);
-    void* ptr = allocate_block(bytes, bucket);
     int lane = -1;  // -1: not made during a fork
     uint64_t fork = 0;
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (lanes_ > 0) lane = lane_, fork = fork_;
-    }
+    void* ptr = allocate_block(bytes, bucket, lane, fork);
     return std::make_shared<Storage>(ptr, bytes, device, [this, bucket, lane, fork](void* p) {
         release_block(p, bucket, lane, fork);
     });
@@ -55,8 +51,9 @@ void* CachingAllocator::pop(FreeLists& lists, size_t bucket) {
     return p;
 }
 
-void* CachingAllocator::allocate_block(size_t bytes, size_t bucket) {
+void* CachingAllocator::allocate_block(size_t bytes, size_t bucket, int& lane, uint64_t& fork) {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (lanes_ > 0) lane = lane_, fork = fork_;
     if (capturing_) {  // reuse within the capture first: the graph replays in the same order
         if (void* p = pop(private_free_, bucket)) {
             ++stats_.cache_hits;

@@ -62,7 +62,8 @@ public:
 
 private:
     using FreeLists = std::unordered_map<size_t, std::vector<void*>>;  // bucket -> blocks
-    void* allocate_block(size_t bytes, size_t bucket);
+    // Also says which lane and fork the block is made for (-1 and 0 outside a fork).
+    void* allocate_block(size_t bytes, size_t bucket, int& lane, uint64_t& fork);
     void release_block(void* ptr, size_t bucket, int lane, uint64_t fork);
     static void* pop(FreeLists& lists, size_t bucket);
     void free_all_cached();  // cudaFree every block of every list (the caller holds mutex_)
