@@ -145,7 +145,6 @@ CudaBackend::CudaBackend(int index) : index_(index), allocator_(index) {
     FERRIS_CUDA_CHECK(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, index));
     add_lane();
     stream_ = lanes_[0].stream;
-    gemm_ = lanes_[0].gemm.get();
     staging_ = std::make_unique<PinnedStaging>();
 }
 
@@ -165,7 +164,6 @@ CudaBackend::~CudaBackend() {
     for (Lane& lane : lanes_) (void)cudaStreamSynchronize(lane.stream);
     inv_freq_.clear();
     staging_.reset();
-    tiles_ = Tensor();
     for (Lane& lane : lanes_) {
         lane.tiles = Tensor();
         lane.gemm.reset();
@@ -388,10 +386,10 @@ void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, con
         }
         if (bias.defined() && bias.dtype() != weight.dtype())
             bias_scratch = empty({outs}, weight.dtype());
-        cuda::linear_half(*gemm_, out.raw(), x.raw(), weight.raw(), weight.dtype(),
-                          bias.defined() ? bias_c.raw() : nullptr, bias.dtype(),
-                          bias_scratch.defined() ? bias_scratch.raw() : nullptr, rows, in, outs,
-                          stream_);
+        cuda::linear_half(*lanes_[static_cast<size_t>(lane_)].gemm, out.raw(), x.raw(),
+                          weight.raw(), weight.dtype(), bias.defined() ? bias_c.raw() : nullptr,
+                          bias.dtype(), bias_scratch.defined() ? bias_scratch.raw() : nullptr, rows,
+                          in, outs, stream_);
         return;
     }
     Tensor x_scratch, bias_f32;
@@ -403,9 +401,9 @@ void CudaBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, con
         }
     }
     if (weight.dtype() != DType::F32) x_scratch = empty({rows * in}, weight.dtype());
-    cuda::linear(*gemm_, out.data<float>(), x.data<float>(), weight.raw(), weight.dtype(),
-                 bias.defined() ? bias_f32.data<float>() : nullptr, rows, in, outs,
-                 x_scratch.defined() ? x_scratch.raw() : nullptr, stream_);
+    cuda::linear(*lanes_[static_cast<size_t>(lane_)].gemm, out.data<float>(), x.data<float>(),
+                 weight.raw(), weight.dtype(), bias.defined() ? bias_f32.data<float>() : nullptr,
+                 rows, in, outs, x_scratch.defined() ? x_scratch.raw() : nullptr, stream_);
 }
 
 void CudaBackend::linear_gelu(Tensor& out, const Tensor& x, const Tensor& weight,
@@ -646,8 +644,11 @@ const Tensor& CudaBackend::packed_tiles(const Tensor& host_segments) {
     // The encoders' twelve-odd layers ask with the same offsets: the list is built once.
     const int32_t* g = host_segments.data<int32_t>();
     const auto n = static_cast<size_t>(host_segments.numel());
-    if (n == tiles_for_.size() && std::equal(g, g + n, tiles_for_.begin())) return tiles_;
-    tiles_for_.assign(g, g + n);
+    Lane& lane = lanes_[static_cast<size_t>(lane_)];  // each lane keeps its own list
+    Tensor& tiles = lane.tiles;
+    std::vector<int32_t>& tiles_for = lane.tiles_for;
+    if (n == tiles_for.size() && std::equal(g, g + n, tiles_for.begin())) return tiles;
+    tiles_for.assign(g, g + n);
     // Chunk-major: every sequence's first 64 rows, then the next; {begin, end, chunk, 0} each.
     std::vector<int32_t> list;
     for (int32_t chunk = 0;; ++chunk) {
@@ -658,12 +659,12 @@ const Tensor& CudaBackend::packed_tiles(const Tensor& host_segments) {
         if (list.size() == before) break;
     }
     const bool packable = !list.empty() && list.size() / 4 < (size_t(1) << 31);
-    tiles_ = Tensor();
+    tiles = Tensor();
     if (packable) {
-        tiles_ = empty({static_cast<int64_t>(list.size())}, DType::I32);
-        copy(tiles_, Tensor::from_ints({static_cast<int64_t>(list.size())}, list));
+        tiles = empty({static_cast<int64_t>(list.size())}, DType::I32);
+        copy(tiles, Tensor::from_ints({static_cast<int64_t>(list.size())}, list));
     }
-    return tiles_;
+    return tiles;
 }
 
 void CudaBackend::run_attention(const AttentionArgs& a) {

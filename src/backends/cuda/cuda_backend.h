@@ -121,7 +121,7 @@ private:
     // launch with another layout starts it again with a memset.
     int64_t decode_scratch_handoff_ = -1;
     // A stream of work with what its ops must not share with another lane's: the cuBLASLt
-    // workspace, and packed_tiles' cache (kept here while another lane is current).
+    // workspace, and packed_tiles' list (for the offsets in tiles_for).
     struct Lane {
         CUstream_st* stream = nullptr;
         CUevent_st* event = nullptr;  // where the lane's work is, for another lane to wait on
@@ -137,10 +137,7 @@ private:
     std::vector<Lane> lanes_;        // [0]: the backend's own, made with it
     int lane_ = 0;                   // the current lane
     int open_lanes_ = 0;             // between fork_lanes and join_lanes: how many; 0 otherwise
-    CUstream_st* stream_ = nullptr;  // the current lane's stream, cuBLAS context, tile list
-    GemmContext* gemm_ = nullptr;
-    Tensor tiles_;  // packed_tiles' list, for the offsets in tiles_for_
-    std::vector<int32_t> tiles_for_;
+    CUstream_st* stream_ = nullptr;  // the current lane's stream (readbacks point at it)
     std::unique_ptr<PinnedStaging> staging_;
     std::map<std::pair<float, int64_t>, Tensor> inv_freq_;
 };

@@ -31,14 +31,7 @@ void CudaBackend::use_lane(int lane) {
     if (lane < 0 || lane >= std::max(open_lanes_, 1))
         fail(ErrorCode::InvalidArgument, name(), ": lane ", lane, " of ", std::max(open_lanes_, 1));
     if (lane == lane_) return;
-    Lane& from = lanes_[static_cast<size_t>(lane_)];
-    Lane& to = lanes_[static_cast<size_t>(lane)];
-    std::swap(tiles_, from.tiles);  // park this lane's tile list, take the other's
-    std::swap(tiles_for_, from.tiles_for);
-    std::swap(tiles_, to.tiles);
-    std::swap(tiles_for_, to.tiles_for);
-    stream_ = to.stream;
-    gemm_ = to.gemm.get();
+    stream_ = lanes_[static_cast<size_t>(lane)].stream;
     lane_ = lane;
     allocator_.use_lane(lane);
 }
