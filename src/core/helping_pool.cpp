@@ -44,6 +44,15 @@ void HelpingPool::finish_grain(int64_t g) {
     if (last) done_.notify_all();
 }
 
+void HelpingPool::drain(uint64_t job, std::unique_lock<std::mutex>& lock) {
+    int64_t g = 0;
+    while (take(job, g)) {
+        lock.unlock();
+        finish_grain(g);
+        lock.lock();
+    }
+}
+
 void HelpingPool::work() {
     uint64_t seen = 0;
     std::unique_lock<std::mutex> lock(mutex_);
@@ -51,12 +60,7 @@ void HelpingPool::work() {
         wake_.wait(lock, [&] { return stop_ || job_ != seen; });
         if (stop_) return;
         seen = job_;
-        int64_t g = 0;
-        while (take(seen, g)) {  // a helper woken late finds nothing left and sleeps again
-            lock.unlock();
-            finish_grain(g);
-            lock.lock();
-        }
+        drain(seen, lock);  // a helper woken late finds nothing left and sleeps again
     }
 }
 
@@ -82,12 +86,7 @@ void HelpingPool::run(int64_t n, int64_t grain, const std::function<void(int64_t
     }
     wake_.notify_all();
     std::unique_lock<std::mutex> lock(mutex_);
-    int64_t g = 0;
-    while (take(job, g)) {
-        lock.unlock();
-        finish_grain(g);
-        lock.lock();
-    }
+    drain(job, lock);
     // Only the grains taken so far remain: they are running on helpers that have started.
     done_.wait(lock, [&] { return finished_ == next_; });
     fn_ = nullptr;

@@ -36,6 +36,8 @@ private:
     void work();                          // a helper thread's loop
     bool take(uint64_t job, int64_t& g);  // the next grain of that job, if any (mutex_ held)
     void finish_grain(int64_t g);         // runs it; counts it done (mutex_ not held)
+    // Takes and runs that job's grains until none is left (`lock` holds mutex_ around takes).
+    void drain(uint64_t job, std::unique_lock<std::mutex>& lock);
 
     std::mutex run_mutex_;  // one run at a time
     std::mutex mutex_;      // the job's state below
