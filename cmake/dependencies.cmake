@@ -1,6 +1,5 @@
 # Every dependency comes from a Debian package (scripts/setup installs them); nothing is fetched.
 find_package(Threads REQUIRED)
-find_package(OpenMP REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(CLI11 REQUIRED)
 

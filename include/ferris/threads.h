@@ -1,4 +1,5 @@
-// CPU thread count shared by every CPU op (OpenMP) — set once from --threads.
+// CPU thread count shared by every CPU op (core/parallel.h) and the tokenizer — set once from
+// --threads.
 #pragma once
 
 namespace ferris {

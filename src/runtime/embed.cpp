@@ -10,9 +10,8 @@
 #include <mutex>
 #include <numeric>
 
-#include "core/helping_pool.h"
+#include "core/parallel.h"
 #include "ferris/embedding_model.h"
-#include "ferris/threads.h"
 #include "io/files.h"
 #include "models/encoder/model.h"
 #include "ops/ops.h"
@@ -106,8 +105,6 @@ struct EmbeddingModel::Impl {
     std::unique_ptr<Readback> readback;  // encode()'s slots of vectors coming back
     size_t readback_bytes = 0;
     int readback_slots = 0;
-    // encode()'s tokenization threads (with the calling one: num_threads() at the first encode).
-    std::unique_ptr<HelpingPool> tokenize_pool;
 };
 
 EmbeddingModel::EmbeddingModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -202,9 +199,6 @@ Tensor EmbeddingModel::encode(const std::vector<std::string>& texts, const std::
     if (N == 0) return out;
     const int64_t chunk = impl_->chunk_texts;
     std::lock_guard<std::mutex> lock(impl_->encode_mutex);  // one encode at a time: the slots
-    if (!impl_->tokenize_pool)
-        impl_->tokenize_pool = std::make_unique<HelpingPool>(num_threads() - 1);
-    HelpingPool& tokenize_pool = *impl_->tokenize_pool;
     // Lanes where the device has them (a stream each on a GPU): chunk c's work on lane c % lanes,
     // so that one chunk's kernels run in the gaps and tails of another's. FERRIS_EMBED_LANES=n
     // asks for n (default 2).
@@ -252,12 +246,14 @@ Tensor EmbeddingModel::encode(const std::vector<std::string>& texts, const std::
         const int64_t c1 = std::min(N, c0 + chunk), n = c1 - c0;
         std::vector<std::vector<int32_t>> ids(static_cast<size_t>(n));
         std::vector<uint8_t> cut(static_cast<size_t>(n));
-        // Sixteen texts a grain, on this thread and the pool's (a chunk of at most sixteen, a
-        // query, stays on this thread); the first error is rethrown.
-        tokenize_pool.run(n, 16, [&](int64_t i) {
-            bool t = false;
-            ids[i] = tokenize(prefix + texts[static_cast<size_t>(c0 + i)], &t);
-            cut[i] = t;
+        // At least sixteen texts a grain, on this thread and the CPU pool's (a chunk of at most
+        // sixteen, a query, stays on this thread); the first error is rethrown.
+        parallel_for(n, 16, [&](int64_t i0, int64_t i1) {
+            for (int64_t i = i0; i < i1; ++i) {
+                bool t = false;
+                ids[i] = tokenize(prefix + texts[static_cast<size_t>(c0 + i)], &t);
+                cut[i] = t;
+            }
         });
         for (int64_t i = 0; i < n; ++i) {
             st.tokens += static_cast<int64_t>(ids[i].size());

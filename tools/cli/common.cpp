@@ -24,8 +24,8 @@ void ModelOptions::add_to(CLI::App* app, bool with_adapter) {
                     "compute dtype of the weights: f32, f16 or bf16 "
                     "(default: as stored)");
     app->add_option("--threads", threads,
-                    "CPU threads (0 = all cores; on a host where other processes keep cores "
-                    "busy, at most the free ones: a CPU op waits for its slowest thread)")
+                    "CPU threads for the CPU ops and tokenizing (0 = all cores; work goes to "
+                    "the threads that are running, so all cores suit a busy host too)")
         ->capture_default_str();
 }
 

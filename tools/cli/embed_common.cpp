@@ -36,8 +36,8 @@ void EncoderOptions::add_to(CLI::App* app) {
         ->check(CLI::Range(int64_t{0}, int64_t{1} << 24))
         ->capture_default_str();
     app->add_option("--threads", threads,
-                    "CPU threads (0 = all cores; on a host where other processes keep cores "
-                    "busy, at most the free ones: a CPU op waits for its slowest thread)")
+                    "CPU threads for the CPU ops and tokenizing (0 = all cores; work goes to "
+                    "the threads that are running, so all cores suit a busy host too)")
         ->capture_default_str();
 }
 

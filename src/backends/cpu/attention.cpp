@@ -6,7 +6,6 @@
 // tasks are few); the task converts its visible keys and values to f32 once and runs its heads
 // as two sgemm calls (Q K^T, then P V) around
 // a masked softmax, so the work goes through BLAS instead of one dot product per key.
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -15,6 +14,8 @@
 #include "backends/cpu/blas.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/simd.h"
+#include "core/parallel.h"
+#include "ferris/threads.h"
 
 namespace ferris::cpu {
 
@@ -72,15 +73,13 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
     const int64_t group = nh / nkv, qblocks = static_cast<int64_t>(blocks.size());
     // Few (batch, kv head, query block) tasks for many threads: split the group's query heads
     // over tasks too (each task then converts its keys/values itself: 1/(2*64) extra work).
-    const int64_t per_group = b_n * nkv * qblocks >= 4 * omp_get_max_threads() ? group : 1;
+    const int64_t per_group = b_n * nkv * qblocks >= 4 * num_threads() ? group : 1;
     const int64_t hchunks = (group + per_group - 1) / per_group;
     const int64_t tasks = b_n * nkv * hchunks * qblocks;
     const size_t ke = dtype_size(kd), ve = dtype_size(vd);
-#pragma omp parallel
-    {
+    parallel_for(tasks, 1, [&](int64_t task0, int64_t task1) {
         std::vector<float> kf, vf, scores;
-#pragma omp for schedule(dynamic)
-        for (int64_t task = 0; task < tasks; ++task) {
+        for (int64_t task = task0; task < task1; ++task) {
             // Later query blocks see more keys: hand them out first (task order reversed).
             const int64_t rev = tasks - 1 - task;
             const int64_t per_block = b_n * nkv * hchunks, inner = rev % per_block;
@@ -141,7 +140,7 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
                       static_cast<int>(nh * hs));
             }
         }
-    }
+    });
 }
 
 }  // namespace
@@ -187,12 +186,10 @@ void CpuBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const 
         return;
     }
     const int64_t tasks = b_n * nh * t_n;
-#pragma omp parallel
-    {
+    parallel_for(tasks, min_grain_for(s_n * hs * 2), [&](int64_t task0, int64_t task1) {
         std::vector<float> p(static_cast<size_t>(s_n));
         std::vector<float> acc(static_cast<size_t>(hs));
-#pragma omp for schedule(dynamic, 4)
-        for (int64_t task = 0; task < tasks; ++task) {
+        for (int64_t task = task0; task < task1; ++task) {
             const int64_t t = task % t_n, h = (task / t_n) % nh, b = task / (t_n * nh);
             const int64_t kvh = h / group;
             const int64_t first = vis.begin(t);
@@ -232,7 +229,7 @@ void CpuBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const 
             const float inv = visible > 0 ? 1.0f / sum : 0.0f;
             for (int64_t i = 0; i < hs; ++i) orow[i] = acc[i] * inv;
         }
-    }
+    });
 }
 
 }  // namespace ferris::cpu

@@ -1,7 +1,8 @@
 // Row-major single-precision GEMM through OpenBLAS, loaded on first use (dlopen) rather than
 // at program start: OpenBLAS's load-time initialization spawns a thread pool and costs ~6 ms,
 // which every `ferris --version` or `tokenize` would otherwise pay. The CPU backend calls BLAS
-// from inside its own OpenMP regions, so BLAS is pinned to one thread when loaded.
+// from inside its own parallel loops (core/parallel.h), so BLAS is pinned to one thread when
+// loaded.
 #pragma once
 
 namespace ferris::cpu {

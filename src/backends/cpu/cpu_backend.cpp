@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "backends/cpu/simd.h"
+#include "core/parallel.h"
 
 namespace ferris::cpu {
 
@@ -99,18 +100,19 @@ void CpuBackend::copy(Tensor& dst, const Tensor& src) {
     const size_t ds = dtype_size(dst.dtype()), ss = dtype_size(src.dtype());
     char* d0 = static_cast<char*>(dst.raw());
     const char* s0 = static_cast<const char*>(src.raw());
-#pragma omp parallel for schedule(static) if (rows * inner > 16384)
-    for (int64_t r = 0; r < rows; ++r) {
-        int64_t so = 0, dof = 0, rem = r;
-        for (int64_t d = nd - 2; d >= 0; --d) {
-            int64_t i = rem % src.shape()[d];
-            rem /= src.shape()[d];
-            so += i * src.strides()[d];
-            dof += i * dst.strides()[d];
+    parallel_for(rows, min_grain_for(inner), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            int64_t so = 0, dof = 0, rem = r;
+            for (int64_t d = nd - 2; d >= 0; --d) {
+                int64_t i = rem % src.shape()[d];
+                rem /= src.shape()[d];
+                so += i * src.strides()[d];
+                dof += i * dst.strides()[d];
+            }
+            copy_row(d0 + dof * static_cast<int64_t>(ds), dst.dtype(),
+                     s0 + so * static_cast<int64_t>(ss), src.dtype(), inner);
         }
-        copy_row(d0 + dof * static_cast<int64_t>(ds), dst.dtype(),
-                 s0 + so * static_cast<int64_t>(ss), src.dtype(), inner);
-    }
+    });
 }
 
 }  // namespace ferris::cpu

@@ -1,6 +1,7 @@
 // The CPU backend: the reference implementation of every op. One .cpp per op family in this
-// folder (copy, embedding, norm, linear, elementwise, rope, attention, loss). OpenMP threads,
-// OpenBLAS for matrix products, SIMD through the compiler's vectorizer and intrinsics.
+// folder (copy, embedding, norm, linear, elementwise, rope, attention, loss). Threads through
+// parallel_for (core/parallel.h), OpenBLAS for matrix products, SIMD through the compiler's
+// vectorizer and intrinsics.
 #pragma once
 
 #include "backends/backend.h"

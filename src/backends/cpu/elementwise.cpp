@@ -3,6 +3,7 @@
 
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/simd.h"
+#include "core/parallel.h"
 
 namespace ferris::cpu {
 
@@ -17,13 +18,15 @@ void CpuBackend::add(Tensor& out, const Tensor& a, const Tensor& b, float alpha)
     const float* ap = a.data<float>();
     const float* bp = b.data<float>();
     float* op = out.data<float>();
-    if (alpha == 1.0f) {
-#pragma omp parallel for simd schedule(static) if (n > 262144)
-        for (int64_t i = 0; i < n; ++i) op[i] = ap[i] + bp[i];
-    } else {
-#pragma omp parallel for simd schedule(static) if (n > 262144)
-        for (int64_t i = 0; i < n; ++i) op[i] = ap[i] + alpha * bp[i];
-    }
+    parallel_for(n, min_grain_for(1), [&](int64_t i0, int64_t i1) {
+        if (alpha == 1.0f) {
+#pragma omp simd
+            for (int64_t i = i0; i < i1; ++i) op[i] = ap[i] + bp[i];
+        } else {
+#pragma omp simd
+            for (int64_t i = i0; i < i1; ++i) op[i] = ap[i] + alpha * bp[i];
+        }
+    });
 }
 
 void CpuBackend::silu_mul(Tensor& out, const Tensor& gate, const Tensor& up) {
@@ -31,14 +34,15 @@ void CpuBackend::silu_mul(Tensor& out, const Tensor& gate, const Tensor& up) {
     const float* g = gate.data<float>();
     const float* u = up.data<float>();
     float* o = out.data<float>();
-    const int64_t vec_end = n / kLanes * kLanes;
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < vec_end; i += kLanes) {
-        const VecF gv = vload(g + i);
-        const VecF e = vexp(vsub(vzero(), gv));
-        vstore(o + i, vmul(vdiv(gv, vadd(vset1(1.0f), e)), vload(u + i)));
-    }
-    for (int64_t i = vec_end; i < n; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    const int64_t vectors = n / kLanes;
+    parallel_for(vectors, min_grain_for(kLanes * 16), [&](int64_t v0, int64_t v1) {
+        for (int64_t i = v0 * kLanes; i < v1 * kLanes; i += kLanes) {
+            const VecF gv = vload(g + i);
+            const VecF e = vexp(vsub(vzero(), gv));
+            vstore(o + i, vmul(vdiv(gv, vadd(vset1(1.0f), e)), vload(u + i)));
+        }
+    });
+    for (int64_t i = vectors * kLanes; i < n; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
 void CpuBackend::gelu(Tensor& out, const Tensor& x) {
@@ -51,9 +55,10 @@ void CpuBackend::gelu(Tensor& out, const Tensor& x) {
     const int64_t n = x.numel();
     const float* xp = x.data<float>();
     float* o = out.data<float>();
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; ++i)
-        o[i] = 0.5f * xp[i] * (1.0f + std::erf(xp[i] * 0.70710678118654752f));
+    parallel_for(n, min_grain_for(32), [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i)
+            o[i] = 0.5f * xp[i] * (1.0f + std::erf(xp[i] * 0.70710678118654752f));
+    });
 }
 
 }  // namespace ferris::cpu

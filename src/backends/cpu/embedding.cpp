@@ -1,5 +1,6 @@
 // CPU embedding lookup: rows of a (V, C) table in any float dtype, gathered into f32.
 #include "backends/cpu/cpu_backend.h"
+#include "core/parallel.h"
 
 namespace ferris::cpu {
 
@@ -9,10 +10,11 @@ void CpuBackend::embedding(Tensor& out, const Tensor& table, const Tensor& ids) 
     const size_t row_bytes = static_cast<size_t>(c) * dtype_size(table.dtype());
     const char* base = static_cast<const char*>(table.raw());
     float* o = out.data<float>();
-#pragma omp parallel for schedule(static) if (n * c > 65536)
-    for (int64_t i = 0; i < n; ++i)
-        convert_floats(base + static_cast<size_t>(id[i]) * row_bytes, table.dtype(), o + i * c,
-                       DType::F32, static_cast<size_t>(c));
+    parallel_for(n, min_grain_for(c), [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i)
+            convert_floats(base + static_cast<size_t>(id[i]) * row_bytes, table.dtype(), o + i * c,
+                           DType::F32, static_cast<size_t>(c));
+    });
 }
 
 }  // namespace ferris::cpu

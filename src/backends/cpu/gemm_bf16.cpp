@@ -6,13 +6,14 @@
 #include "backends/cpu/gemm_bf16.h"
 
 #include <immintrin.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
+#include "core/parallel.h"
 #include "ferris/dtype.h"
+#include "ferris/threads.h"
 
 namespace ferris::cpu {
 
@@ -178,16 +179,14 @@ void gemm_bf16_packed(float* out, const uint16_t* xb, int64_t ldx, const uint16_
     // Work items = (panel, row group). Row groups exist so that narrow matrices (k/v
     // projections: 4 panels) still spread over every thread; each item packs its own panel.
     const int64_t panels = (outs + kPanel - 1) / kPanel;
-    const int64_t threads = omp_get_max_threads();
+    const int64_t threads = num_threads();
     const int64_t row_tiles = (rows + kMR - 1) / kMR;
     const int64_t groups = std::clamp<int64_t>((threads * 8 + panels - 1) / panels, 1,
                                                std::max<int64_t>(1, row_tiles / 2));
     const int64_t tiles_per_group = (row_tiles + groups - 1) / groups;
-#pragma omp parallel
-    {
+    parallel_for(panels * groups, 1, [&](int64_t item0, int64_t item1) {
         std::vector<uint32_t> panel(static_cast<size_t>(kKC / 2 * kPanel));
-#pragma omp for schedule(static)
-        for (int64_t item = 0; item < panels * groups; ++item) {
+        for (int64_t item = item0; item < item1; ++item) {
             const int64_t pi = item / groups, g = item % groups;
             const int64_t o0 = pi * kPanel, oc = std::min<int64_t>(kPanel, outs - o0);
             const int64_t r_begin = std::min(rows, g * tiles_per_group * kMR);
@@ -204,7 +203,7 @@ void gemm_bf16_packed(float* out, const uint16_t* xb, int64_t ldx, const uint16_
                                     panel.data(), pairs, k0 > 0);
             }
         }
-    }
+    });
 }
 
 }  // namespace
@@ -215,26 +214,25 @@ void gemm_bf16(float* out, const float* x, const uint16_t* w, int64_t rows, int6
         // Even row stride with a zero pad: the packed kernel reads x in (k, k+1) pairs.
         const int64_t ldx = (in + 1) / 2 * 2;
         std::vector<uint16_t> xp(static_cast<size_t>(rows * ldx), 0);
-#pragma omp parallel for schedule(static)
-        for (int64_t r = 0; r < rows; ++r) to_bf16(xp.data() + r * ldx, x + r * in, in);
+        parallel_for(rows, min_grain_for(in), [&](int64_t r0, int64_t r1) {
+            for (int64_t r = r0; r < r1; ++r) to_bf16(xp.data() + r * ldx, x + r * in, in);
+        });
         gemm_bf16_packed(out, xp.data(), ldx, w, rows, in, outs);
         return;
     }
     constexpr int64_t kRM = 4;
     const int64_t kRN = rows < kRM ? kGemvRows : 6;
     std::vector<uint16_t> xb(static_cast<size_t>(rows * in));
-#pragma omp parallel for schedule(static) if (rows * in > 65536)
-    for (int64_t r = 0; r < rows; ++r) to_bf16(xb.data() + r * in, x + r * in, in);
+    parallel_for(rows, min_grain_for(in), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) to_bf16(xb.data() + r * in, x + r * in, in);
+    });
 
-    // Each thread owns a contiguous range of kRN-row weight blocks. Activations go in chunks
-    // small enough for L2 (so a long K, as in down_proj, is not re-read from L3 per block);
-    // within a chunk the thread's weight blocks are walked against every activation tile.
+    // A range of contiguous kRN-row weight blocks at a time. Activations go in chunks small
+    // enough for L2 (so a long K, as in down_proj, is not re-read from L3 per block); within a
+    // chunk the range's weight blocks are walked against every activation tile.
     const int64_t wblocks = (outs + kRN - 1) / kRN;
     const int64_t row_chunk = std::max<int64_t>(kRM, (256 * 1024 / (in * 2)) / kRM * kRM);
-#pragma omp parallel if (wblocks * rows * in > 32768)
-    {
-        const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
-        const int64_t b_begin = wblocks * t / nt, b_end = wblocks * (t + 1) / nt;
+    parallel_for(wblocks, min_grain_for(kRN * rows * in), [&](int64_t b_begin, int64_t b_end) {
         for (int64_t r0 = 0; r0 < rows; r0 += row_chunk) {
             const int64_t r1 = std::min(rows, r0 + row_chunk);
             for (int64_t b = b_begin; b < b_end; ++b) {
@@ -247,7 +245,7 @@ void gemm_bf16(float* out, const float* x, const uint16_t* w, int64_t rows, int6
                 }
             }
         }
-    }
+    });
 }
 
 #else

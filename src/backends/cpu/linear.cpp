@@ -5,7 +5,6 @@
 // memory-bandwidth bound, as it must be. Many rows (prefill): W is cut into blocks of output
 // rows; each thread converts its block to f32 in a private buffer and calls single-threaded
 // OpenBLAS sgemm on it, so the conversion costs O(O*I) against O(N*O*I) arithmetic.
-#include <omp.h>
 
 #include <algorithm>
 #include <vector>
@@ -14,6 +13,7 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/gemm_bf16.h"
 #include "backends/cpu/simd.h"
+#include "core/parallel.h"
 #include "ferris/threads.h"
 
 namespace ferris::cpu {
@@ -49,26 +49,27 @@ void gemv(float* out, const float* x, const Tensor& weight, int64_t rows, int64_
     const DType dt = weight.dtype();
     const size_t row_bytes = static_cast<size_t>(in) * dtype_size(dt);
     const char* w = static_cast<const char*>(weight.raw());
-#pragma omp parallel for schedule(static) if (outs * in > 32768)
-    for (int64_t o = 0; o < outs; ++o) {
-        float res[kGemvMaxRows];
-        const void* wr = w + static_cast<size_t>(o) * row_bytes;
-        switch (rows) {
-            case 1:
-                dot_rows<1>(x, in, wr, dt, in, res);
-                break;
-            case 2:
-                dot_rows<2>(x, in, wr, dt, in, res);
-                break;
-            case 3:
-                dot_rows<3>(x, in, wr, dt, in, res);
-                break;
-            default:
-                dot_rows<4>(x, in, wr, dt, in, res);
-                break;
+    parallel_for(outs, min_grain_for(in * rows), [&](int64_t o0, int64_t o1) {
+        for (int64_t o = o0; o < o1; ++o) {
+            float res[kGemvMaxRows];
+            const void* wr = w + static_cast<size_t>(o) * row_bytes;
+            switch (rows) {
+                case 1:
+                    dot_rows<1>(x, in, wr, dt, in, res);
+                    break;
+                case 2:
+                    dot_rows<2>(x, in, wr, dt, in, res);
+                    break;
+                case 3:
+                    dot_rows<3>(x, in, wr, dt, in, res);
+                    break;
+                default:
+                    dot_rows<4>(x, in, wr, dt, in, res);
+                    break;
+            }
+            for (int64_t r = 0; r < rows; ++r) out[r * outs + o] = res[r];
         }
-        for (int64_t r = 0; r < rows; ++r) out[r * outs + o] = res[r];
-    }
+    });
 }
 
 void blocked_gemm(float* out, const float* x, const Tensor& weight, int64_t rows, int64_t in,
@@ -79,11 +80,9 @@ void blocked_gemm(float* out, const float* x, const Tensor& weight, int64_t rows
     block = std::clamp<int64_t>((block + 15) / 16 * 16, 16, 256);
     const int64_t blocks = (outs + block - 1) / block;
     const size_t es = dtype_size(dt);
-#pragma omp parallel
-    {
+    parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
         std::vector<float> buf(dt == DType::F32 ? 0 : static_cast<size_t>(block * in));
-#pragma omp for schedule(dynamic)
-        for (int64_t b = 0; b < blocks; ++b) {
+        for (int64_t b = b0; b < b1; ++b) {
             const int64_t o0 = b * block, ob = std::min(block, outs - o0);
             const char* src = static_cast<const char*>(weight.raw()) + o0 * in * es;
             const float* wb = reinterpret_cast<const float*>(src);
@@ -95,7 +94,7 @@ void blocked_gemm(float* out, const float* x, const Tensor& weight, int64_t rows
                   static_cast<int>(in), wb, static_cast<int>(in), 0.0f, out + o0,
                   static_cast<int>(outs));
         }
-    }
+    });
 }
 
 }  // namespace
@@ -121,9 +120,10 @@ void CpuBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, cons
     if (bias.defined()) {
         const DType bd = bias.dtype();
         const void* bp = bias.raw();
-#pragma omp parallel for schedule(static) if (rows * outs > 65536)
-        for (int64_t r = 0; r < rows; ++r)
-            for (int64_t o = 0; o < outs; ++o) op[r * outs + o] += load_float(bp, bd, o);
+        parallel_for(rows, min_grain_for(outs), [&](int64_t r0, int64_t r1) {
+            for (int64_t r = r0; r < r1; ++r)
+                for (int64_t o = 0; o < outs; ++o) op[r * outs + o] += load_float(bp, bd, o);
+        });
     }
 }
 

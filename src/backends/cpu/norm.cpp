@@ -3,6 +3,7 @@
 
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/simd.h"
+#include "core/parallel.h"
 
 namespace ferris::cpu {
 
@@ -12,15 +13,17 @@ void CpuBackend::rms_norm(Tensor& out, const Tensor& x, const Tensor& weight, fl
     float* op = out.data<float>();
     const DType wd = weight.dtype();
     const void* wp = weight.raw();
-#pragma omp parallel for schedule(static) if (n * c > 65536)
-    for (int64_t r = 0; r < n; ++r) {
-        const float* xr = xp + r * c;
-        double ss = 0;
-        for (int64_t i = 0; i < c; ++i) ss += static_cast<double>(xr[i]) * xr[i];
-        const float inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(c) + eps));
-        float* orow = op + r * c;
-        for (int64_t i = 0; i < c; ++i) orow[i] = load_float(wp, wd, i) * (xr[i] * inv);
-    }
+    parallel_for(n, min_grain_for(2 * c), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            const float* xr = xp + r * c;
+            double ss = 0;
+            for (int64_t i = 0; i < c; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+            const float inv =
+                static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(c) + eps));
+            float* orow = op + r * c;
+            for (int64_t i = 0; i < c; ++i) orow[i] = load_float(wp, wd, i) * (xr[i] * inv);
+        }
+    });
 }
 
 void CpuBackend::add_layer_norm(Tensor& out, const Tensor& x, const Tensor& residual,
@@ -44,20 +47,22 @@ void CpuBackend::layer_norm(Tensor& out, const Tensor& x, const Tensor& weight, 
     const DType wd = weight.dtype(), bd = bias.dtype();
     const void* wp = weight.raw();
     const void* bp = bias.raw();
-#pragma omp parallel for schedule(static) if (n * c > 65536)
-    for (int64_t r = 0; r < n; ++r) {
-        const float* xr = xp + r * c;
-        double sum = 0;
-        for (int64_t i = 0; i < c; ++i) sum += xr[i];
-        const double mean = sum / static_cast<double>(c);
-        double var = 0;
-        for (int64_t i = 0; i < c; ++i) var += (xr[i] - mean) * (xr[i] - mean);
-        const float inv = static_cast<float>(1.0 / std::sqrt(var / static_cast<double>(c) + eps));
-        const float m = static_cast<float>(mean);
-        float* orow = op + r * c;
-        for (int64_t i = 0; i < c; ++i)
-            orow[i] = (xr[i] - m) * inv * load_float(wp, wd, i) + load_float(bp, bd, i);
-    }
+    parallel_for(n, min_grain_for(3 * c), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            const float* xr = xp + r * c;
+            double sum = 0;
+            for (int64_t i = 0; i < c; ++i) sum += xr[i];
+            const double mean = sum / static_cast<double>(c);
+            double var = 0;
+            for (int64_t i = 0; i < c; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+            const float inv =
+                static_cast<float>(1.0 / std::sqrt(var / static_cast<double>(c) + eps));
+            const float m = static_cast<float>(mean);
+            float* orow = op + r * c;
+            for (int64_t i = 0; i < c; ++i)
+                orow[i] = (xr[i] - m) * inv * load_float(wp, wd, i) + load_float(bp, bd, i);
+        }
+    });
 }
 
 }  // namespace ferris::cpu

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "backends/cpu/cpu_backend.h"
+#include "core/parallel.h"
 
 namespace ferris::cpu {
 
@@ -17,26 +18,28 @@ void CpuBackend::pool(Tensor& out, const Tensor& x, const Tensor& segments, Pool
     const int32_t* seg = segments.data<int32_t>();
     const float* xp = x.data<float>();
     float* op = out.data<float>();
-#pragma omp parallel for schedule(dynamic)
-    for (int64_t i = 0; i < n_seg; ++i) {
-        const int64_t r0 = seg[i], r1 = seg[i + 1];
-        float* o = op + i * c;
-        std::copy(xp + r0 * c, xp + (r0 + 1) * c, o);
-        if (mode == PoolMode::Max) {
-            for (int64_t r = r0 + 1; r < r1; ++r)
-                for (int64_t k = 0; k < c; ++k) o[k] = std::max(o[k], xp[r * c + k]);
-        } else if (mode == PoolMode::Mean) {
-            for (int64_t r = r0 + 1; r < r1; ++r)
-                for (int64_t k = 0; k < c; ++k) o[k] += xp[r * c + k];
-            const float inv = 1.0f / static_cast<float>(r1 - r0);
+    const int64_t rows_per_seq = x.size(0) / std::max<int64_t>(1, n_seg);
+    parallel_for(n_seg, min_grain_for(rows_per_seq * c), [&](int64_t s0, int64_t s1) {
+        for (int64_t i = s0; i < s1; ++i) {
+            const int64_t r0 = seg[i], r1 = seg[i + 1];
+            float* o = op + i * c;
+            std::copy(xp + r0 * c, xp + (r0 + 1) * c, o);
+            if (mode == PoolMode::Max) {
+                for (int64_t r = r0 + 1; r < r1; ++r)
+                    for (int64_t k = 0; k < c; ++k) o[k] = std::max(o[k], xp[r * c + k]);
+            } else if (mode == PoolMode::Mean) {
+                for (int64_t r = r0 + 1; r < r1; ++r)
+                    for (int64_t k = 0; k < c; ++k) o[k] += xp[r * c + k];
+                const float inv = 1.0f / static_cast<float>(r1 - r0);
+                for (int64_t k = 0; k < c; ++k) o[k] *= inv;
+            }
+            if (!normalize) continue;
+            double squares = 0;
+            for (int64_t k = 0; k < c; ++k) squares += static_cast<double>(o[k]) * o[k];
+            const float inv = 1.0f / std::max(static_cast<float>(std::sqrt(squares)), 1e-12f);
             for (int64_t k = 0; k < c; ++k) o[k] *= inv;
         }
-        if (!normalize) continue;
-        double squares = 0;
-        for (int64_t k = 0; k < c; ++k) squares += static_cast<double>(o[k]) * o[k];
-        const float inv = 1.0f / std::max(static_cast<float>(std::sqrt(squares)), 1e-12f);
-        for (int64_t k = 0; k < c; ++k) o[k] *= inv;
-    }
+    });
 }
 
 }  // namespace ferris::cpu

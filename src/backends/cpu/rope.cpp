@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
+#include "core/parallel.h"
 
 namespace ferris::cpu {
 
@@ -15,23 +16,24 @@ void CpuBackend::rope(Tensor& x, const Tensor& positions, float theta) {
         inv_freq[i] = 1.0f / std::pow(theta, static_cast<float>(2 * i) / static_cast<float>(hs));
     const int32_t* pos = positions.data<int32_t>();
     float* xp = x.data<float>();
-#pragma omp parallel for schedule(static) if (n * h * hs > 65536)
-    for (int64_t r = 0; r < n; ++r) {
+    parallel_for(n, min_grain_for(h * hs * 3 + half * 40), [&](int64_t r0, int64_t r1) {
         std::vector<float> cs(static_cast<size_t>(half)), sn(static_cast<size_t>(half));
-        for (int64_t i = 0; i < half; ++i) {
-            const float angle = static_cast<float>(pos[r]) * inv_freq[i];
-            cs[i] = std::cos(angle);
-            sn[i] = std::sin(angle);
-        }
-        for (int64_t j = 0; j < h; ++j) {
-            float* v = xp + (r * h + j) * hs;
+        for (int64_t r = r0; r < r1; ++r) {
             for (int64_t i = 0; i < half; ++i) {
-                const float a = v[i], b = v[i + half];
-                v[i] = a * cs[i] - b * sn[i];
-                v[i + half] = b * cs[i] + a * sn[i];
+                const float angle = static_cast<float>(pos[r]) * inv_freq[i];
+                cs[i] = std::cos(angle);
+                sn[i] = std::sin(angle);
+            }
+            for (int64_t j = 0; j < h; ++j) {
+                float* v = xp + (r * h + j) * hs;
+                for (int64_t i = 0; i < half; ++i) {
+                    const float a = v[i], b = v[i + half];
+                    v[i] = a * cs[i] - b * sn[i];
+                    v[i + half] = b * cs[i] + a * sn[i];
+                }
             }
         }
-    }
+    });
 }
 
 }  // namespace ferris::cpu
