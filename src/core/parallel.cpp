@@ -31,8 +31,8 @@ void parallel_for(int64_t n, int64_t min_grain, const std::function<void(int64_t
         return;
     }
     const std::shared_ptr<HelpingPool> pool = compute_pool();
-    const int64_t most = 4 * (pool->helpers() + 1);
-    const int64_t ranges = std::min((n + min_grain - 1) / min_grain, most);
+    const int64_t most = 16 * (pool->helpers() + 1);
+    const int64_t ranges = std::min(n / min_grain, most);  // each at least min_grain
     pool->run_ranges(n, (n + ranges - 1) / ranges, fn);
 }
 
