@@ -11,10 +11,10 @@
 namespace ferris {
 
 // fn(begin, end) for consecutive ranges covering [0, n) once each, of at least `min_grain` items
-// (the loop stays on the calling thread when n <= min_grain) and at most sixteen a thread: enough
-// that a thread the OS holds back leaves its share to the others, and that the last ranges even
-// out the threads' finishing times (with four a thread, a 2-thread prefill lost ~2% to its
-// GEMMs' last ranges). Blocks until all are done; the first exception fn throws is rethrown.
+// (the loop stays on the calling thread when n <= min_grain) and at most four a thread or 32:
+// enough that a thread the OS holds back leaves its share to the others, and that the last ranges
+// even out the threads' finishing times (with eight ranges, a 2-thread prefill lost ~2% to its
+// GEMMs' last ones). Blocks until all are done; the first exception fn throws is rethrown.
 // Nested loops run on their caller alone.
 void parallel_for(int64_t n, int64_t min_grain, const std::function<void(int64_t, int64_t)>& fn);
 

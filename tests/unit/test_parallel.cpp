@@ -1,5 +1,5 @@
-// parallel_for: every index once in ranges of at least min_grain (but the last) and at most sixteen
-// a thread, the calling thread alone for short loops, and the pool follows set_num_threads.
+// parallel_for: every index once in ranges of at least min_grain (but the last) and at most four
+// a thread or 32, the calling thread alone for short loops, and the pool follows set_num_threads.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -39,7 +39,7 @@ TEST(ParallelFor, EveryIndexOnceInRangesOfTheGrain) {
                     ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1)
                         << threads << " threads, n " << n << ", min_grain " << min_grain;
                 std::sort(ranges.begin(), ranges.end());
-                EXPECT_LE(static_cast<int64_t>(ranges.size()), 16 * threads);
+                EXPECT_LE(static_cast<int64_t>(ranges.size()), std::max(4 * threads, 32));
                 for (size_t r = 0; r + 1 < ranges.size(); ++r)
                     EXPECT_GE(ranges[r].second - ranges[r].first, min_grain);
             }
