@@ -37,7 +37,7 @@ if [ -n "${HOGS:-}" ]; then
       for t in 0 1; do  # 0: a thread a core (bench_embed's default), 1: the calling thread alone
         echo "== hogs $k $b threads $t $(date +%T.%N | cut -c1-12)"
         timeout 60 $b/bench/bench_embed /tmp/m/all-minilm-l6-v2 $D --device cuda --dtype f16 --sizes 1,32,100 --repeat 30 --threads $t
-        # CPU=1: the same on the CPU backend (its ops are OpenMP teams too)
+        # CPU=1: the same on the CPU backend (OpenMP teams before d65045a, parallel_for after)
         [ "${CPU:-0}" = 1 ] && timeout 60 $b/bench/bench_embed /tmp/m/all-minilm-l6-v2 $D --device cpu --sizes 1,32 --repeat 10 --threads $t | sed "s/^/cpu /"
       done
     done
