@@ -164,10 +164,4 @@ void HelpingPool::run_ranges(int64_t n, int64_t grain, const RangeFn& fn) {
     if (error) std::rethrow_exception(error);
 }
 
-void HelpingPool::run(int64_t n, int64_t grain, const std::function<void(int64_t)>& fn) {
-    run_ranges(n, grain, [&fn](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) fn(i);
-    });
-}
-
 }  // namespace ferris

@@ -40,9 +40,6 @@ public:
     // its caller alone.
     void run_ranges(int64_t n, int64_t grain, const RangeFn& fn);
 
-    // fn(i) for every i in [0, n), in grains of `grain` consecutive items.
-    void run(int64_t n, int64_t grain, const std::function<void(int64_t)>& fn);
-
     int helpers() const { return static_cast<int>(threads_.size()); }
 
 private:

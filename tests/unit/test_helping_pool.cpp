@@ -18,13 +18,22 @@
 namespace ferris {
 namespace {
 
+// fn(i) for every i in [0, n), in grains of `grain` items: the pool's ranges item by item.
+template <typename Fn>
+void run_items(HelpingPool& pool, int64_t n, int64_t grain, Fn&& fn) {
+    pool.run_ranges(n, grain, [&fn](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) fn(i);
+    });
+}
+
 TEST(HelpingPool, EveryItemRunsExactlyOnce) {
     HelpingPool pool(3);
     EXPECT_EQ(pool.helpers(), 3);
     for (int64_t n : {int64_t(0), int64_t(1), int64_t(15), int64_t(16), int64_t(17), int64_t(1000)})
         for (int64_t grain : {int64_t(0), int64_t(1), int64_t(7), int64_t(16)}) {
             std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
-            pool.run(n, grain, [&](int64_t i) { hits[static_cast<size_t>(i)].fetch_add(1); });
+            run_items(pool, n, grain,
+                      [&](int64_t i) { hits[static_cast<size_t>(i)].fetch_add(1); });
             for (int64_t i = 0; i < n; ++i)
                 ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1)
                     << "n " << n << ", grain " << grain << ", item " << i;
@@ -69,9 +78,9 @@ TEST(HelpingPool, NestedAndConcurrentRunsComplete) {
     HelpingPool pool(2);
     const auto nested_sum = [&] {
         std::atomic<int64_t> sum{0};
-        pool.run(40, 1, [&](int64_t i) {
+        run_items(pool, 40, 1, [&](int64_t i) {
             const std::thread::id outer = std::this_thread::get_id();
-            pool.run(10, 1, [&](int64_t j) {
+            run_items(pool, 10, 1, [&](int64_t j) {
                 EXPECT_EQ(std::this_thread::get_id(), outer) << "a nested run left its thread";
                 sum += i * 10 + j;
             });
@@ -93,25 +102,25 @@ TEST(HelpingPool, ShortLoopsAndNoHelpersStayOnTheCaller) {
     const std::thread::id caller = std::this_thread::get_id();
     HelpingPool pool(4);
     std::vector<std::thread::id> where(16);
-    pool.run(16, 16,
-             [&](int64_t i) { where[static_cast<size_t>(i)] = std::this_thread::get_id(); });
+    run_items(pool, 16, 16,
+              [&](int64_t i) { where[static_cast<size_t>(i)] = std::this_thread::get_id(); });
     for (const auto& id : where) EXPECT_EQ(id, caller);
     HelpingPool alone(0);
     std::vector<std::thread::id> alone_where(100);
-    alone.run(100, 3,
+    run_items(alone, 100, 3,
               [&](int64_t i) { alone_where[static_cast<size_t>(i)] = std::this_thread::get_id(); });
     for (const auto& id : alone_where) EXPECT_EQ(id, caller);
 }
 
 TEST(HelpingPool, TheFirstExceptionComesBackAndThePoolGoesOn) {
     HelpingPool pool(2);
-    EXPECT_THROW(pool.run(100, 4,
-                          [](int64_t i) {
-                              if (i == 37) throw std::runtime_error("item 37");
-                          }),
+    EXPECT_THROW(run_items(pool, 100, 4,
+                           [](int64_t i) {
+                               if (i == 37) throw std::runtime_error("item 37");
+                           }),
                  std::runtime_error);
     std::atomic<int64_t> sum{0};
-    pool.run(100, 4, [&](int64_t i) { sum += i; });
+    run_items(pool, 100, 4, [&](int64_t i) { sum += i; });
     EXPECT_EQ(sum.load(), 4950);
 }
 
@@ -122,7 +131,7 @@ TEST(HelpingPool, TheCallerDoesEveryGrainAStalledHelperDidNotTake) {
     HelpingPool pool(1);
     const std::thread::id caller = std::this_thread::get_id();
     std::atomic<int> done{0}, on_helper{0};
-    pool.run(50, 1, [&](int64_t) {
+    run_items(pool, 50, 1, [&](int64_t) {
         if (std::this_thread::get_id() != caller && on_helper.fetch_add(1) == 0) {
             const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(20);
             while (done.load() < 49 && std::chrono::steady_clock::now() < limit)
