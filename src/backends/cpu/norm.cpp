@@ -99,15 +99,14 @@ void layer_norm_rows(float* out, const float* x, const float* residual, const Te
             }
             const double mean = row_sum(xr, c) / static_cast<double>(c);
             const double var = row_deviation2(xr, c, mean) / static_cast<double>(c);
-            const VecF inv = vset1(static_cast<float>(1.0 / std::sqrt(var + eps)));
-            const VecF m = vset1(static_cast<float>(mean));
+            const float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
+            const float m = static_cast<float>(mean);
+            const VecF inv_v = vset1(inv), m_v = vset1(m);
             int64_t i = 0;
             for (; i + kLanes <= c; i += kLanes)
-                vstore(orow + i, vfma(vmul(vsub(vload(xr + i), m), inv), vload(w.data() + i),
+                vstore(orow + i, vfma(vmul(vsub(vload(xr + i), m_v), inv_v), vload(w.data() + i),
                                       vload(b.data() + i)));
-            const float inv1 = static_cast<float>(1.0 / std::sqrt(var + eps));
-            const float m1 = static_cast<float>(mean);
-            for (; i < c; ++i) orow[i] = std::fma((xr[i] - m1) * inv1, w[i], b[i]);
+            for (; i < c; ++i) orow[i] = std::fma((xr[i] - m) * inv, w[i], b[i]);
         }
     });
 }
