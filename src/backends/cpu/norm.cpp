@@ -29,55 +29,54 @@ void CpuBackend::rms_norm(Tensor& out, const Tensor& x, const Tensor& weight, fl
 
 namespace {
 
-// A row's sum, and its sum of squared deviations from `mean`, accumulated in double.
+// Double vectors for the row sums: kDLanes floats widened at a time.
 #if defined(__AVX512F__)
-double row_sum(const float* x, int64_t c) {
-    __m512d acc = _mm512_setzero_pd();
-    int64_t i = 0;
-    for (; i + 8 <= c; i += 8) acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm256_loadu_ps(x + i)));
-    double s = _mm512_reduce_add_pd(acc);
-    for (; i < c; ++i) s += x[i];
-    return s;
-}
-double row_deviation2(const float* x, int64_t c, double mean) {
-    const __m512d m = _mm512_set1_pd(mean);
-    __m512d acc = _mm512_setzero_pd();
-    int64_t i = 0;
-    for (; i + 8 <= c; i += 8) {
-        const __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i)), m);
-        acc = _mm512_fmadd_pd(d, d, acc);
-    }
-    double s = _mm512_reduce_add_pd(acc);
-    for (; i < c; ++i) s += (x[i] - mean) * (x[i] - mean);
-    return s;
-}
+constexpr int kDLanes = 8;
+using VecD = __m512d;
+inline VecD dzero() { return _mm512_setzero_pd(); }
+inline VecD dset1(double v) { return _mm512_set1_pd(v); }
+inline VecD dload(const float* p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }
+inline VecD dadd(VecD a, VecD b) { return _mm512_add_pd(a, b); }
+inline VecD dsub(VecD a, VecD b) { return _mm512_sub_pd(a, b); }
+inline VecD dfma(VecD a, VecD b, VecD c) { return _mm512_fmadd_pd(a, b, c); }
+inline double dsum(VecD v) { return _mm512_reduce_add_pd(v); }
 #else
-double reduce(__m256d v) {
+constexpr int kDLanes = 4;
+using VecD = __m256d;
+inline VecD dzero() { return _mm256_setzero_pd(); }
+inline VecD dset1(double v) { return _mm256_set1_pd(v); }
+inline VecD dload(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
+inline VecD dadd(VecD a, VecD b) { return _mm256_add_pd(a, b); }
+inline VecD dsub(VecD a, VecD b) { return _mm256_sub_pd(a, b); }
+inline VecD dfma(VecD a, VecD b, VecD c) { return _mm256_fmadd_pd(a, b, c); }
+inline double dsum(VecD v) {
     alignas(32) double lanes[4];
     _mm256_store_pd(lanes, v);
     return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
 }
+#endif
+
+// A row's sum, and its sum of squared deviations from `mean`, accumulated in double.
 double row_sum(const float* x, int64_t c) {
-    __m256d acc = _mm256_setzero_pd();
+    VecD acc = dzero();
     int64_t i = 0;
-    for (; i + 4 <= c; i += 4) acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm_loadu_ps(x + i)));
-    double s = reduce(acc);
+    for (; i + kDLanes <= c; i += kDLanes) acc = dadd(acc, dload(x + i));
+    double s = dsum(acc);
     for (; i < c; ++i) s += x[i];
     return s;
 }
 double row_deviation2(const float* x, int64_t c, double mean) {
-    const __m256d m = _mm256_set1_pd(mean);
-    __m256d acc = _mm256_setzero_pd();
+    const VecD m = dset1(mean);
+    VecD acc = dzero();
     int64_t i = 0;
-    for (; i + 4 <= c; i += 4) {
-        const __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), m);
-        acc = _mm256_fmadd_pd(d, d, acc);
+    for (; i + kDLanes <= c; i += kDLanes) {
+        const VecD d = dsub(dload(x + i), m);
+        acc = dfma(d, d, acc);
     }
-    double s = reduce(acc);
+    double s = dsum(acc);
     for (; i < c; ++i) s += (x[i] - mean) * (x[i] - mean);
     return s;
 }
-#endif
 
 // out = LayerNorm(x [+ residual]) over rows of c, all f32; the sum goes into out's row first.
 void layer_norm_rows(float* out, const float* x, const float* residual, const Tensor& weight,
