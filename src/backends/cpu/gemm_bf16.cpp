@@ -3,6 +3,7 @@
 //   accumulators walking K 32 bf16 at a time, one horizontal sum each at the end; bandwidth-bound.
 // - many rows (prefill): weights packed per call into 32-column panels of (k, k+1) pairs and
 //   multiplied as outer products (broadcast activation pair x panel), so no reductions at all.
+// On CPUs with AMX, many rows go to the tile unit instead (gemm_amx.h).
 #include "backends/cpu/gemm_bf16.h"
 
 #include <immintrin.h>
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backends/cpu/gemm_amx.h"
 #include "core/parallel.h"
 #include "ferris/dtype.h"
 #include "ferris/threads.h"
@@ -40,6 +42,8 @@ constexpr int64_t kGemvRows = 8;
 // From this many activation rows on, the packed outer-product kernel below is used (1.4x the
 // reduction tiles at pp256 on Zen 4).
 constexpr int64_t kPackedMinRows = 16;
+// From this many rows on (and 32 outputs), the AMX tile unit where there is one.
+constexpr int64_t kAmxMinRows = 32;
 
 template <int RM, int RN>
 void tile(float* out, int64_t ldo, const uint16_t* x, int64_t ldx, const uint16_t* w, int64_t ldw,
@@ -210,6 +214,10 @@ void gemm_bf16_packed(float* out, const uint16_t* xb, int64_t ldx, const uint16_
 
 void gemm_bf16(float* out, const float* x, const uint16_t* w, int64_t rows, int64_t in,
                int64_t outs) {
+    if (rows >= kAmxMinRows && outs >= 32 && amx_usable()) {
+        gemm_bf16_amx(out, x, w, rows, in, outs);
+        return;
+    }
     if (rows >= kPackedMinRows) {
         // Even row stride with a zero pad: the packed kernel reads x in (k, k+1) pairs.
         const int64_t ldx = (in + 1) / 2 * 2;
