@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backends/cpu/transpose16.h"
 #include "core/parallel.h"
 #include "ferris/dtype.h"
 #include "ferris/threads.h"
@@ -36,32 +37,6 @@ constexpr int64_t kChunkBytes = 1 << 20;  // a token chunk's packed activations 
 
 inline __mmask16 first_lanes(int64_t n) {
     return n <= 0 ? 0 : (n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1u));
-}
-
-// 16 x 16 transpose of 32-bit lanes: afterwards r[i] holds lane i of every row, in row order.
-inline void transpose16(__m512i r[16]) {
-    __m512i t[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
-        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-    }
-    // Each 128-bit lane now holds a 4 x 4 block; two rounds of 128-bit shuffles place them.
-    for (int i = 0; i < 4; ++i) {
-        t[i] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0x88);
-        t[i + 4] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0xdd);
-        t[i + 8] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0x88);
-        t[i + 12] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 8; ++i) {
-        r[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
-        r[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xdd);
-    }
 }
 
 // xp: [token tile][k step][pair 0..15][token 0..15], each word a bf16 pair (low half: the even

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backends/cpu/gemm_amx.h"
+#include "backends/cpu/transpose16.h"
 #include "core/parallel.h"
 #include "ferris/dtype.h"
 #include "ferris/threads.h"
@@ -127,20 +128,26 @@ constexpr int kPanel = 32;    // output columns per panel (2 zmm)
 constexpr int kMR = 12;       // activation rows per micro-tile (24 accumulators)
 constexpr int64_t kKC = 256;  // K block (128 pairs): a packed panel is 16 KB, L1-resident
 
-// panel[p][j] = pair k = k0 + 2p of output column o0 + j (zero past the matrix edges).
+// panel[p][j] = pair k = k0 + 2p of output column o0 + j (zero past the matrix edges). Each
+// 16 columns x 16 pairs are one register transpose (a row's 32 bf16 values are its 16 pairs).
 void pack_panel(uint32_t* panel, const uint16_t* w, int64_t ldw, int64_t o0, int64_t ocount,
                 int64_t k0, int64_t kcount) {
     const int64_t pairs = (kcount + 1) / 2;
-    for (int64_t j = 0; j < kPanel; ++j) {
-        if (j >= ocount) {
-            for (int64_t p = 0; p < pairs; ++p) panel[p * kPanel + j] = 0;
-            continue;
-        }
-        const uint16_t* row = w + (o0 + j) * ldw + k0;
-        for (int64_t p = 0; p < pairs; ++p) {
-            const uint32_t lo = row[2 * p];
-            const uint32_t hi = 2 * p + 1 < kcount ? row[2 * p + 1] : 0u;
-            panel[p * kPanel + j] = lo | (hi << 16);
+    for (int64_t p0 = 0; p0 < pairs; p0 += 16) {
+        const int64_t left = kcount - 2 * p0;  // values of each row from pair p0 on
+        const __mmask32 m = left >= 32 ? ~0u : (1u << left) - 1u;
+        const int64_t np = std::min<int64_t>(16, pairs - p0);
+        for (int64_t half = 0; half < kPanel / 16; ++half) {
+            __m512i r[16];
+            for (int64_t j = 0; j < 16; ++j) {
+                const int64_t col = half * 16 + j;
+                r[j] = col < ocount
+                           ? _mm512_maskz_loadu_epi16(m, w + (o0 + col) * ldw + k0 + 2 * p0)
+                           : _mm512_setzero_si512();
+            }
+            transpose16(r);
+            for (int64_t p = 0; p < np; ++p)
+                _mm512_storeu_si512(panel + (p0 + p) * kPanel + half * 16, r[p]);
         }
     }
 }
