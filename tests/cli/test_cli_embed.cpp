@@ -97,6 +97,21 @@ TEST(CliEmbed, JsonGivesUnitVectorsDeterministically) {
     }
 }
 
+// FERRIS_CPU_TRACE=1 (backends/cpu/op_trace.h): the per-op table on stderr at exit, the
+// encoder's ops in it, stdout still the plain JSON.
+TEST(CliEmbed, CpuTraceListsTheEncodersOpsOnStderr) {
+    const auto args = embed(Scratch::get().bert(), {"--text", "hello world", "--json"});
+    ::setenv("FERRIS_CPU_TRACE", "1", 1);
+    const CliResult traced = run_cli(args);
+    ::unsetenv("FERRIS_CPU_TRACE");
+    ASSERT_EQ(traced.exit_code, 0) << traced.describe();
+    EXPECT_NE(traced.err.find("cpu op trace"), std::string::npos) << traced.err;
+    for (const char* op : {"linear", "attention", "add_layer_norm", "pool"})
+        EXPECT_NE(traced.err.find(std::string("  ") + op + " "), std::string::npos) << op;
+    EXPECT_EQ(json_output(traced), json_output(run_cli(args)));
+    EXPECT_EQ(run_cli(args).err.find("cpu op trace"), std::string::npos);
+}
+
 TEST(CliEmbed, NpyAndJsonlHoldTheSameNumbersAsJson) {
     const fs::path dir = Scratch::get().root() / "outputs";
     fs::create_directories(dir);

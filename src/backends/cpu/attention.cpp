@@ -13,6 +13,7 @@
 
 #include "backends/cpu/blas.h"
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/op_trace.h"
 #include "backends/cpu/simd.h"
 #include "core/parallel.h"
 #include "ferris/threads.h"
@@ -147,6 +148,7 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
 
 void CpuBackend::attention(Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v,
                            const AttentionMask& mask, float scale) {
+    TraceScope trace("attention");
     if (q.dtype() != DType::F32 || !q.is_contiguous()) {  // as f32, contiguous
         Tensor o = empty(out.shape(), DType::F32);
         Tensor qc = empty(q.shape(), DType::F32);

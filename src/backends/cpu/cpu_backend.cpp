@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "backends/cpu/op_trace.h"
 #include "backends/cpu/simd.h"
 #include "core/parallel.h"
 
@@ -80,6 +81,7 @@ void copy_row(char* dst, DType dd, const char* src, DType sd, int64_t n) {
 }  // namespace
 
 void CpuBackend::copy(Tensor& dst, const Tensor& src) {
+    TraceScope trace("copy");
     const int64_t nd = src.dim();
     if (nd == 0) {
         copy_row(static_cast<char*>(dst.raw()), dst.dtype(), static_cast<const char*>(src.raw()),

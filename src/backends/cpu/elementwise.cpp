@@ -3,12 +3,14 @@
 #include <cmath>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/op_trace.h"
 #include "backends/cpu/simd.h"
 #include "core/parallel.h"
 
 namespace ferris::cpu {
 
 void CpuBackend::add(Tensor& out, const Tensor& a, const Tensor& b, float alpha) {
+    TraceScope trace("add");
     if (out.dtype() != DType::F32) {
         Tensor o = empty(out.shape(), DType::F32);
         add(o, as_f32(a), as_f32(b), alpha);
@@ -31,6 +33,7 @@ void CpuBackend::add(Tensor& out, const Tensor& a, const Tensor& b, float alpha)
 }
 
 void CpuBackend::silu_mul(Tensor& out, const Tensor& gate, const Tensor& up) {
+    TraceScope trace("silu_mul");
     const int64_t n = gate.numel();
     const float* g = gate.data<float>();
     const float* u = up.data<float>();
@@ -47,6 +50,7 @@ void CpuBackend::silu_mul(Tensor& out, const Tensor& gate, const Tensor& up) {
 }
 
 void CpuBackend::gelu(Tensor& out, const Tensor& x) {
+    TraceScope trace("gelu");
     if (out.dtype() != DType::F32) {
         Tensor o = empty(out.shape(), DType::F32);
         gelu(o, as_f32(x));

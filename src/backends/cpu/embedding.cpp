@@ -1,10 +1,12 @@
 // CPU embedding lookup: rows of a (V, C) table in any float dtype, gathered into f32.
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/op_trace.h"
 #include "core/parallel.h"
 
 namespace ferris::cpu {
 
 void CpuBackend::embedding(Tensor& out, const Tensor& table, const Tensor& ids) {
+    TraceScope trace("embedding");
     const int64_t n = ids.numel(), c = table.size(1);
     const int32_t* id = ids.data<int32_t>();
     const size_t row_bytes = static_cast<size_t>(c) * dtype_size(table.dtype());

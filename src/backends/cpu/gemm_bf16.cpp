@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backends/cpu/gemm_amx.h"
+#include "backends/cpu/op_trace.h"
 #include "backends/cpu/transpose16.h"
 #include "core/parallel.h"
 #include "ferris/dtype.h"
@@ -222,10 +223,12 @@ void gemm_bf16_packed(float* out, const uint16_t* xb, int64_t ldx, const uint16_
 void gemm_bf16(float* out, const float* x, const uint16_t* w, int64_t rows, int64_t in,
                int64_t outs) {
     if (rows >= kAmxMinRows && outs >= 32 && amx_usable()) {
+        TraceScope trace("gemm_bf16_amx");
         gemm_bf16_amx(out, x, w, rows, in, outs);
         return;
     }
     if (rows >= kPackedMinRows) {
+        TraceScope trace("gemm_bf16_packed");
         // Even row stride with a zero pad: the packed kernel reads x in (k, k+1) pairs.
         const int64_t ldx = (in + 1) / 2 * 2;
         std::vector<uint16_t> xp(static_cast<size_t>(rows * ldx), 0);
@@ -235,6 +238,7 @@ void gemm_bf16(float* out, const float* x, const uint16_t* w, int64_t rows, int6
         gemm_bf16_packed(out, xp.data(), ldx, w, rows, in, outs);
         return;
     }
+    TraceScope trace("gemm_bf16_rows");
     constexpr int64_t kRM = 4;
     const int64_t kRN = rows < kRM ? kGemvRows : 6;
     std::vector<uint16_t> xb(static_cast<size_t>(rows * in));

@@ -13,6 +13,7 @@
 #include "backends/cpu/blas.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/gemm_bf16.h"
+#include "backends/cpu/op_trace.h"
 #include "backends/cpu/simd.h"
 #include "core/parallel.h"
 #include "ferris/threads.h"
@@ -141,6 +142,7 @@ void add_bias(float* out, const Tensor& bias, int64_t rows, int64_t outs) {
 }  // namespace
 
 void CpuBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    TraceScope trace("linear");
     if (out.dtype() != DType::F32) {  // half activations: f32 in and out, rounded like the GPU
         Tensor o = empty(out.shape(), DType::F32);
         linear(o, as_f32(x), weight, bias);
@@ -163,12 +165,14 @@ void CpuBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, cons
 
 void CpuBackend::linear_gelu(Tensor& out, const Tensor& x, const Tensor& weight,
                              const Tensor& bias) {
+    TraceScope trace("linear_gelu");
     linear(out, x, weight, bias);  // rounded to out's dtype first, as the unfused layers would
     gelu(out, out);
 }
 
 void CpuBackend::rms_norm_linear(Tensor& out, const Tensor& x, const Tensor& norm_weight, float eps,
                                  const Tensor& weight, const Tensor& bias) {
+    TraceScope trace("rms_norm_linear");
     Tensor h = empty(x.shape(), DType::F32);
     rms_norm(h, x, norm_weight, eps);
     linear(out, h, weight, bias);
@@ -176,6 +180,7 @@ void CpuBackend::rms_norm_linear(Tensor& out, const Tensor& x, const Tensor& nor
 
 void CpuBackend::rms_norm_swiglu(Tensor& out, const Tensor& x, const Tensor& norm_weight, float eps,
                                  const Tensor& w_gate, const Tensor& w_up) {
+    TraceScope trace("rms_norm_swiglu");
     Tensor h = empty(x.shape(), DType::F32);
     rms_norm(h, x, norm_weight, eps);
     swiglu(out, h, w_gate, w_up);
@@ -183,6 +188,7 @@ void CpuBackend::rms_norm_swiglu(Tensor& out, const Tensor& x, const Tensor& nor
 
 void CpuBackend::rope_qkv(Tensor& q, Tensor& k_cache, Tensor& v_cache, const Tensor& qkv,
                           const Tensor& positions, float theta) {
+    TraceScope trace("rope_qkv");
     const int64_t n = qkv.size(0), nh = q.size(1), hs = q.size(2), nkv = k_cache.size(2);
     Tensor k = empty({1, n, nkv, hs}, DType::F32), v = empty({1, n, nkv, hs}, DType::F32);
     Tensor q_flat = q.reshape({n, nh * hs}), k_flat = k.reshape({n, nkv * hs}),
@@ -200,6 +206,7 @@ void CpuBackend::rope_qkv(Tensor& q, Tensor& k_cache, Tensor& v_cache, const Ten
 void CpuBackend::rms_norm_qkv_rope(Tensor& q, Tensor& k_cache, Tensor& v_cache, const Tensor& x,
                                    const Tensor& norm_weight, float eps, const Tensor& weight,
                                    const Tensor& bias, const Tensor& positions, float theta) {
+    TraceScope trace("rms_norm_qkv_rope");
     Tensor qkv = empty({x.size(0), weight.size(0)}, DType::F32);
     rms_norm_linear(qkv, x, norm_weight, eps, weight, bias);
     rope_qkv(q, k_cache, v_cache, qkv, positions, theta);
@@ -212,12 +219,14 @@ namespace ferris::cpu {
 // The fused decode ops are plain compositions on the CPU (one product per call either way).
 void CpuBackend::linear_add(Tensor& acc, const Tensor& x, const Tensor& weight,
                             const Tensor& bias) {
+    TraceScope trace("linear_add");
     Tensor y = empty(acc.shape(), DType::F32);
     linear(y, x, weight, bias);
     add(acc, acc, y, 1.0f);
 }
 
 void CpuBackend::swiglu(Tensor& out, const Tensor& x, const Tensor& w_gate, const Tensor& w_up) {
+    TraceScope trace("swiglu");
     Tensor gate = empty(out.shape(), DType::F32), up = empty(out.shape(), DType::F32);
     linear(gate, x, w_gate, Tensor());
     linear(up, x, w_up, Tensor());

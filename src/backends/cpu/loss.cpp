@@ -2,11 +2,13 @@
 #include <cmath>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/op_trace.h"
 #include "core/parallel.h"
 
 namespace ferris::cpu {
 
 void CpuBackend::cross_entropy(Tensor& out, const Tensor& logits, const Tensor& targets) {
+    TraceScope trace("cross_entropy");
     const int64_t n = logits.size(0), v = logits.size(1);
     const float* lp = logits.data<float>();
     const int32_t* tp = targets.data<int32_t>();

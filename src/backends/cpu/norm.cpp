@@ -3,12 +3,14 @@
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/op_trace.h"
 #include "backends/cpu/simd.h"
 #include "core/parallel.h"
 
 namespace ferris::cpu {
 
 void CpuBackend::rms_norm(Tensor& out, const Tensor& x, const Tensor& weight, float eps) {
+    TraceScope trace("rms_norm");
     const int64_t c = x.size(-1), n = x.numel() / c;
     const float* xp = x.data<float>();
     float* op = out.data<float>();
@@ -114,6 +116,7 @@ void layer_norm_rows(float* out, const float* x, const float* residual, const Te
 
 void CpuBackend::add_layer_norm(Tensor& out, const Tensor& x, const Tensor& residual,
                                 const Tensor& weight, const Tensor& bias, float eps) {
+    TraceScope trace("add_layer_norm");
     if (out.dtype() != DType::F32) {
         Tensor o = empty(out.shape(), DType::F32);
         add_layer_norm(o, x, residual, weight, bias, eps);
@@ -128,6 +131,7 @@ void CpuBackend::add_layer_norm(Tensor& out, const Tensor& x, const Tensor& resi
 
 void CpuBackend::layer_norm(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias,
                             float eps) {
+    TraceScope trace("layer_norm");
     if (x.dtype() != DType::F32 || out.dtype() != DType::F32) {
         Tensor o = empty(out.shape(), DType::F32);
         layer_norm(o, as_f32(x), weight, bias, eps);

@@ -4,12 +4,14 @@
 #include <cmath>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/op_trace.h"
 #include "core/parallel.h"
 
 namespace ferris::cpu {
 
 void CpuBackend::pool(Tensor& out, const Tensor& x, const Tensor& segments, PoolMode mode,
                       bool normalize) {
+    TraceScope trace("pool");
     if (x.dtype() != DType::F32) {
         pool(out, as_f32(x), segments, mode, normalize);
         return;

@@ -5,11 +5,13 @@
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/op_trace.h"
 #include "core/parallel.h"
 
 namespace ferris::cpu {
 
 void CpuBackend::rope(Tensor& x, const Tensor& positions, float theta) {
+    TraceScope trace("rope");
     const int64_t n = x.size(0), h = x.size(1), hs = x.size(2), half = hs / 2;
     std::vector<float> inv_freq(static_cast<size_t>(half));
     for (int64_t i = 0; i < half; ++i)

@@ -2,6 +2,7 @@
 // and argmax (first index of the row maximum), plus record(): on the CPU a recorded step is the
 // function itself, run again on each replay.
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/op_trace.h"
 
 namespace ferris::cpu {
 
@@ -23,6 +24,7 @@ std::unique_ptr<RecordedStep> CpuBackend::record(const std::function<void()>& bo
 }
 
 void CpuBackend::write_rows(Tensor& dst, const Tensor& src, const Tensor& rows) {
+    TraceScope trace("write_rows");
     const int64_t b_n = src.size(0), t_n = src.size(1);
     const int64_t row = t_n ? src.numel() / (b_n * t_n) : 0;
     const int32_t* r = rows.data<int32_t>();
@@ -37,6 +39,7 @@ void CpuBackend::write_rows(Tensor& dst, const Tensor& src, const Tensor& rows) 
 }
 
 void CpuBackend::argmax(Tensor& out, const Tensor& x) {
+    TraceScope trace("argmax");
     const int64_t n = x.size(0), v = x.size(1);
     for (int64_t i = 0; i < n; ++i) {
         const float* row = x.data<float>() + i * v;

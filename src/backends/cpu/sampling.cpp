@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/op_trace.h"
 
 namespace ferris::cpu {
 
@@ -115,6 +116,7 @@ int32_t sample_logits(std::vector<float>& logits, const int32_t* seen, double u,
 
 void CpuBackend::sample(Tensor& out, const Tensor& logits, Tensor& seen, const Tensor& uniform,
                         const SampleOptions& options) {
+    TraceScope trace("sample");
     const float* l = logits.data<float>();
     std::vector<float> work(l, l + logits.size(1));
     const double u = static_cast<double>(uniform.data<int64_t>()[0]) / kSampleUniformScale;
