@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backends/cpu/scratch.h"
 #include "backends/cpu/transpose16.h"
 #include "core/parallel.h"
 #include "ferris/dtype.h"
@@ -261,9 +262,11 @@ template <class Tiles>
 void gemm(float* out, const float* x, const uint16_t* w, int64_t rows, int64_t in, int64_t outs) {
     const int64_t steps = (in + kStep - 1) / kStep;
     const int64_t token_tiles = 2 * ((rows + kBlock - 1) / kBlock);
-    std::vector<uint32_t> xp(static_cast<size_t>(token_tiles * steps * kTileWords));
-    pack_activations(xp.data(), x, rows, in, token_tiles, steps);
-    multiply<Tiles>(out, xp.data(), w, rows, in, outs, steps);
+    // Every word is written by the packing (zeros past the edges): no initialization needed.
+    uint32_t* xp = thread_scratch<struct AmxActivations, uint32_t>(
+        static_cast<size_t>(token_tiles * steps * kTileWords));
+    pack_activations(xp, x, rows, in, token_tiles, steps);
+    multiply<Tiles>(out, xp, w, rows, in, outs, steps);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include "backends/cpu/gemm_amx.h"
 #include "backends/cpu/op_trace.h"
+#include "backends/cpu/scratch.h"
 #include "backends/cpu/transpose16.h"
 #include "core/parallel.h"
 #include "ferris/dtype.h"
@@ -231,11 +232,15 @@ void gemm_bf16(float* out, const float* x, const uint16_t* w, int64_t rows, int6
         TraceScope trace("gemm_bf16_packed");
         // Even row stride with a zero pad: the packed kernel reads x in (k, k+1) pairs.
         const int64_t ldx = (in + 1) / 2 * 2;
-        std::vector<uint16_t> xp(static_cast<size_t>(rows * ldx), 0);
+        uint16_t* xp =
+            thread_scratch<struct PackedActivations, uint16_t>(static_cast<size_t>(rows * ldx));
         parallel_for(rows, min_grain_for(in), [&](int64_t r0, int64_t r1) {
-            for (int64_t r = r0; r < r1; ++r) to_bf16(xp.data() + r * ldx, x + r * in, in);
+            for (int64_t r = r0; r < r1; ++r) {
+                to_bf16(xp + r * ldx, x + r * in, in);
+                if (ldx > in) xp[r * ldx + in] = 0;
+            }
         });
-        gemm_bf16_packed(out, xp.data(), ldx, w, rows, in, outs);
+        gemm_bf16_packed(out, xp, ldx, w, rows, in, outs);
         return;
     }
     TraceScope trace("gemm_bf16_rows");
