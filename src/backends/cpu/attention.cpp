@@ -3,9 +3,9 @@
 // Decode (few queries): one task per (batch, head, query) — scores against the visible keys, a
 // max-subtracted softmax in f32, then the weighted sum of values.
 // Prefill (many queries): tasks of 64 queries x one kv head (x some of its query heads when
-// tasks are few); the task converts its visible keys and values to f32 once and runs its heads
-// as two sgemm calls (Q K^T, then P V) around
-// a masked softmax, so the work goes through BLAS instead of one dot product per key.
+// tasks are few), each running its heads as two sgemm calls (Q K^T, then P V) around a masked
+// softmax, so the work goes through BLAS instead of one dot product per key. Half-precision
+// keys and values are converted to f32 once a call; f32 ones are read in place.
 
 #include <algorithm>
 #include <cmath>
@@ -66,6 +66,62 @@ std::vector<QueryBlock> query_blocks(const Visibility& vis, int64_t t_n, int64_t
     return blocks;
 }
 
+// The masked softmax of one score row in place: keys [0, seen) normalized, [seen, visible) zero.
+void softmax_row(float* row, int64_t seen, int64_t visible) {
+    int64_t s = 0;
+    VecF vmx = vset1(-INFINITY);
+    for (; s + kLanes <= seen; s += kLanes) vmx = vmax(vmx, vload(row + s));
+    float mx = vhmax(vmx);
+    for (; s < seen; ++s) mx = std::max(mx, row[s]);
+    const VecF vm = vset1(mx);
+    VecF vsum_acc = vzero();
+    for (s = 0; s + kLanes <= seen; s += kLanes) {
+        const VecF e = vexp(vsub(vload(row + s), vm));
+        vstore(row + s, e);
+        vsum_acc = vadd(vsum_acc, e);
+    }
+    float sum = vsum(vsum_acc);
+    for (; s < seen; ++s) sum += (row[s] = std::exp(row[s] - mx));
+    const float inv = seen > 0 ? 1.0f / sum : 0.0f;
+    const VecF vinv = vset1(inv);
+    for (s = 0; s + kLanes <= seen; s += kLanes) vstore(row + s, vmul(vload(row + s), vinv));
+    for (; s < seen; ++s) row[s] *= inv;
+    std::fill(row + seen, row + visible, 0.0f);
+}
+
+// K or V as f32 rows for the sgemm calls: the tensor itself when it is f32 (read with its own
+// strides), else converted once a call for every task, keys [0, key_end) of every batch row.
+struct F32Rows {
+    const float* base;
+    int64_t batch_stride, key_stride;
+    std::vector<float> converted;
+    F32Rows(const char* p, DType dt, int64_t bstride, int64_t kstride, int64_t b_n, int64_t key_end,
+            int64_t width) {
+        if (dt == DType::F32) {
+            base = reinterpret_cast<const float*>(p);
+            batch_stride = bstride;
+            key_stride = kstride;
+            return;
+        }
+        converted.resize(static_cast<size_t>(b_n * key_end * width));
+        const size_t es = dtype_size(dt);
+        parallel_for(b_n * key_end, min_grain_for(width), [&](int64_t r0, int64_t r1) {
+            for (int64_t r = r0; r < r1; ++r) {
+                const int64_t b = r / key_end, key = r % key_end;
+                convert_floats(p + (b * bstride + key * kstride) * static_cast<int64_t>(es), dt,
+                               converted.data() + r * width, DType::F32,
+                               static_cast<size_t>(width));
+            }
+        });
+        base = converted.data();
+        batch_stride = key_end * width;
+        key_stride = width;
+    }
+    const float* row(int64_t b, int64_t key) const {
+        return base + b * batch_stride + key * key_stride;
+    }
+};
+
 void attention_prefill(float* op, const float* qp, const char* kp, const char* vp, DType kd,
                        DType vd, int64_t b_n, int64_t t_n, int64_t nh, int64_t hs, int64_t nkv,
                        int64_t kb, int64_t ks, int64_t vb, int64_t vs, const Visibility& vis,
@@ -73,13 +129,17 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
                        float scale) {
     const int64_t group = nh / nkv, qblocks = static_cast<int64_t>(blocks.size());
     // Few (batch, kv head, query block) tasks for many threads: split the group's query heads
-    // over tasks too (each task then converts its keys/values itself: 1/(2*64) extra work).
+    // over tasks too.
     const int64_t per_group = b_n * nkv * qblocks >= 4 * num_threads() ? group : 1;
     const int64_t hchunks = (group + per_group - 1) / per_group;
     const int64_t tasks = b_n * nkv * hchunks * qblocks;
-    const size_t ke = dtype_size(kd), ve = dtype_size(vd);
+    // The last query of a batch row sees the most keys (causal, padded or packed alike).
+    int64_t key_end = 0;
+    for (int64_t b = 0; b < b_n; ++b) key_end = std::max(key_end, vis.end(b, t_n - 1));
+    const F32Rows keys(kp, kd, kb, ks, b_n, key_end, nkv * hs);
+    const F32Rows values(vp, vd, vb, vs, b_n, key_end, nkv * hs);
     parallel_for(tasks, 1, [&](int64_t task0, int64_t task1) {
-        std::vector<float> kf, vf, scores;
+        std::vector<float> scores;
         for (int64_t task = task0; task < task1; ++task) {
             // Later query blocks see more keys: hand them out first (task order reversed).
             const int64_t rev = tasks - 1 - task;
@@ -98,47 +158,25 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
                         std::fill_n(op + ((b * t_n + t0 + i) * nh + h) * hs, hs, 0.0f);
                 continue;
             }
-            kf.resize(static_cast<size_t>(visible * hs));
-            vf.resize(static_cast<size_t>(visible * hs));
+            const float* kf = keys.row(b, first) + kvh * hs;
+            const float* vf = values.row(b, first) + kvh * hs;
             scores.resize(static_cast<size_t>(tq * visible));
-            for (int64_t s = 0; s < visible; ++s) {
-                const int64_t key = first + s;
-                convert_floats(kp + ((b * kb + key * ks) + kvh * hs) * static_cast<int64_t>(ke), kd,
-                               kf.data() + s * hs, DType::F32, static_cast<size_t>(hs));
-                convert_floats(vp + ((b * vb + key * vs) + kvh * hs) * static_cast<int64_t>(ve), vd,
-                               vf.data() + s * hs, DType::F32, static_cast<size_t>(hs));
-            }
             for (int64_t h = h_begin; h < h_end; ++h) {
                 const float* q = qp + ((b * t_n + t0) * nh + h) * hs;
                 sgemm(true, static_cast<int>(tq), static_cast<int>(visible), static_cast<int>(hs),
-                      scale, q, static_cast<int>(nh * hs), kf.data(), static_cast<int>(hs), 0.0f,
-                      scores.data(), static_cast<int>(visible));
+                      scale, q, static_cast<int>(nh * hs), kf, static_cast<int>(keys.key_stride),
+                      0.0f, scores.data(), static_cast<int>(visible));
                 for (int64_t i = 0; i < tq; ++i) {
                     float* row = scores.data() + i * visible;
                     const int64_t seen = std::max<int64_t>(0, vis.end(b, t0 + i) - first);
                     if (bias)
                         add_relative_bias(row, bias, bias_width, h, t0 + i, first, first + seen);
-                    float mx = -INFINITY;
-                    for (int64_t s = 0; s < seen; ++s) mx = std::max(mx, row[s]);
-                    float sum = 0;
-                    int64_t s = 0;
-                    const VecF vmx = vset1(mx);
-                    VecF vsum_acc = vzero();
-                    for (; s + kLanes <= seen; s += kLanes) {
-                        const VecF e = vexp(vsub(vload(row + s), vmx));
-                        vstore(row + s, e);
-                        vsum_acc = vadd(vsum_acc, e);
-                    }
-                    sum = vsum(vsum_acc);
-                    for (; s < seen; ++s) sum += (row[s] = std::exp(row[s] - mx));
-                    const float inv = seen > 0 ? 1.0f / sum : 0.0f;
-                    for (s = 0; s < seen; ++s) row[s] *= inv;
-                    for (; s < visible; ++s) row[s] = 0.0f;
+                    softmax_row(row, seen, visible);
                 }
                 sgemm(false, static_cast<int>(tq), static_cast<int>(hs), static_cast<int>(visible),
-                      1.0f, scores.data(), static_cast<int>(visible), vf.data(),
-                      static_cast<int>(hs), 0.0f, op + ((b * t_n + t0) * nh + h) * hs,
-                      static_cast<int>(nh * hs));
+                      1.0f, scores.data(), static_cast<int>(visible), vf,
+                      static_cast<int>(values.key_stride), 0.0f,
+                      op + ((b * t_n + t0) * nh + h) * hs, static_cast<int>(nh * hs));
             }
         }
     });

@@ -31,6 +31,8 @@ inline float vsum(VecF v) { return _mm512_reduce_add_ps(v); }
 // The masked forms with every lane set: the plain ones fill with _mm512_undefined_ps, which GCC 12
 // reports as used uninitialized once inlined into some callers.
 inline VecF vmin(VecF a, VecF b) { return _mm512_mask_min_ps(a, 0xFFFF, a, b); }
+inline VecF vmax(VecF a, VecF b) { return _mm512_mask_max_ps(a, 0xFFFF, a, b); }
+inline float vhmax(VecF v) { return _mm512_reduce_max_ps(v); }
 inline VecF vabs(VecF x) { return _mm512_abs_ps(x); }
 // The magnitude of `mag` (non-negative) with the sign of `sign`.
 inline VecF vwith_sign(VecF mag, VecF sign) {
@@ -66,6 +68,13 @@ inline float vsum(VecF v) {
     return _mm_cvtss_f32(s);
 }
 inline VecF vmin(VecF a, VecF b) { return _mm256_min_ps(a, b); }
+inline VecF vmax(VecF a, VecF b) { return _mm256_max_ps(a, b); }
+inline float vhmax(VecF v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    return _mm_cvtss_f32(m);
+}
 inline VecF vabs(VecF x) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x); }
 inline VecF vwith_sign(VecF mag, VecF sign) {
     return _mm256_or_ps(mag, _mm256_and_ps(sign, _mm256_set1_ps(-0.0f)));
