@@ -1,6 +1,7 @@
 // bench_ops: time single ops on a device, synchronized, to find where a model's time goes without
 // a profiler. Shapes are the encoders' at 100 docs (7,490 tokens) unless --rows says otherwise.
 // Usage: bench_ops [--device cuda] [--rows N] [--hidden C] [--dtype bf16|f16] [--repeat R]
+//                  [--threads T] (CPU threads; default every core)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -10,6 +11,7 @@
 
 #include "backends/registry.h"
 #include "ferris/rng.h"
+#include "ferris/threads.h"
 #include "ops/ops.h"
 
 using namespace ferris;
@@ -63,10 +65,12 @@ int main(int argc, char** argv) {
             dtype_arg = next();
         else if (a == "--repeat")
             repeat = std::stoi(next());
+        else if (a == "--threads")
+            set_num_threads(std::stoi(next()));
         else {
-            std::fprintf(
-                stderr,
-                "usage: bench_ops [--device D] [--rows N] [--hidden C] [--dtype bf16|f16]\n");
+            std::fprintf(stderr,
+                         "usage: bench_ops [--device D] [--rows N] [--hidden C] [--dtype bf16|f16] "
+                         "[--repeat R] [--threads T]\n");
             return 2;
         }
     }

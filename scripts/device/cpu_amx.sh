@@ -5,6 +5,7 @@
 #    Ferris with FERRIS_CPU_NO_AMX=1 (the AVX512-BF16 kernels) and llama.cpp, alternated;
 #    3) bf16 CPU embeddings, 100 docs, the three shapes, AMX against not, 16 threads.
 # Carry .deps, .device-in, .peer/llama.cpp. QUICK=1: tests and one bench round only.
+# EXTRA_ENV="A=B": Ferris with AMX once more under that setting in each round (an A/B of one build).
 set -uo pipefail
 lscpu | grep -E "Model name|^CPU\(s\)|Thread\(s\) per core|L2 cache"
 echo "amx flags: $(grep -o -w -E 'amx_[a-z0-9]+' /proc/cpuinfo | sort -u | tr '\n' ' ')"
@@ -36,6 +37,7 @@ for round in $ROUNDS; do
     d=64; [ $t = 2 ] && d=32
     echo "== r$round t$t llama.cpp: $(timeout 120 /tmp/lb/bin/llama-bench -m /tmp/q05-bf16.gguf -t $t -p 512 -n $d -r 3 -o md 2>&1 | grep -E '(pp512|tg)' | awk -F'|' '{printf "%s %s  ", $(NF-2), $(NF-1)}')"
     echo "== r$round t$t ferris amx: $(timeout 120 $G --threads $t --decode $d | grep -E '^(pp|tg)' | awk '{printf "%s %s tok/s  ", $1, $2}')"
+    [ -n "${EXTRA_ENV:-}" ] && echo "== r$round t$t ferris amx $EXTRA_ENV: $(env $EXTRA_ENV timeout 120 $G --threads $t --decode $d | grep -E '^(pp|tg)' | awk '{printf "%s %s tok/s  ", $1, $2}')"
     echo "== r$round t$t ferris no-amx: $(FERRIS_CPU_NO_AMX=1 timeout 120 $G --threads $t --decode $d | grep -E '^(pp|tg)' | awk '{printf "%s %s tok/s  ", $1, $2}')"
   done
 done
