@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <vector>
 
 #include "backends/cpu/scratch.h"
 #include "backends/cpu/transpose16.h"
