@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "backends/cpu/gemm_bf16.h"
+#include "backends/cpu/gemm_f32.h"
 #include "backends/cpu/simd.h"
 #include "harness.h"
 #include "ops/ops.h"
@@ -52,13 +53,36 @@ TEST_P(LinearTest, MatchesReference) {
 std::vector<LinearCase> linear_cases() {
     std::vector<LinearCase> cases;
     for (DType dt : {DType::F32, DType::BF16, DType::F16})
-        for (int64_t rows : {1, 2, 3, 4, 5, 8, 9, 33, 257})
+        for (int64_t rows : {1, 2, 3, 4, 5, 8, 9, 10, 11, 14, 33, 257})
             for (int64_t in : {1, 31, 33, 256, 257})
                 cases.push_back({rows, in, rows % 2 ? 255 : 33, dt});
+    // Past gemm_f32's 512 rows (f32; where OpenBLAS has AVX2 kernels): OpenBLAS by row chunks
+    // (rows >= outs) and by weight blocks.
+    cases.push_back({700, 33, 255, DType::F32});
+    cases.push_back({520, 65, 1030, DType::F32});
     return cases;
 }
 
 INSTANTIATE_TEST_SUITE_P(Cpu, LinearTest, ::testing::ValuesIn(linear_cases()));
+
+// gemm_f32 itself at sizes the routing gives OpenBLAS on most machines (and gemm_f32 where
+// OpenBLAS lacks AVX2 kernels): remainders of every register block, several row chunks.
+TEST(CpuOps, GemmF32MatchesReferencePastTheRoutingLimit) {
+    for (const LinearCase c :
+         {LinearCase{700, 33, 255, DType::F32}, LinearCase{601, 300, 7, DType::F32},
+          LinearCase{9, 1, 3, DType::F32}, LinearCase{1030, 17, 66, DType::F32}}) {
+        Rng rng(c.rows + c.in + c.out);
+        Tensor x = random_tensor({c.rows, c.in}, DType::F32, rng);
+        Tensor w = random_tensor({c.out, c.in}, DType::F32, rng);
+        std::vector<float> y(static_cast<size_t>(c.rows * c.out) + 1, -7.0f);  // + a guard
+        cpu::gemm_f32(y.data(), x.data<float>(), w.data<float>(), c.rows, c.in, c.out);
+        EXPECT_EQ(y.back(), -7.0f);
+        y.pop_back();
+        const double err =
+            relative_error(y, ref_linear(x.to_floats(), w.to_floats(), {}, c.rows, c.in, c.out));
+        EXPECT_LT(err, 1e-5) << c.rows << "x" << c.in << " -> " << c.out;
+    }
+}
 
 TEST(CpuOps, RmsNormEdgeSizes) {
     for (int64_t c : edge_sizes()) {

@@ -5,11 +5,18 @@
 // loaded.
 #pragma once
 
+#include <string>
+
 namespace ferris::cpu {
 
 // C (m, n) = alpha * A (m, k) @ op(B) + beta * C, op(B) = B^T (B is (n, k)) when trans_b,
 // else B (k, n). Leading dimensions in elements.
 void sgemm(bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
            int ldb, float beta, float* c, int ldc);
+
+// The core OpenBLAS chose for this CPU ("Haswell", "SkylakeX", ...; "unknown" if it does not
+// say), and whether that core has AVX2 kernels. Both load OpenBLAS.
+const std::string& blas_core();
+bool blas_has_avx2_kernels();
 
 }  // namespace ferris::cpu

@@ -28,6 +28,18 @@ inline VecF vadd(VecF a, VecF b) { return _mm512_add_ps(a, b); }
 inline VecF vsub(VecF a, VecF b) { return _mm512_sub_ps(a, b); }
 inline VecF vdiv(VecF a, VecF b) { return _mm512_div_ps(a, b); }
 inline float vsum(VecF v) { return _mm512_reduce_add_ps(v); }
+// The lane sums of a, b, c and d into out[0..3], sharing the shuffles.
+inline void vsum4(VecF a, VecF b, VecF c, VecF d, float* out) {
+    // Per 128-bit lane: ab = [a0+a2, b0+b2, a1+a3, b1+b3], then [a, b, c, d] partial sums.
+    const __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+    const __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+    const __m512 abcd = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
+                                      _mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
+    const __m256 s8 =
+        _mm256_add_ps(_mm512_castps512_ps256(abcd),
+                      _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(abcd), 1)));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1)));
+}
 // The masked forms with every lane set: the plain ones fill with _mm512_undefined_ps, which GCC 12
 // reports as used uninitialized once inlined into some callers.
 inline VecF vmin(VecF a, VecF b) { return _mm512_mask_min_ps(a, 0xFFFF, a, b); }
@@ -66,6 +78,10 @@ inline float vsum(VecF v) {
     s = _mm_hadd_ps(s, s);
     s = _mm_hadd_ps(s, s);
     return _mm_cvtss_f32(s);
+}
+inline void vsum4(VecF a, VecF b, VecF c, VecF d, float* out) {
+    const __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1)));
 }
 inline VecF vmin(VecF a, VecF b) { return _mm256_min_ps(a, b); }
 inline VecF vmax(VecF a, VecF b) { return _mm256_max_ps(a, b); }

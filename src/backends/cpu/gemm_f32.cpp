@@ -1,0 +1,116 @@
+// Register blocks of R activation rows x S weight rows, accumulated along I in vectors and summed
+// across lanes at the end: each weight vector loaded serves R rows, each activation vector S
+// weight rows. A thread takes S weight rows at a time and runs every activation row against them
+// while they sit in L1.
+#include "backends/cpu/gemm_f32.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "backends/cpu/blas.h"
+#include "backends/cpu/simd.h"
+#include "core/parallel.h"
+
+namespace ferris::cpu {
+
+namespace {
+
+// Accumulators R x S plus S weight vectors and one activation vector fit the register file:
+// 32 vector registers with AVX-512, 16 with AVX2.
+constexpr int kRows = 4;
+constexpr int kCols = kLanes == 16 ? 4 : 2;
+
+template <int R, int S>
+void block(float* out, int64_t ldo, const float* x, const float* w, int64_t in,
+           const char* ahead = nullptr) {
+    VecF acc[R][S];
+    for (int r = 0; r < R; ++r)
+        for (int s = 0; s < S; ++s) acc[r][s] = vzero();
+    int64_t i = 0;
+    for (; i + kLanes <= in; i += kLanes) {
+        VecF wv[S];
+        for (int s = 0; s < S; ++s) wv[s] = vload(w + s * in + i);
+        if (ahead)
+            for (int s = 0; s < S; ++s)
+                _mm_prefetch(ahead + (s * in + i) * sizeof(float), _MM_HINT_T0);
+        for (int r = 0; r < R; ++r) {
+            const VecF xv = vload(x + r * in + i);
+            for (int s = 0; s < S; ++s) acc[r][s] = vfma(xv, wv[s], acc[r][s]);
+        }
+    }
+    // Lane sums four accumulators at a time (in r, s order), then the columns past the vectors.
+    float sums[R * S];
+    constexpr int kFours = R * S / 4 * 4;
+    for (int k = 0; k < kFours; k += 4)
+        vsum4(acc[k / S][k % S], acc[(k + 1) / S][(k + 1) % S], acc[(k + 2) / S][(k + 2) % S],
+              acc[(k + 3) / S][(k + 3) % S], sums + k);
+    for (int k = kFours; k < R * S; ++k) sums[k] = vsum(acc[k / S][k % S]);
+    for (int r = 0; r < R; ++r)
+        for (int s = 0; s < S; ++s) {
+            float sum = sums[r * S + s];
+            for (int64_t j = i; j < in; ++j) sum += x[r * in + j] * w[s * in + j];
+            out[r * ldo + s] = sum;
+        }
+}
+
+// Rows [0, rows) of x against weight rows [o, o + S).
+template <int S>
+void column(float* out, const float* x, const float* w, int64_t rows, int64_t in, int64_t outs,
+            int64_t o) {
+    // The first block also prefetches the next group's weight rows (they follow these in
+    // memory): a query's weights come from DRAM, and the next group's loads then overlap this
+    // group's arithmetic. e5-small-v2, one query, f32, 2 Zen 4 threads: 8.7 -> 7.4 ms.
+    const char* ahead =
+        o + 2 * S <= outs ? reinterpret_cast<const char*>(w + (o + S) * in) : nullptr;
+    int64_t r = 0;
+    for (; r + kRows <= rows; r += kRows)
+        block<kRows, S>(out + r * outs + o, outs, x + r * in, w + o * in, in,
+                        r == 0 ? ahead : nullptr);
+    switch (rows - r) {
+        case 3:
+            block<3, S>(out + r * outs + o, outs, x + r * in, w + o * in, in);
+            break;
+        case 2:
+            block<2, S>(out + r * outs + o, outs, x + r * in, w + o * in, in);
+            break;
+        case 1:
+            block<1, S>(out + r * outs + o, outs, x + r * in, w + o * in, in);
+            break;
+        default:
+            break;
+    }
+}
+
+}  // namespace
+
+bool gemm_f32_takes(int64_t rows) {
+    static const char* asked = std::getenv("FERRIS_CPU_GEMM_F32_ROWS");
+    if (asked) return rows <= std::max<int64_t>(0, std::atoll(asked));
+    return rows <= 512 || !blas_has_avx2_kernels();
+}
+
+void gemm_f32(float* out, const float* x, const float* w, int64_t rows, int64_t in, int64_t outs) {
+    const int64_t groups = (outs + kCols - 1) / kCols;
+    // A thread's weight rows go over the activations a chunk of rows at a time, ~256 KB of them,
+    // so that the chunk stays in L2 while those weight rows pass.
+    const int64_t chunk =
+        std::max<int64_t>(kRows, 65536 / std::max<int64_t>(1, in) / kRows * kRows);
+    parallel_for(groups, min_grain_for(rows * in * kCols), [&](int64_t g0, int64_t g1) {
+        for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+            const int64_t rc = std::min(chunk, rows - r0);
+            float* o_rows = out + r0 * outs;
+            const float* x_rows = x + r0 * in;
+            for (int64_t g = g0; g < g1; ++g) {
+                const int64_t o = g * kCols;
+                if (o + kCols <= outs) {
+                    column<kCols>(o_rows, x_rows, w, rc, in, outs, o);
+                } else {
+                    for (int64_t k = o; k < outs; ++k)
+                        column<1>(o_rows, x_rows, w, rc, in, outs, k);
+                }
+            }
+        }
+    });
+}
+
+}  // namespace ferris::cpu
