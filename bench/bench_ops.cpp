@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cpu/blas.h"
 #include "backends/registry.h"
 #include "ferris/rng.h"
 #include "ferris/threads.h"
@@ -77,6 +78,7 @@ int main(int argc, char** argv) {
     try {
         const Device device = resolve_device(parse_device(device_arg), nullptr);
         const DType wt = parse_dtype(dtype_arg);
+        if (device.is_cpu()) std::printf("OpenBLAS core: %s\n", cpu::blas_core().c_str());
         const int64_t C = hidden, I = 4 * hidden;
         const Tensor x = random_on({rows, C}, DType::F32, device, 1);
         const Tensor xi = random_on({rows, I}, DType::F32, device, 2);
