@@ -66,16 +66,18 @@ std::vector<LinearCase> linear_cases() {
 INSTANTIATE_TEST_SUITE_P(Cpu, LinearTest, ::testing::ValuesIn(linear_cases()));
 
 // gemm_f32 itself at sizes the routing gives OpenBLAS on most machines (and gemm_f32 where
-// OpenBLAS lacks AVX2 kernels): remainders of every register block, several row chunks.
+// OpenBLAS lacks AVX2 kernels), and with half weights (where the CPU lacks AVX512-BF16):
+// remainders of every register block, several row chunks.
 TEST(CpuOps, GemmF32MatchesReferencePastTheRoutingLimit) {
     for (const LinearCase c :
          {LinearCase{700, 33, 255, DType::F32}, LinearCase{601, 300, 7, DType::F32},
-          LinearCase{9, 1, 3, DType::F32}, LinearCase{1030, 17, 66, DType::F32}}) {
+          LinearCase{9, 1, 3, DType::F32}, LinearCase{1030, 17, 66, DType::F32},
+          LinearCase{601, 40, 70, DType::BF16}, LinearCase{13, 257, 9, DType::F16}}) {
         Rng rng(c.rows + c.in + c.out);
         Tensor x = random_tensor({c.rows, c.in}, DType::F32, rng);
-        Tensor w = random_tensor({c.out, c.in}, DType::F32, rng);
+        Tensor w = random_tensor({c.out, c.in}, c.dtype, rng);
         std::vector<float> y(static_cast<size_t>(c.rows * c.out) + 1, -7.0f);  // + a guard
-        cpu::gemm_f32(y.data(), x.data<float>(), w.data<float>(), c.rows, c.in, c.out);
+        cpu::gemm_f32(y.data(), x.data<float>(), w.raw(), w.dtype(), c.rows, c.in, c.out);
         EXPECT_EQ(y.back(), -7.0f);
         y.pop_back();
         const double err =

@@ -1,22 +1,28 @@
-// f32 products against f32 weights, both read in place. OpenBLAS packs both operands on every
-// call, which at a dozen rows (a query's tokens) costs about as much as the arithmetic: 14 x 384
-// -> 1,536 ran at ~80 GFLOP/s on two Zen 4 threads against ~155 at 128 rows. bench_ops, 2 Zen 4
-// threads, 384 -> 1,536: 14 rows 91 against 206 us, 256 rows 1.3-1.4 against 1.9 ms, 512 rows
-// 3.1 against 3.7 ms; even at 1,024 rows; at 7,490 OpenBLAS is faster on 1,536 -> 384 (1.3x).
-// Where OpenBLAS has no AVX2 kernels for the CPU (it did not recognize it: the GPU machine's
-// virtual Xeon gets "Prescott"), these take every f32 product: 3x OpenBLAS's there at 7,490 rows.
+// f32 products, both operands read in place (bf16 / f16 weights converted as they are loaded).
+// OpenBLAS packs both operands on every call, which at a dozen rows (a query's tokens) costs about
+// as much as the arithmetic: 14 x 384 -> 1,536 ran at ~80 GFLOP/s on two Zen 4 threads against
+// ~155 at 128 rows. bench_ops, AVX-512 build, 2 Zen 4 threads, 384 -> 1,536: 14 rows 91 against
+// 206 us, 256 rows 1.3-1.4 against 1.9 ms, 512 rows 3.1 against 3.7 ms; even at 1,024 rows; at
+// 7,490 OpenBLAS is faster on 1,536 -> 384 (1.3x). Where OpenBLAS has no AVX2 kernels for the CPU
+// (it did not recognize it: the GPU machine's virtual Xeon gets "Prescott"), these take every
+// product: 3x OpenBLAS's there at 7,490 rows.
 #pragma once
 
 #include <cstdint>
 
+#include "ferris/dtype.h"
+
 namespace ferris::cpu {
 
-// Whether gemm_f32 takes an f32 product of this many rows (more than the matrix-vector kernel's):
-// up to 512 rows, every size where OpenBLAS lacks AVX2 kernels; FERRIS_CPU_GEMM_F32_ROWS=n sets
-// the limit instead (0: OpenBLAS always; for measurements).
-bool gemm_f32_takes(int64_t rows);
+// Whether gemm_f32 takes a product of this many rows (more than the matrix-vector kernel's):
+// up to 512 rows with f32 weights and AVX-512 (48 otherwise), any number where OpenBLAS lacks
+// AVX2 kernels; FERRIS_CPU_GEMM_F32_ROWS=n sets the limit instead (0: OpenBLAS always; for
+// measurements).
+bool gemm_f32_takes(int64_t rows, DType w_dtype);
 
-// out (N, O) = x (N, I) @ w (O, I)^T, all f32 and contiguous. Threads over weight rows.
-void gemm_f32(float* out, const float* x, const float* w, int64_t rows, int64_t in, int64_t outs);
+// out (N, O) = x (N, I) @ w (O, I)^T in f32, x and out f32, w f32, bf16 or f16 (converted as it
+// is loaded: no f32 copy of the weights), all contiguous. Threads over weight rows.
+void gemm_f32(float* out, const float* x, const void* w, DType w_dtype, int64_t rows, int64_t in,
+              int64_t outs);
 
 }  // namespace ferris::cpu

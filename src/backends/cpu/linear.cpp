@@ -2,8 +2,9 @@
 // bf16 weights on CPUs with AVX512-BF16 use gemm_bf16 (activations rounded to bf16, as a bf16
 // model computes). Otherwise:
 // Few rows (decode): a SIMD matrix-vector kernel that streams W once, converting on the fly —
-// memory-bandwidth bound, as it must be. f32 W against up to 512 rows (a query, a short prompt),
-// or any rows where OpenBLAS has no AVX2 kernels for this CPU: gemm_f32, reading both in place.
+// memory-bandwidth bound, as it must be. Up to 512 rows of f32 weights with AVX-512 (48 rows
+// otherwise: a query, a short prompt), or any rows where OpenBLAS has no AVX2 kernels for this
+// CPU: gemm_f32, reading both operands in place.
 // Many rows (prefill): W is cut into blocks of output rows; each thread converts its block to f32
 // in a private buffer and calls single-threaded OpenBLAS sgemm on it, so the conversion costs
 // O(O*I) against O(N*O*I) arithmetic. f32 W with at least as many rows as outputs (an encoder
@@ -160,8 +161,8 @@ void CpuBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, cons
     } else if (rows <= kGemvMaxRows * 2) {
         for (int64_t r0 = 0; r0 < rows; r0 += kGemvMaxRows)
             gemv(op + r0 * outs, xp + r0 * in, weight, std::min(kGemvMaxRows, rows - r0), in, outs);
-    } else if (weight.dtype() == DType::F32 && gemm_f32_takes(rows)) {
-        gemm_f32(op, xp, weight.data<float>(), rows, in, outs);
+    } else if (gemm_f32_takes(rows, weight.dtype())) {
+        gemm_f32(op, xp, weight.raw(), weight.dtype(), rows, in, outs);
     } else {
         blocked_gemm(op, xp, weight, rows, in, outs);
     }
