@@ -78,7 +78,9 @@ int main(int argc, char** argv) {
     try {
         const Device device = resolve_device(parse_device(device_arg), nullptr);
         const DType wt = parse_dtype(dtype_arg);
-        if (device.is_cpu()) std::printf("OpenBLAS core: %s\n", cpu::blas_core().c_str());
+        if (device.is_cpu())
+            std::printf("OpenBLAS core: %s%s\n", cpu::blas_core().c_str(),
+                        cpu::blas_core_named_by_ferris() ? " (named by Ferris)" : "");
         const int64_t C = hidden, I = 4 * hidden;
         const Tensor x = random_on({rows, C}, DType::F32, device, 1);
         const Tensor xi = random_on({rows, I}, DType::F32, device, 2);

@@ -1,7 +1,9 @@
 // CPU backend ops against double-precision references on edge sizes, every weight dtype,
 // strided inputs and batches; outputs must be fully written and guard bytes intact.
 #include <algorithm>
+#include <cstdlib>
 
+#include "backends/cpu/blas.h"
 #include "backends/cpu/gemm_bf16.h"
 #include "backends/cpu/gemm_f32.h"
 #include "backends/cpu/simd.h"
@@ -83,6 +85,22 @@ TEST(CpuOps, GemmF32MatchesReferencePastTheRoutingLimit) {
         const double err =
             relative_error(y, ref_linear(x.to_floats(), w.to_floats(), {}, c.rows, c.in, c.out));
         EXPECT_LT(err, 1e-5) << c.rows << "x" << c.in << " -> " << c.out;
+    }
+}
+
+// The OpenBLAS core Ferris names before loading it: Intel by its vector units, AMD and CPUs
+// without AVX2 + FMA left to OpenBLAS. On an Intel CPU with AVX2 the core loaded then has
+// vector kernels, whatever model it is.
+TEST(CpuOps, OpenBlasCoreNamedForIntelOnly) {
+    EXPECT_STREQ(cpu::openblas_core_for(true, true, true), "SkylakeX");
+    EXPECT_STREQ(cpu::openblas_core_for(true, true, false), "Haswell");
+    EXPECT_EQ(cpu::openblas_core_for(true, false, false), nullptr);
+    EXPECT_EQ(cpu::openblas_core_for(false, true, true), nullptr);
+    EXPECT_EQ(cpu::openblas_core_for(false, true, false), nullptr);
+    if (__builtin_cpu_is("intel") && __builtin_cpu_supports("avx2") &&
+        __builtin_cpu_supports("fma") && !std::getenv("OPENBLAS_CORETYPE")) {
+        EXPECT_TRUE(cpu::blas_has_avx2_kernels()) << cpu::blas_core();
+        EXPECT_TRUE(cpu::blas_core_named_by_ferris());
     }
 }
 

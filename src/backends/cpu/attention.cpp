@@ -138,6 +138,7 @@ void attention_prefill(float* op, const float* qp, const char* kp, const char* v
     for (int64_t b = 0; b < b_n; ++b) key_end = std::max(key_end, vis.end(b, t_n - 1));
     const F32Rows keys(kp, kd, kb, ks, b_n, key_end, nkv * hs);
     const F32Rows values(vp, vd, vb, vs, b_n, key_end, nkv * hs);
+    blas_core();  // OpenBLAS loaded on this thread, not inside the loop (blas.cpp says why)
     parallel_for(tasks, 1, [&](int64_t task0, int64_t task1) {
         std::vector<float> scores;
         for (int64_t task = task0; task < task1; ++task) {

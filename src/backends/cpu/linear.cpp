@@ -101,6 +101,7 @@ void row_chunk_gemm(float* out, const float* x, const float* w, int64_t rows, in
 
 void blocked_gemm(float* out, const float* x, const Tensor& weight, int64_t rows, int64_t in,
                   int64_t outs) {
+    blas_core();  // OpenBLAS loaded on this thread, not inside the loops (blas.cpp says why)
     const DType dt = weight.dtype();
     if (dt == DType::F32 && rows >= outs) {
         row_chunk_gemm(out, x, weight.data<float>(), rows, in, outs);
