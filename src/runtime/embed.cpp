@@ -246,9 +246,10 @@ Tensor EmbeddingModel::encode(const std::vector<std::string>& texts, const std::
         const int64_t c1 = std::min(N, c0 + chunk), n = c1 - c0;
         std::vector<std::vector<int32_t>> ids(static_cast<size_t>(n));
         std::vector<uint8_t> cut(static_cast<size_t>(n));
-        // At least sixteen texts a grain, on this thread and the CPU pool's (a chunk of at most
-        // sixteen, a query, stays on this thread); the first error is rethrown.
-        parallel_for(n, 16, [&](int64_t i0, int64_t i1) {
+        // At least four texts a grain, on this thread and the CPU pool's (a chunk of at most
+        // four stays on this thread); the first error is rethrown. GPU machine, 16 threads, the
+        // first chunk of 100 docs: 202 -> 112 us for e5-small-v2 against grains of sixteen.
+        parallel_for(n, 4, [&](int64_t i0, int64_t i1) {
             for (int64_t i = i0; i < i1; ++i) {
                 bool t = false;
                 ids[i] = tokenize(prefix + texts[static_cast<size_t>(c0 + i)], &t);
