@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # GPU machine, one call: build everything with CUDA, then `ctest -L cuda` (GPU ops against the
 # CPU's, GPU parity) and `ctest -LE cuda` (every CPU test) on this host, whose CPU differs from
-# CI's (Intel Xeon with AMX; OpenBLAS picks its SSE "Prescott" core here, so gemm_f32 takes every
-# f32 product). Prints the OpenBLAS core and the failures. Carry .deps, .device-in.
+# CI's (Intel Xeon with AMX, a model OpenBLAS 0.3.21 does not know: Ferris names its SkylakeX
+# core, where OpenBLAS alone picks "Prescott"). Prints the OpenBLAS core and the failures.
+# Carry .deps, .device-in.
 set -uo pipefail
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 lscpu | grep -E "Model name|^CPU\(s\)"
