@@ -5,6 +5,7 @@
 
 #include "backends/cpu/blas.h"
 #include "backends/cpu/gemm_bf16.h"
+#include "backends/cpu/gemm_blas.h"
 #include "backends/cpu/gemm_f32.h"
 #include "backends/cpu/simd.h"
 #include "harness.h"
@@ -80,6 +81,26 @@ TEST(CpuOps, GemmF32MatchesReferencePastTheRoutingLimit) {
         Tensor w = random_tensor({c.out, c.in}, c.dtype, rng);
         std::vector<float> y(static_cast<size_t>(c.rows * c.out) + 1, -7.0f);  // + a guard
         cpu::gemm_f32(y.data(), x.data<float>(), w.raw(), w.dtype(), c.rows, c.in, c.out);
+        EXPECT_EQ(y.back(), -7.0f);
+        y.pop_back();
+        const double err =
+            relative_error(y, ref_linear(x.to_floats(), w.to_floats(), {}, c.rows, c.in, c.out));
+        EXPECT_LT(err, 1e-5) << c.rows << "x" << c.in << " -> " << c.out;
+    }
+}
+
+// gemm_blas itself (the products gemm_f32 does not take), f32 weights by row chunks of x and by
+// blocks of W's output rows, half weights converted a block at a time.
+TEST(CpuOps, GemmBlasMatchesReference) {
+    for (const LinearCase c :
+         {LinearCase{700, 33, 255, DType::F32}, LinearCase{65, 70, 300, DType::F32},
+          LinearCase{9, 1, 3, DType::F32}, LinearCase{130, 40, 529, DType::BF16},
+          LinearCase{33, 257, 17, DType::F16}}) {
+        Rng rng(c.rows * 7 + c.in + c.out);
+        Tensor x = random_tensor({c.rows, c.in}, DType::F32, rng);
+        Tensor w = random_tensor({c.out, c.in}, c.dtype, rng);
+        std::vector<float> y(static_cast<size_t>(c.rows * c.out) + 1, -7.0f);  // + a guard
+        cpu::gemm_blas(y.data(), x.data<float>(), w.raw(), w.dtype(), c.rows, c.in, c.out);
         EXPECT_EQ(y.back(), -7.0f);
         y.pop_back();
         const double err =

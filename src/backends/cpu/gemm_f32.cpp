@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
 
 #include "backends/cpu/blas.h"
 #include "backends/cpu/simd.h"
@@ -124,11 +125,18 @@ void gemm_dtype(float* out, const float* x, const void* w, int64_t rows, int64_t
 bool gemm_f32_takes(int64_t rows, DType w_dtype) {
     static const char* asked = std::getenv("FERRIS_CPU_GEMM_F32_ROWS");
     if (asked) return rows <= std::max<int64_t>(0, std::atoll(asked));
-    // With AVX2's 16 registers the blocks are 4 x 2, and half weights are converted as loaded:
-    // against OpenBLAS (bench_ops, 384 -> 1,536, 2 Zen 4 threads, AVX2 build) f32 14 rows 0.13
-    // against 0.70 ms but 64 rows 1.29 against 0.99; bf16 weights 64 rows 1.19-1.47 against
-    // 1.80-2.00 (their f32 copy included), 128 rows 2.4-3.2 against 2.3.
-    const int64_t limit = kLanes == 16 && w_dtype == DType::F32 ? 512 : 48;
+    // Against gemm_blas (bench_ops, 384 -> 1,536 and 1,536 -> 384, 2 Zen 5 threads, OpenBLAS
+    // Haswell). AVX-512, f32 weights: even at 1,024 rows, 1.3x slower on 1,536 -> 384 at 7,490.
+    // AVX-512, f16 weights (converted as loaded, against a converted copy + OpenBLAS): 0.55-1.0
+    // of the time from 48 to 1,024 rows, 0.85-1.03 at 7,490. AVX2 (4 x 2 blocks), f32: 16 rows
+    // 161 against 178 us, even at 24, 10-20% slower at 48; bf16: 0.6 of the time at 32 rows, 0.8
+    // at 64, 0.9 at 96, even at 128-160.
+    int64_t limit;
+    if (w_dtype == DType::F32) {
+        limit = kLanes == 16 ? 512 : 24;
+    } else {
+        limit = kLanes == 16 ? std::numeric_limits<int64_t>::max() : 128;
+    }
     return rows <= limit || !blas_has_avx2_kernels();
 }
 

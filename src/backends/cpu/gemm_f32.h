@@ -4,8 +4,8 @@
 // ~155 at 128 rows. bench_ops, AVX-512 build, 2 Zen 4 threads, 384 -> 1,536: 14 rows 91 against
 // 206 us, 256 rows 1.3-1.4 against 1.9 ms, 512 rows 3.1 against 3.7 ms; even at 1,024 rows; at
 // 7,490 OpenBLAS is faster on 1,536 -> 384 (1.3x). Where OpenBLAS has no AVX2 kernels for the CPU
-// (it did not recognize it: the GPU machine's virtual Xeon gets "Prescott"), these take every
-// product: 3x OpenBLAS's there at 7,490 rows.
+// (a model it does not know gets "Prescott", unless Ferris named its core: blas.cpp), these take
+// every product: 3x OpenBLAS's Prescott kernels at 7,490 rows.
 #pragma once
 
 #include <cstdint>
@@ -14,10 +14,10 @@
 
 namespace ferris::cpu {
 
-// Whether gemm_f32 takes a product of this many rows (more than the matrix-vector kernel's):
-// up to 512 rows with f32 weights and AVX-512 (48 otherwise), any number where OpenBLAS lacks
-// AVX2 kernels; FERRIS_CPU_GEMM_F32_ROWS=n sets the limit instead (0: OpenBLAS always; for
-// measurements).
+// Whether gemm_f32 takes a product of this many rows (more than the matrix-vector kernel's),
+// rather than gemm_blas: with AVX-512, up to 512 rows of f32 weights and any number of half
+// weights; with AVX2 only, 24 and 128; any number where OpenBLAS lacks AVX2 kernels.
+// FERRIS_CPU_GEMM_F32_ROWS=n sets the limit instead (0: OpenBLAS always; for measurements).
 bool gemm_f32_takes(int64_t rows, DType w_dtype);
 
 // out (N, O) = x (N, I) @ w (O, I)^T in f32, x and out f32, w f32, bf16 or f16 (converted as it

@@ -2,25 +2,20 @@
 // bf16 weights on CPUs with AVX512-BF16 use gemm_bf16 (activations rounded to bf16, as a bf16
 // model computes). Otherwise:
 // Few rows (decode): a SIMD matrix-vector kernel that streams W once, converting on the fly —
-// memory-bandwidth bound, as it must be. Up to 512 rows of f32 weights with AVX-512 (48 rows
-// otherwise: a query, a short prompt), or any rows where OpenBLAS has no AVX2 kernels for this
-// CPU: gemm_f32, reading both operands in place.
-// Many rows (prefill): W is cut into blocks of output rows; each thread converts its block to f32
-// in a private buffer and calls single-threaded OpenBLAS sgemm on it, so the conversion costs
-// O(O*I) against O(N*O*I) arithmetic. f32 W with at least as many rows as outputs (an encoder
-// batch): x is cut into row chunks instead.
+// memory-bandwidth bound, as it must be. Then gemm_f32, reading both operands in place, for the
+// products gemm_f32_takes gives it (a query, a short prompt; half weights; everything where
+// OpenBLAS has no AVX2 kernels for this CPU), and gemm_blas (OpenBLAS) for the rest.
 
 #include <algorithm>
 #include <vector>
 
-#include "backends/cpu/blas.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/gemm_bf16.h"
+#include "backends/cpu/gemm_blas.h"
 #include "backends/cpu/gemm_f32.h"
 #include "backends/cpu/op_trace.h"
 #include "backends/cpu/simd.h"
 #include "core/parallel.h"
-#include "ferris/threads.h"
 
 namespace ferris::cpu {
 
@@ -78,57 +73,6 @@ void gemv(float* out, const float* x, const Tensor& weight, int64_t rows, int64_
     });
 }
 
-// Row chunks against the whole f32 W: OpenBLAS packs both operands on every call, so cutting W
-// into column blocks would pack x once per block; with many rows (an encoder batch: thousands
-// of rows against a few hundred outputs) x is the larger one, and cutting x packs W once per
-// chunk instead. e5-small-v2, 100 docs, 2 threads (perf): OpenBLAS's packing of the operand
-// cut into pieces (sgemm_oncopy) went from 16% of the time to 5%.
-void row_chunk_gemm(float* out, const float* x, const float* w, int64_t rows, int64_t in,
-                    int64_t outs) {
-    const int64_t threads = num_threads();
-    int64_t chunk = (rows + threads * 4 - 1) / (threads * 4);
-    chunk = std::clamp<int64_t>((chunk + 15) / 16 * 16, 64, std::max<int64_t>(64, rows));
-    const int64_t chunks = (rows + chunk - 1) / chunk;
-    parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
-        for (int64_t c = c0; c < c1; ++c) {
-            const int64_t r0 = c * chunk, rc = std::min(chunk, rows - r0);
-            sgemm(true, static_cast<int>(rc), static_cast<int>(outs), static_cast<int>(in), 1.0f,
-                  x + r0 * in, static_cast<int>(in), w, static_cast<int>(in), 0.0f, out + r0 * outs,
-                  static_cast<int>(outs));
-        }
-    });
-}
-
-void blocked_gemm(float* out, const float* x, const Tensor& weight, int64_t rows, int64_t in,
-                  int64_t outs) {
-    blas_core();  // OpenBLAS loaded on this thread, not inside the loops (blas.cpp says why)
-    const DType dt = weight.dtype();
-    if (dt == DType::F32 && rows >= outs) {
-        row_chunk_gemm(out, x, weight.data<float>(), rows, in, outs);
-        return;
-    }
-    const int64_t threads = num_threads();
-    int64_t block = (outs + threads * 4 - 1) / (threads * 4);
-    block = std::clamp<int64_t>((block + 15) / 16 * 16, 16, 256);
-    const int64_t blocks = (outs + block - 1) / block;
-    const size_t es = dtype_size(dt);
-    parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
-        std::vector<float> buf(dt == DType::F32 ? 0 : static_cast<size_t>(block * in));
-        for (int64_t b = b0; b < b1; ++b) {
-            const int64_t o0 = b * block, ob = std::min(block, outs - o0);
-            const char* src = static_cast<const char*>(weight.raw()) + o0 * in * es;
-            const float* wb = reinterpret_cast<const float*>(src);
-            if (dt != DType::F32) {
-                convert_floats(src, dt, buf.data(), DType::F32, static_cast<size_t>(ob * in));
-                wb = buf.data();
-            }
-            sgemm(true, static_cast<int>(rows), static_cast<int>(ob), static_cast<int>(in), 1.0f, x,
-                  static_cast<int>(in), wb, static_cast<int>(in), 0.0f, out + o0,
-                  static_cast<int>(outs));
-        }
-    });
-}
-
 // out (rows, outs) += bias, in f32 whatever the bias's dtype.
 void add_bias(float* out, const Tensor& bias, int64_t rows, int64_t outs) {
     std::vector<float> b(static_cast<size_t>(outs));
@@ -165,7 +109,7 @@ void CpuBackend::linear(Tensor& out, const Tensor& x, const Tensor& weight, cons
     } else if (gemm_f32_takes(rows, weight.dtype())) {
         gemm_f32(op, xp, weight.raw(), weight.dtype(), rows, in, outs);
     } else {
-        blocked_gemm(op, xp, weight, rows, in, outs);
+        gemm_blas(op, xp, weight.raw(), weight.dtype(), rows, in, outs);
     }
     if (bias.defined()) add_bias(op, bias, rows, outs);
 }
