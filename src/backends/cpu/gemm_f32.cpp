@@ -125,16 +125,20 @@ void gemm_dtype(float* out, const float* x, const void* w, int64_t rows, int64_t
 bool gemm_f32_takes(int64_t rows, DType w_dtype) {
     static const char* asked = std::getenv("FERRIS_CPU_GEMM_F32_ROWS");
     if (asked) return rows <= std::max<int64_t>(0, std::atoll(asked));
-    // Against gemm_blas (bench_ops, 384 -> 1,536 and 1,536 -> 384, 2 Zen 5 threads, OpenBLAS
-    // Haswell). AVX-512, f32 weights: even at 1,024 rows, 1.3x slower on 1,536 -> 384 at 7,490.
-    // AVX-512, f16 weights (converted as loaded, against a converted copy + OpenBLAS): 0.55-1.0
-    // of the time from 48 to 1,024 rows, 0.85-1.03 at 7,490. AVX2 (4 x 2 blocks), f32: 16 rows
-    // 161 against 178 us, even at 24, 10-20% slower at 48; bf16: 0.6 of the time at 32 rows, 0.8
-    // at 64, 0.9 at 96, even at 128-160.
-    int64_t limit;
+    // Against gemm_blas (bench_ops, 384 -> 1,536 and 1,536 -> 384, OpenBLAS Haswell / SkylakeX).
+    // f32 weights, 2 Zen 5 threads: AVX-512 even at 1,024 rows and 1.3x slower on 1,536 -> 384
+    // at 7,490; AVX2 (4 x 2 blocks) 16 rows 161 against 178 us, even at 24, 10-20% slower at 48.
+    // Half weights are converted as they are loaded, once per 4-row block, which costs little on
+    // AMD and competes with the multiplies on Intel: Zen 5, against a converted copy + OpenBLAS,
+    // AVX-512 f16 0.55-1.0 of the time from 48 to 1,024 rows and 0.85-1.03 at 7,490, AVX2 bf16 0.6
+    // at 32 rows, 0.9 at 96, even at 128-160; the GPU machine's Xeon (AVX-512, f16) 1.4-2x slower
+    // at 512 rows and 1.0-1.6x at 7,490 (e5-small-v2, 100 docs, 16 threads: 709-741 against
+    // 644-651 ms), so there half weights keep the limit of 48 rows measured before.
+    static const bool cheap_conversion = __builtin_cpu_is("amd");
+    int64_t limit = 48;
     if (w_dtype == DType::F32) {
         limit = kLanes == 16 ? 512 : 24;
-    } else {
+    } else if (cheap_conversion) {
         limit = kLanes == 16 ? std::numeric_limits<int64_t>::max() : 128;
     }
     return rows <= limit || !blas_has_avx2_kernels();

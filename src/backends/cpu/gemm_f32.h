@@ -15,8 +15,9 @@
 namespace ferris::cpu {
 
 // Whether gemm_f32 takes a product of this many rows (more than the matrix-vector kernel's),
-// rather than gemm_blas: with AVX-512, up to 512 rows of f32 weights and any number of half
-// weights; with AVX2 only, 24 and 128; any number where OpenBLAS lacks AVX2 kernels.
+// rather than gemm_blas: up to 512 rows of f32 weights with AVX-512, 24 with AVX2 only; half
+// weights up to 48 rows, or on AMD any number with AVX-512 and 128 with AVX2 only; any number
+// where OpenBLAS lacks AVX2 kernels.
 // FERRIS_CPU_GEMM_F32_ROWS=n sets the limit instead (0: OpenBLAS always; for measurements).
 bool gemm_f32_takes(int64_t rows, DType w_dtype);
 
