@@ -68,45 +68,50 @@ std::vector<LinearCase> linear_cases() {
 
 INSTANTIATE_TEST_SUITE_P(Cpu, LinearTest, ::testing::ValuesIn(linear_cases()));
 
-// gemm_f32 itself at sizes the routing gives OpenBLAS on most machines (and gemm_f32 where
-// OpenBLAS lacks AVX2 kernels), and with half weights (where the CPU lacks AVX512-BF16):
-// remainders of every register block, several row chunks.
-TEST(CpuOps, GemmF32MatchesReferencePastTheRoutingLimit) {
-    for (const LinearCase c :
-         {LinearCase{700, 33, 255, DType::F32}, LinearCase{601, 300, 7, DType::F32},
-          LinearCase{9, 1, 3, DType::F32}, LinearCase{1030, 17, 66, DType::F32},
-          LinearCase{601, 40, 70, DType::BF16}, LinearCase{13, 257, 9, DType::F16}}) {
-        Rng rng(c.rows + c.in + c.out);
+// A product of gemm_f32's signature, out = x @ w^T, against the double-precision reference for
+// each case, with a guard element past the output.
+using ProductFn = void (*)(float*, const float*, const void*, DType, int64_t, int64_t, int64_t);
+void expect_product_matches(ProductFn product, const std::vector<LinearCase>& cases,
+                            int64_t seed_rows) {
+    for (const LinearCase& c : cases) {
+        Rng rng(c.rows * seed_rows + c.in + c.out);
         Tensor x = random_tensor({c.rows, c.in}, DType::F32, rng);
         Tensor w = random_tensor({c.out, c.in}, c.dtype, rng);
         std::vector<float> y(static_cast<size_t>(c.rows * c.out) + 1, -7.0f);  // + a guard
-        cpu::gemm_f32(y.data(), x.data<float>(), w.raw(), w.dtype(), c.rows, c.in, c.out);
+        product(y.data(), x.data<float>(), w.raw(), w.dtype(), c.rows, c.in, c.out);
         EXPECT_EQ(y.back(), -7.0f);
         y.pop_back();
         const double err =
             relative_error(y, ref_linear(x.to_floats(), w.to_floats(), {}, c.rows, c.in, c.out));
-        EXPECT_LT(err, 1e-5) << c.rows << "x" << c.in << " -> " << c.out;
+        EXPECT_LT(err, 1e-5) << c.rows << "x" << c.in << " -> " << c.out << " "
+                             << dtype_name(c.dtype);
     }
+}
+
+// gemm_f32 itself at sizes the routing gives OpenBLAS on most machines (and gemm_f32 where
+// OpenBLAS lacks AVX2 kernels), and with half weights (where the CPU lacks AVX512-BF16):
+// remainders of every register block, several row chunks.
+TEST(CpuOps, GemmF32MatchesReferencePastTheRoutingLimit) {
+    expect_product_matches(cpu::gemm_f32,
+                           {{700, 33, 255, DType::F32},
+                            {601, 300, 7, DType::F32},
+                            {9, 1, 3, DType::F32},
+                            {1030, 17, 66, DType::F32},
+                            {601, 40, 70, DType::BF16},
+                            {13, 257, 9, DType::F16}},
+                           1);
 }
 
 // gemm_blas itself (the products gemm_f32 does not take), f32 weights by row chunks of x and by
 // blocks of W's output rows, half weights converted a block at a time.
 TEST(CpuOps, GemmBlasMatchesReference) {
-    for (const LinearCase c :
-         {LinearCase{700, 33, 255, DType::F32}, LinearCase{65, 70, 300, DType::F32},
-          LinearCase{9, 1, 3, DType::F32}, LinearCase{130, 40, 529, DType::BF16},
-          LinearCase{33, 257, 17, DType::F16}}) {
-        Rng rng(c.rows * 7 + c.in + c.out);
-        Tensor x = random_tensor({c.rows, c.in}, DType::F32, rng);
-        Tensor w = random_tensor({c.out, c.in}, c.dtype, rng);
-        std::vector<float> y(static_cast<size_t>(c.rows * c.out) + 1, -7.0f);  // + a guard
-        cpu::gemm_blas(y.data(), x.data<float>(), w.raw(), w.dtype(), c.rows, c.in, c.out);
-        EXPECT_EQ(y.back(), -7.0f);
-        y.pop_back();
-        const double err =
-            relative_error(y, ref_linear(x.to_floats(), w.to_floats(), {}, c.rows, c.in, c.out));
-        EXPECT_LT(err, 1e-5) << c.rows << "x" << c.in << " -> " << c.out;
-    }
+    expect_product_matches(cpu::gemm_blas,
+                           {{700, 33, 255, DType::F32},
+                            {65, 70, 300, DType::F32},
+                            {9, 1, 3, DType::F32},
+                            {130, 40, 529, DType::BF16},
+                            {33, 257, 17, DType::F16}},
+                           7);
 }
 
 // The OpenBLAS core Ferris names before loading it: Intel by its vector units, AMD and CPUs
