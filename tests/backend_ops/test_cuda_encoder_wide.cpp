@@ -14,6 +14,7 @@
 #include "ferris/embedding_model.h"
 #include "models/encoder/config.h"
 #include "models/encoder/create.h"
+#include "process_scratch.h"
 #include "tolerances.h"
 
 namespace ferris::testing {
@@ -54,9 +55,7 @@ void check_against_cpu(enc::Arch arch, const std::string& preset, int64_t hidden
     c.num_attention_heads = hidden / 64;
     c.head_dim = 64;
     c.intermediate_size = 4 * hidden;
-    const std::string dir =
-        (fs::temp_directory_path() / ("ferris-wide-" + preset + "-" + std::to_string(::getpid())))
-            .string();
+    const std::string dir = test_support::process_scratch_dir("ferris-wide-" + preset);
     enc::CreateOptions o;
     o.seed = 7;
     o.overwrite = true;

@@ -15,6 +15,7 @@
 #include "ferris/embedding_model.h"
 #include "models/encoder/config.h"
 #include "models/encoder/create.h"
+#include "process_scratch.h"
 
 namespace ferris::testing {
 namespace {
@@ -100,8 +101,7 @@ TEST_F(CudaLanes, TwoLanesComputeWhatOneStreamComputes) {
 TEST_F(CudaLanes, ChunksOnLanesGiveTheVectorsOfOneStream) {
     enc::EncoderConfig c = enc::preset(enc::Arch::MPNet, "all-mpnet-base-v2");
     c.num_hidden_layers = 2;
-    const std::string dir =
-        (fs::temp_directory_path() / ("ferris-lanes-" + std::to_string(::getpid()))).string();
+    const std::string dir = test_support::process_scratch_dir("ferris-lanes");
     enc::CreateOptions o;
     o.seed = 5;
     o.overwrite = true;

@@ -16,6 +16,7 @@
 #include "ferris/embedding_model.h"
 #include "models/encoder/create.h"
 #include "models/encoder/model.h"
+#include "process_scratch.h"
 #include "tolerances.h"
 
 namespace ferris {
@@ -49,9 +50,7 @@ const json& reference() {
 
 // Writes (once per process) the model a fixture entry was computed on.
 std::string model_for(const std::string& name, const json& spec) {
-    const std::string dir =
-        (fs::temp_directory_path() / ("ferris-encoder-" + name + "-" + std::to_string(::getpid())))
-            .string();
+    const std::string dir = test_support::process_scratch_dir("ferris-encoder-" + name);
     if (!fs::exists(fs::path(dir) / "config.json")) {
         namespace enc = models::encoder;
         const enc::Arch arch = spec["arch"] == "bert" ? enc::Arch::Bert : enc::Arch::MPNet;

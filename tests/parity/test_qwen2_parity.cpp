@@ -16,6 +16,7 @@
 #include "models/qwen2/create.h"
 #include "models/qwen2/model.h"
 #include "ops/ops.h"
+#include "process_scratch.h"
 #include "runtime/generate.h"
 #include "runtime/perplexity.h"
 #include "tolerances.h"
@@ -49,9 +50,7 @@ json load_json(const std::string& path) {
 // Writes (once per process) the model a fixture was computed on.
 std::string model_for(const json& manifest_entry) {
     const std::string name = manifest_entry["name"];
-    const std::string dir =
-        (fs::temp_directory_path() / ("ferris-parity-" + name + "-" + std::to_string(::getpid())))
-            .string();
+    const std::string dir = test_support::process_scratch_dir("ferris-parity-" + name);
     if (!fs::exists(dir / fs::path("config.json"))) {
         auto c = models::qwen2::preset(manifest_entry["preset"]);
         models::qwen2::CreateOptions o;
