@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU machine's host, one call: the CPU backend (f32) under environment variants, alternated in
 # rounds, with sentence-transformers on the CPU in the same call. ENV_VARIANTS (space-separated;
-# "-" is no setting), ROUNDS (default 2), OPS_ROWS (bench_ops f32 rows, default "512 7490"),
+# "-" is no setting), ROUNDS (default 2), OPS_ROWS (bench_ops rows, default "512 7490"),
+# OPS_DTYPES (bench_ops weight dtypes, default f32),
 # RUNS (threads:shape:sizes, default 16 threads 100 docs for the three shapes, 2 threads for
 # e5-small-v2, one query at 16), ST=0 skips the peer. Carry .deps, .device-in.
 # Example: ENV_VARIANTS="OPENBLAS_CORETYPE=Prescott -" scripts/device/cpu_env_ab.sh
@@ -35,9 +36,11 @@ fi
 for round in $(seq 1 "${ROUNDS:-2}"); do
   for e in ${ENV_VARIANTS:--}; do
     for t in 2 16; do
-      for rows in ${OPS_ROWS:-512 7490}; do
-        env ${e/#-/} timeout 120 /tmp/fcpu/bench/bench_ops --device cpu --dtype f32 --rows $rows \
-          --threads $t --repeat 5 | grep linear | sed "s/^/r$round $e t$t rows $rows: /"
+      for dt in ${OPS_DTYPES:-f32}; do
+        for rows in ${OPS_ROWS:-512 7490}; do
+          env ${e/#-/} timeout 120 /tmp/fcpu/bench/bench_ops --device cpu --dtype $dt --rows $rows \
+            --threads $t --repeat 5 | grep linear | sed "s/^/r$round $e t$t $dt rows $rows: /"
+        done
       done
     done
     for r in $RUNS; do

@@ -114,18 +114,27 @@ TEST(CpuOps, GemmBlasMatchesReference) {
                            7);
 }
 
-// The OpenBLAS core Ferris names before loading it: Intel by its vector units, AMD and CPUs
-// without AVX2 + FMA left to OpenBLAS. On an Intel CPU with AVX2 the core loaded then has
-// vector kernels, whatever model it is.
-TEST(CpuOps, OpenBlasCoreNamedForIntelOnly) {
-    EXPECT_STREQ(cpu::openblas_core_for(true, true, true), "SkylakeX");
-    EXPECT_STREQ(cpu::openblas_core_for(true, true, false), "Haswell");
-    EXPECT_EQ(cpu::openblas_core_for(true, false, false), nullptr);
-    EXPECT_EQ(cpu::openblas_core_for(false, true, true), nullptr);
-    EXPECT_EQ(cpu::openblas_core_for(false, true, false), nullptr);
-    if (__builtin_cpu_is("intel") && __builtin_cpu_supports("avx2") &&
-        __builtin_cpu_supports("fma") && !std::getenv("OPENBLAS_CORETYPE")) {
+// The OpenBLAS core Ferris names before loading it: SkylakeX for AVX-512 on Intel and AMD,
+// Haswell for AVX2 + FMA on Intel; AMD without AVX-512 and CPUs without AVX2 + FMA left to
+// OpenBLAS. On such an Intel or AMD CPU the core loaded then has those kernels.
+TEST(CpuOps, OpenBlasCoreNamedByVectorUnits) {
+    using cpu::CpuVendor;
+    EXPECT_STREQ(cpu::openblas_core_for(CpuVendor::Intel, true, true), "SkylakeX");
+    EXPECT_STREQ(cpu::openblas_core_for(CpuVendor::Intel, true, false), "Haswell");
+    EXPECT_EQ(cpu::openblas_core_for(CpuVendor::Intel, false, false), nullptr);
+    EXPECT_STREQ(cpu::openblas_core_for(CpuVendor::Amd, true, true), "SkylakeX");
+    EXPECT_EQ(cpu::openblas_core_for(CpuVendor::Amd, true, false), nullptr);
+    EXPECT_EQ(cpu::openblas_core_for(CpuVendor::Other, true, true), nullptr);
+    if (std::getenv("OPENBLAS_CORETYPE")) return;
+    const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    const bool intel = __builtin_cpu_is("intel"), amd = __builtin_cpu_is("amd");
+    if ((intel || amd) && avx512) {
+        EXPECT_TRUE(cpu::blas_has_avx512_kernels()) << cpu::blas_core();
+        EXPECT_TRUE(cpu::blas_core_named_by_ferris());
+    } else if (intel && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         EXPECT_TRUE(cpu::blas_has_avx2_kernels()) << cpu::blas_core();
+        EXPECT_FALSE(cpu::blas_has_avx512_kernels()) << cpu::blas_core();
         EXPECT_TRUE(cpu::blas_core_named_by_ferris());
     }
 }

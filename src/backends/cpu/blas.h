@@ -15,15 +15,18 @@ void sgemm(bool trans_b, int m, int n, int k, float alpha, const float* a, int l
            int ldb, float beta, float* c, int ldc);
 
 // The core OpenBLAS chose for this CPU ("Haswell", "SkylakeX", ...; "unknown" if it does not
-// say), and whether that core has AVX2 kernels. Both load OpenBLAS.
+// say), and whether that core has AVX2 (AVX-512) kernels. All three load OpenBLAS.
 const std::string& blas_core();
 bool blas_has_avx2_kernels();
+bool blas_has_avx512_kernels();
 // Whether Ferris named that core (OPENBLAS_CORETYPE, set while OpenBLAS loaded) rather than
 // OpenBLAS's own detection or the user's OPENBLAS_CORETYPE. Loads OpenBLAS.
 bool blas_core_named_by_ferris();
 
 // The OpenBLAS core Ferris names for a CPU of these features, or nullptr to leave the choice to
-// OpenBLAS: on Intel, "SkylakeX" with AVX-512 (F, BW, DQ, VL), "Haswell" with AVX2 + FMA.
-const char* openblas_core_for(bool intel, bool avx2_fma, bool avx512);
+// OpenBLAS: "SkylakeX" with AVX-512 (F, BW, DQ, VL) on Intel and AMD, "Haswell" with AVX2 + FMA
+// on Intel.
+enum class CpuVendor { Intel, Amd, Other };
+const char* openblas_core_for(CpuVendor vendor, bool avx2_fma, bool avx512);
 
 }  // namespace ferris::cpu

@@ -12,6 +12,7 @@
 #include "backends/cpu/simd.h"
 #include "core/parallel.h"
 #include "ferris/error.h"
+#include "ferris/threads.h"
 
 namespace ferris::cpu {
 
@@ -125,20 +126,34 @@ void gemm_dtype(float* out, const float* x, const void* w, int64_t rows, int64_t
 bool gemm_f32_takes(int64_t rows, DType w_dtype) {
     static const char* asked = std::getenv("FERRIS_CPU_GEMM_F32_ROWS");
     if (asked) return rows <= std::max<int64_t>(0, std::atoll(asked));
-    // Against gemm_blas (bench_ops, 384 -> 1,536 and 1,536 -> 384, OpenBLAS Haswell / SkylakeX).
-    // f32 weights, 2 Zen 5 threads: AVX-512 even at 1,024 rows and 1.3x slower on 1,536 -> 384
-    // at 7,490; AVX2 (4 x 2 blocks) 16 rows 161 against 178 us, even at 24, 10-20% slower at 48.
-    // Half weights are converted as they are loaded, once per 4-row block, which costs little on
-    // AMD and competes with the multiplies on Intel: Zen 5, against a converted copy + OpenBLAS,
-    // AVX-512 f16 0.55-1.0 of the time from 48 to 1,024 rows and 0.85-1.03 at 7,490, AVX2 bf16 0.6
-    // at 32 rows, 0.9 at 96, even at 128-160; the GPU machine's Xeon (AVX-512, f16) 1.4-2x slower
-    // at 512 rows and 1.0-1.6x at 7,490 (e5-small-v2, 100 docs, 16 threads: 709-741 against
-    // 644-651 ms), so there half weights keep the limit of 48 rows measured before.
+    // Against gemm_blas (bench_ops, 384 -> 1,536 and 1,536 -> 384).
+    // OpenBLAS with AVX-512 kernels (SkylakeX, Cooperlake; blas.cpp names one for AVX-512 CPUs):
+    // gemm_blas packs x once per block of W, which many threads pay many times, so the limit for
+    // f32 weights grows with the threads. This Zen 5 at 2 threads (medians of 30): 155-177
+    // against 185-198 us at 32 rows, 201-265 against 164-232 at 48, 10% slower at 64; the GPU
+    // machine's Xeon (noisy) about even from 64 to 256 rows at 2 threads, and at 16 threads
+    // gemm_f32 up to 1.3x faster at 256-512 rows (e5-small-v2 and all-mpnet-base-v2, 4 texts,
+    // 331 tokens: 2 threads 8-26% faster through OpenBLAS, 16 threads 5-15% slower). Half weights
+    // (converted as loaded, against a converted copy + OpenBLAS) even at 48 rows on the Zen 5,
+    // 1.3x slower at 96.
+    // OpenBLAS with AVX2 kernels (Haswell, Zen): f32 weights, AVX-512 even at 1,024 rows; AVX2
+    // (4 x 2 blocks) 16 rows 161 against 178 us, even at 24, 10-20% slower at 48. Half weights
+    // are converted once per 4-row block, which costs little on AMD and competes with the
+    // multiplies on Intel: Zen 5 against AVX2 OpenBLAS, AVX-512 f16 0.55-1.0 of the time from 48
+    // to 1,024 rows, AVX2 bf16 0.6 at 32 rows, even at 128-160; the Xeon (AVX-512, f16) 1.4-2x
+    // slower at 512 rows against its named SkylakeX core.
+    // Every limit is at least 24 rows: a query's products decide without loading OpenBLAS.
+    if (rows <= 24) return true;
     static const bool cheap_conversion = __builtin_cpu_is("amd");
+    static const bool wide_blas = blas_has_avx512_kernels();
     int64_t limit = 48;
     if (w_dtype == DType::F32) {
-        limit = kLanes == 16 ? 512 : 24;
-    } else if (cheap_conversion) {
+        if (kLanes != 16) {
+            limit = 24;
+        } else {
+            limit = wide_blas ? std::clamp<int64_t>(32 * int64_t{num_threads()}, 32, 512) : 512;
+        }
+    } else if (cheap_conversion && !wide_blas) {
         limit = kLanes == 16 ? std::numeric_limits<int64_t>::max() : 128;
     }
     return rows <= limit || !blas_has_avx2_kernels();
