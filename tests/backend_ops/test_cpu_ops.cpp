@@ -8,6 +8,7 @@
 #include "backends/cpu/gemm_blas.h"
 #include "backends/cpu/gemm_f32.h"
 #include "backends/cpu/simd.h"
+#include "ferris/threads.h"
 #include "harness.h"
 #include "ops/ops.h"
 
@@ -63,10 +64,34 @@ std::vector<LinearCase> linear_cases() {
     // (rows >= outs) and by weight blocks.
     cases.push_back({700, 33, 255, DType::F32});
     cases.push_back({520, 65, 1030, DType::F32});
+    // Past 2,048 rows of bf16 activations (with AVX512-BF16): rows blocked (a partial block of 44
+    // rows), weights packed in batches of 64 panels (2,057 outputs: 65 panels, the last one
+    // partial), K blocks with an odd tail.
+    cases.push_back({2100, 257, 2057, DType::BF16});
     return cases;
 }
 
 INSTANTIATE_TEST_SUITE_P(Cpu, LinearTest, ::testing::ValuesIn(linear_cases()));
+
+// The blocked bf16 product with more threads than row blocks can keep busy: each row block's
+// panels are shared out among several work items.
+TEST(CpuOps, Bf16BlockedProductSharesPanelsAmongThreads) {
+    const int saved = num_threads();
+    set_num_threads(48);
+    Rng rng(11);
+    const int64_t rows = 2100, in = 300, outs = 1000;
+    Tensor x = random_tensor({rows, in}, DType::F32, rng);
+    Tensor w = random_tensor({outs, in}, DType::BF16, rng);
+    Guarded y({rows, outs}, DType::F32);
+    cpu().linear(y.view, x, w, Tensor());
+    set_num_threads(saved);
+    EXPECT_TRUE(y.guards_intact());
+    std::vector<float> xv = x.to_floats();
+    if (cpu::have_bf16_gemm())
+        for (float& v : xv) v = bf16_to_f32(f32_to_bf16(v));
+    EXPECT_LT(relative_error(y.view.to_floats(), ref_linear(xv, w.to_floats(), {}, rows, in, outs)),
+              1e-5);
+}
 
 // A product of gemm_f32's signature, out = x @ w^T, against the double-precision reference for
 // each case, with a guard element past the output.
