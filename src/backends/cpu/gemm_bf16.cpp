@@ -223,9 +223,9 @@ void gemm_bf16_panel_major(float* out, const uint16_t* xb, int64_t ldx, const ui
 
 // Weights are packed once a call, a batch of panels at a time, and the rows are cut into blocks
 // of kMC that each thread multiplies against every panel of the batch: a block's activations
-// (96 rows x 256 values, 48 KB) stay in L2 while the panels go by, where walking every row
-// against one panel at a time streamed the whole x from memory once per panel. The batch bounds
-// the packed copy (64 panels x K: 4 MB at K = 896) for wide products such as an LM head.
+// (96 rows x 256 values, 48 KB) and its partial sums (96 x 32 floats a panel) stay in L1 / L2
+// while the panels go by. The batch bounds the packed copy (64 panels x K: 4 MB at K = 896) for
+// wide products such as an LM head.
 constexpr int64_t kMC = 8 * kMR;
 constexpr int64_t kPanelBatch = 64;
 
@@ -249,7 +249,7 @@ void gemm_bf16_row_blocked(float* out, const uint16_t* xb, int64_t ldx, const ui
                            k0, std::min(kKC, in - k0));
             }
         });
-        // Few row blocks (a short prompt): the batch's panels are shared out too.
+        // More threads than row blocks can keep busy: the batch's panels are shared out too.
         const int64_t chunks =
             std::clamp<int64_t>((threads * 4 + row_blocks - 1) / row_blocks, 1, p_count);
         const int64_t per_chunk = (p_count + chunks - 1) / chunks;
@@ -279,8 +279,9 @@ void gemm_bf16_row_blocked(float* out, const uint16_t* xb, int64_t ldx, const ui
     }
 }
 
-// Many rows are blocked: walking every row against one panel, each K block's partial sums (rows
-// x 32 floats, 128 B a row) go out of L2 and come back for the next. 2 Zen 5 threads, bf16, 100
+// Many rows are blocked: walking every row against one panel, the activations and each K
+// block's partial sums (rows x 32 floats) leave L2 before they are used again (the likely cause;
+// not profiled). 2 Zen 5 threads, bf16, 100
 // docs (7,490 rows): e5-small-v2 772-846 ms against 926-987 panel-major, all-mpnet-base-v2 2,566-
 // 2,842 against 3,488-3,749 (and 3,079-3,100 with groups of at most 1,024 rows instead); Qwen's
 // pp512 within noise either way, pp128 and 4 texts 1.1x slower blocked.
