@@ -187,6 +187,20 @@ void micro_kernel(float* c, int64_t ldc, int64_t ccount, const uint16_t* x, int6
     }
 }
 
+// Rows [r_begin, r_end) against one packed panel (output columns o0.., oc of them), micro-tiles
+// of kMR rows and single rows for the rest.
+void rows_against_panel(float* out, int64_t outs, int64_t o0, int64_t oc, const uint16_t* xb,
+                        int64_t ldx, int64_t k0, const uint32_t* panel, int64_t pairs,
+                        int64_t r_begin, int64_t r_end, bool accumulate) {
+    int64_t r = r_begin;
+    for (; r + kMR <= r_end; r += kMR)
+        micro_kernel<kMR>(out + r * outs + o0, outs, oc, xb + r * ldx + k0, ldx, panel, pairs,
+                          accumulate);
+    for (; r < r_end; ++r)
+        micro_kernel<1>(out + r * outs + o0, outs, oc, xb + r * ldx + k0, ldx, panel, pairs,
+                        accumulate);
+}
+
 // Each work item packs one panel (per K block) and walks its rows against it: right while the
 // activations stay in L2, as they do for a short prompt or a few texts.
 void gemm_bf16_panel_major(float* out, const uint16_t* xb, int64_t ldx, const uint16_t* w,
@@ -209,13 +223,8 @@ void gemm_bf16_panel_major(float* out, const uint16_t* xb, int64_t ldx, const ui
             for (int64_t k0 = 0; k0 < in; k0 += kKC) {
                 const int64_t kc = std::min(kKC, in - k0), pairs = (kc + 1) / 2;
                 pack_panel(panel.data(), w, in, o0, oc, k0, kc);
-                int64_t r = r_begin;
-                for (; r + kMR <= r_end; r += kMR)
-                    micro_kernel<kMR>(out + r * outs + o0, outs, oc, xb + r * ldx + k0, ldx,
-                                      panel.data(), pairs, k0 > 0);
-                for (; r < r_end; ++r)
-                    micro_kernel<1>(out + r * outs + o0, outs, oc, xb + r * ldx + k0, ldx,
-                                    panel.data(), pairs, k0 > 0);
+                rows_against_panel(out, outs, o0, oc, xb, ldx, k0, panel.data(), pairs, r_begin,
+                                   r_end, k0 > 0);
             }
         }
     });
@@ -265,13 +274,8 @@ void gemm_bf16_row_blocked(float* out, const uint16_t* xb, int64_t ldx, const ui
                         const int64_t o0 = (p_begin + q) * kPanel;
                         const int64_t oc = std::min<int64_t>(kPanel, outs - o0);
                         const uint32_t* panel = packed + (q * kblocks + kb) * kSlot;
-                        int64_t r = r_begin;
-                        for (; r + kMR <= r_end; r += kMR)
-                            micro_kernel<kMR>(out + r * outs + o0, outs, oc, xb + r * ldx + k0, ldx,
-                                              panel, pairs, kb > 0);
-                        for (; r < r_end; ++r)
-                            micro_kernel<1>(out + r * outs + o0, outs, oc, xb + r * ldx + k0, ldx,
-                                            panel, pairs, kb > 0);
+                        rows_against_panel(out, outs, o0, oc, xb, ldx, k0, panel, pairs, r_begin,
+                                           r_end, kb > 0);
                     }
                 }
             }
