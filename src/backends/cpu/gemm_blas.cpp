@@ -3,6 +3,7 @@
 #include "backends/cpu/gemm_blas.h"
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "backends/cpu/blas.h"
@@ -34,13 +35,31 @@ void row_chunk_gemm(float* out, const float* x, const float* w, int64_t rows, in
     });
 }
 
+// Half weights as one f32 copy for this call, converted by row ranges in parallel: O * I
+// conversions against N * O * I multiplies. Freed after the call: copies of every weight kept
+// would undo what half weights save.
+std::unique_ptr<float[]> weights_as_f32(const void* w, DType dt, int64_t in, int64_t outs) {
+    std::unique_ptr<float[]> wf(new float[static_cast<size_t>(outs * in)]);
+    const size_t es = dtype_size(dt);
+    parallel_for(outs, min_grain_for(in), [&](int64_t o0, int64_t o1) {
+        convert_floats(static_cast<const char*>(w) + o0 * in * es, dt, wf.get() + o0 * in,
+                       DType::F32, static_cast<size_t>((o1 - o0) * in));
+    });
+    return wf;
+}
+
 }  // namespace
 
 void gemm_blas(float* out, const float* x, const void* w, DType dt, int64_t rows, int64_t in,
                int64_t outs) {
     blas_core();  // OpenBLAS loaded on this thread, not inside the loops (blas.cpp says why)
-    if (dt == DType::F32 && rows >= outs) {
-        row_chunk_gemm(out, x, static_cast<const float*>(w), rows, in, outs);
+    // Many rows (an encoder batch, a long prompt): x is the larger operand; cut it, never W.
+    if (rows >= outs) {
+        if (dt == DType::F32) {
+            row_chunk_gemm(out, x, static_cast<const float*>(w), rows, in, outs);
+        } else {
+            row_chunk_gemm(out, x, weights_as_f32(w, dt, in, outs).get(), rows, in, outs);
+        }
         return;
     }
     // Otherwise W is cut into blocks of output rows, each converted to f32 (half weights) in a
