@@ -2,8 +2,8 @@
 # GPU machine, one call: (1) the host CPU's model and AMX flags; (2) the tree's CUDA build and
 # `ctest -L cuda` (the CUDA op tests take the CPU ops as their reference); (3) CPU embeddings of
 # .lab-base's build against the tree's on the 16-core host, alternated, 100 docs of the three
-# shapes, f32 and bf16, at 16 threads (and e5 at 2). Carry .deps, .device-in, .lab-base.
-# TESTS=0 skips (2).
+# shapes, f32 and bf16 (DTYPES="f16 ..." for others), at 16 threads (and e5 at 2). Carry .deps,
+# .device-in, .lab-base. TESTS=0 skips (2).
 set -uo pipefail
 lscpu | grep -E "Model name|^CPU\(s\)|Thread\(s\) per core"
 echo "amx flags: $(grep -o -w -E 'amx_[a-z0-9]+' /proc/cpuinfo | sort -u | tr '\n' ' ')"
@@ -31,13 +31,13 @@ for p in bert:e5-small-v2 bert:all-minilm-l6-v2 mpnet:all-mpnet-base-v2; do
 done
 for round in 1 2; do
   for m in e5-small-v2 all-minilm-l6-v2 all-mpnet-base-v2; do
-    for dt in f32 bf16; do
+    for dt in ${DTYPES:-f32 bf16}; do
       for b in fbase fcuda; do
         echo "r$round $m $dt t16 $b: $(timeout 120 /tmp/$b/bench/bench_embed /tmp/m/$m $D --device cpu --dtype $dt --threads 16 --sizes 100 --repeat 3 | grep -o 'n=.*')"
       done
     done
   done
-  for dt in f32 bf16; do
+  for dt in ${DTYPES:-f32 bf16}; do
     for b in fbase fcuda; do
       echo "r$round e5-small-v2 $dt t2 $b: $(timeout 120 /tmp/$b/bench/bench_embed /tmp/m/e5-small-v2 $D --device cpu --dtype $dt --threads 2 --sizes 100 --repeat 3 | grep -o 'n=.*')"
     done
