@@ -336,7 +336,10 @@ TEST(CliModel, NonFloatDtypesAreRefused) {
     const CliResult kv = run_cli(generate_args(good, {"--prompt", "hi", "--kv-dtype", "i64"}));
     EXPECT_TRUE(fails_with(kv, {"KV cache dtype i64", "not a float type"}));
     const CliResult unknown = run_cli(generate_args(good, {"--prompt", "hi", "--dtype", "f8"}));
-    EXPECT_TRUE(fails_with(unknown, {"unknown dtype 'f8'"}));
+    EXPECT_TRUE(usage_error(unknown, {"--dtype", "unknown dtype 'f8'"}));
+    const CliResult kv_unknown =
+        run_cli(generate_args(good, {"--prompt", "hi", "--kv-dtype", "q4"}));
+    EXPECT_TRUE(usage_error(kv_unknown, {"--kv-dtype", "unknown dtype 'q4'"}));
 }
 
 // ---- adapters -------------------------------------------------------------------------------
@@ -460,7 +463,7 @@ TEST(CliDevice, CudaWithoutCuda) {
 TEST(CliDevice, UnknownDevice) {
     const CliResult r = run_cli({"perplexity", "--model", Scratch::get().good().string(), "--text",
                                  "hi there", "--device", "foo"});
-    EXPECT_TRUE(fails_with(r, {"unknown device 'foo'"}));
+    EXPECT_TRUE(usage_error(r, {"--device", "unknown device 'foo'"}));
 }
 
 // ---- create-model ---------------------------------------------------------------------------

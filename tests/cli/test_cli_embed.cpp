@@ -239,6 +239,20 @@ TEST(CliEmbed, ModelTypeMustFitTheFolder) {
                     {"--batch-tokens"}));
 }
 
+// A value an option's parser refuses is a usage error naming the option, as a range is.
+TEST(CliEmbed, UnknownOptionValuesAreUsageErrors) {
+    const fs::path m = Scratch::get().bert();
+    EXPECT_TRUE(usage_error(run_cli(embed(m, {"--text", "a", "--pooling", "foo"})),
+                            {"--pooling", "pooling 'foo'", "mean, cls or max"}));
+    EXPECT_TRUE(usage_error(run_cli(embed(m, {"--text", "a", "--model-type", "e5"})),
+                            {"--model-type", "model type 'e5'"}));
+    EXPECT_TRUE(usage_error(run_cli(embed(m, {"--text", "a", "--dtype", "f8"})),
+                            {"--dtype", "unknown dtype 'f8'"}));
+    EXPECT_TRUE(usage_error(run_cli({"search", "--model", m.string(), "--corpus", "c.txt",
+                                     "--query", "q", "--device", "tpu"}),
+                            {"--device", "unknown device 'tpu'"}));
+}
+
 TEST(CliEmbed, MissingTensorIsNamed) {
     const fs::path m = Scratch::get().root() / "broken";
     fs::copy(Scratch::get().mpnet(), m, fs::copy_options::recursive);

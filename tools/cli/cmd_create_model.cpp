@@ -46,7 +46,8 @@ Command add_create_model_command(CLI::App& app) {
         ->required();
     sub->add_option("--dtype", o->dtype,
                     "weight dtype: bf16, f16 or f32 (default: bf16 for qwen2, f32 for encoders,\n"
-                    "as their Hub checkpoints)");
+                    "as their Hub checkpoints)")
+        ->check(parsed_by(parse_dtype));
     sub->add_option("--shards", o->shards, "write N shards + model.safetensors.index.json")
         ->check(CLI::Range(1, 99))
         ->capture_default_str();

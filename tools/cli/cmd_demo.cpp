@@ -34,7 +34,9 @@ Command add_demo_command(CLI::App& app) {
     sub->add_option("--preset", o->preset, "model shape (see create-model)")->capture_default_str();
     sub->add_option("--prompt", o->prompt, "prompt")->capture_default_str();
     sub->add_option("--max-tokens", o->max_tokens, "tokens to generate")->capture_default_str();
-    sub->add_option("--device", o->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+    sub->add_option("--device", o->device, "cpu, cuda, cuda:N or auto")
+        ->check(parsed_by(parse_device))
+        ->capture_default_str();
     sub->add_option("--threads", o->threads, "CPU threads (0 = all)")->capture_default_str();
     return {
         sub, [o]() {

@@ -66,6 +66,7 @@ Command add_generate_command(CLI::App& app) {
     sub->add_option("--stop", o->stop, "stop when this text appears (repeatable)");
     sub->add_flag("--ignore-eos", o->ignore_eos, "keep going past end-of-sequence tokens");
     sub->add_option("--kv-dtype", o->kv_dtype, "KV cache dtype: f32, f16 or bf16")
+        ->check(parsed_by(parse_dtype))
         ->capture_default_str();
     sub->add_option("--ctx", o->ctx, "context size cap (default: the model's maximum)")
         ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));

@@ -19,10 +19,12 @@ void ModelOptions::add_to(CLI::App* app, bool with_adapter) {
             "--adapter", adapter_dir,
             "PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors)");
     app->add_option("--device", device, "cpu, cuda, cuda:N or auto (GPU when present)")
+        ->check(parsed_by(parse_device))
         ->capture_default_str();
     app->add_option("--dtype", dtype,
                     "compute dtype of the weights: f32, f16 or bf16 "
-                    "(default: as stored)");
+                    "(default: as stored)")
+        ->check(parsed_by(parse_dtype));
     app->add_option("--threads", threads,
                     "CPU threads for the CPU ops and tokenizing (0 = all cores; work goes to "
                     "the threads that are running, so all cores suit a busy host too)")

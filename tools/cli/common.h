@@ -38,6 +38,22 @@ struct LoadedModel {
     std::string dir;
 };
 
+// A check that runs an option's own parser (parse_device, parse_dtype, ...) on its value, so that
+// a value it refuses is a usage error (exit 2) naming the option, found before any work starts.
+template <class Parse>
+CLI::Validator parsed_by(Parse parse) {
+    return CLI::Validator(
+        [parse](std::string& value) -> std::string {
+            try {
+                parse(value);
+                return {};
+            } catch (const std::exception& e) {
+                return e.what();
+            }
+        },
+        "");
+}
+
 // Sets threads, resolves the device (printing the notice for auto), loads model + tokenizer
 // (+ adapter).
 LoadedModel load_model(const ModelOptions& options, bool quiet);

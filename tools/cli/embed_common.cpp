@@ -7,6 +7,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "common.h"
 #include "ferris/threads.h"
 #include "io/files.h"
 #include "tokenizers/pipeline.h"
@@ -21,12 +22,16 @@ void EncoderOptions::add_to(CLI::App* app) {
     app->add_option("--model-type", model_type,
                     "auto, e5-small-v2, all-minilm-l6-v2 or all-mpnet-base-v2: fills in what\n"
                     "the folder does not say (pooling, max length, E5's query:/passage: prompts)")
+        ->check(parsed_by(parse_embedding_model_type))
         ->capture_default_str();
     app->add_option("--device", device, "cpu, cuda, cuda:N or auto (GPU when present)")
+        ->check(parsed_by(parse_device))
         ->capture_default_str();
-    app->add_option("--dtype", dtype, "compute dtype: f32, f16 or bf16 (default: as stored)");
+    app->add_option("--dtype", dtype, "compute dtype: f32, f16 or bf16 (default: as stored)")
+        ->check(parsed_by(parse_dtype));
     app->add_option("--pooling", pooling,
-                    "mean, cls or max (default: 1_Pooling/config.json, else mean)");
+                    "mean, cls or max (default: 1_Pooling/config.json, else mean)")
+        ->check(parsed_by(parse_pooling));
     app->add_flag("--no-normalize", no_normalize, "keep raw pooled vectors (no L2 normalization)");
     app->add_option("--max-length", max_length,
                     "truncate texts to N tokens, special tokens included (default: the model's)");
