@@ -1,6 +1,7 @@
 // f32 products through OpenBLAS (single-threaded sgemm calls from the backend's own parallel
 // loops), for the products gemm_f32 does not take: many rows of f32 weights. Half weights are
-// converted to f32 a block of output rows at a time.
+// converted to f32 whole for the call when x has at least as many rows as W (x is then cut into
+// row chunks), else a block of W's output rows at a time.
 #pragma once
 
 #include <cstdint>
