@@ -303,4 +303,89 @@ TEST(CliSearch, EmptyCorpusIsAnError) {
                            {corpus.string(), "no passages"}));
 }
 
+// `search --index F`: the passages' vectors kept in F. Later searches reuse them (and rank as a
+// search without the index does), embed only new or changed passages, rebuild F for other options,
+// and never overwrite a file that is not an index.
+std::vector<std::string> search(const fs::path& corpus, const fs::path& index,
+                                std::vector<std::string> more = {}) {
+    std::vector<std::string> args = {
+        "search",        "--model", Scratch::get().bert().string(), "--device", "cpu", "--corpus",
+        corpus.string(), "--query", "adapters for fine-tuning",     "--top-k",  "10",  "--json"};
+    if (!index.empty()) args.insert(args.end(), {"--index", index.string()});
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+}
+
+// The same passages in the same order, scores within 1e-6 (a text's vector does not depend on
+// what it was batched with, to that tolerance).
+void expect_same_ranking(const json& a, const json& b) {
+    ASSERT_EQ(a["results"].size(), b["results"].size());
+    for (size_t i = 0; i < a["results"].size(); ++i) {
+        EXPECT_EQ(a["results"][i]["line"], b["results"][i]["line"]) << "rank " << i + 1;
+        EXPECT_NEAR(a["results"][i]["score"].get<double>(), b["results"][i]["score"].get<double>(),
+                    1e-6);
+    }
+}
+
+TEST(CliSearch, IndexIsReusedAndRanksAsWithout) {
+    const fs::path corpus = Scratch::get().root() / "indexed.txt";
+    const fs::path index = Scratch::get().root() / "indexed.idx";
+    write_file(corpus,
+               "rust ownership and borrowing\nhow to bake sourdough bread\n"
+               "low-rank adapters for fine-tuning\nthe capital of france is paris\n"
+               "gradient clipping keeps updates small\ntokenizers split text into ids\n");
+    CliResult built = run_cli(search(corpus, index));
+    ASSERT_EQ(built.exit_code, 0) << built.describe();
+    EXPECT_TRUE(contains(built.err, "0 vector(s) reused, 6 passage(s) embedded, file written"))
+        << built.err;
+    expect_same_ranking(json::parse(built.out), json_output(run_cli(search(corpus, {}))));
+    const std::string bytes = read_file(index);
+
+    CliResult reused = run_cli(search(corpus, index));
+    ASSERT_EQ(reused.exit_code, 0) << reused.describe();
+    EXPECT_TRUE(contains(reused.err, "6 vector(s) reused, 0 passage(s) embedded\n")) << reused.err;
+    EXPECT_EQ(json::parse(reused.out), json::parse(built.out));
+    EXPECT_EQ(read_file(index), bytes) << "an unchanged corpus rewrote the index";
+
+    // One line changed, one removed, one added: only the two new texts are embedded.
+    write_file(corpus,
+               "rust ownership and borrowing\nhow to bake rye bread\n"
+               "low-rank adapters for fine-tuning\ngradient clipping keeps updates small\n"
+               "tokenizers split text into ids\nattention masks hide padding\n");
+    CliResult updated = run_cli(search(corpus, index));
+    ASSERT_EQ(updated.exit_code, 0) << updated.describe();
+    EXPECT_TRUE(contains(updated.err, "4 vector(s) reused, 2 passage(s) embedded, file written"))
+        << updated.err;
+    expect_same_ranking(json::parse(updated.out), json_output(run_cli(search(corpus, {}))));
+
+    // Another pooling gives other vectors: the index is rebuilt, not reused.
+    CliResult cls = run_cli(search(corpus, index, {"--pooling", "cls"}));
+    ASSERT_EQ(cls.exit_code, 0) << cls.describe();
+    EXPECT_TRUE(contains(cls.err, "built with other model files or options: rebuilding"))
+        << cls.err;
+    EXPECT_TRUE(contains(cls.err, "0 vector(s) reused, 6 passage(s) embedded")) << cls.err;
+    expect_same_ranking(json::parse(cls.out),
+                        json_output(run_cli(search(corpus, {}, {"--pooling", "cls"}))));
+}
+
+TEST(CliSearch, IndexThatIsNotAnIndexIsRefusedAndKept) {
+    const fs::path corpus = Scratch::get().root() / "refused.txt";
+    write_file(corpus, "one passage\nanother passage\n");
+    const std::string text = "notes the user keeps\n";
+    write_file(Scratch::get().root() / "notes.txt", text);
+    EXPECT_TRUE(fails_with(run_cli(search(corpus, Scratch::get().root() / "notes.txt")),
+                           {"notes.txt", "not a Ferris search index", "remove it"}));
+    EXPECT_EQ(read_file(Scratch::get().root() / "notes.txt"), text);
+
+    const fs::path weights = Scratch::get().bert() / "model.safetensors";
+    const std::string before = read_file(weights);
+    EXPECT_TRUE(fails_with(run_cli(search(corpus, weights)),
+                           {"not a Ferris search index", "ferris-search-index"}));
+    EXPECT_EQ(read_file(weights), before);
+
+    EXPECT_TRUE(fails_with(run_cli(search(corpus, Scratch::get().root() / "no" / "x.idx")),
+                           {"x.idx", "does not exist"}));
+    EXPECT_TRUE(fails_with(run_cli(search(corpus, Scratch::get().root())), {"a folder"}));
+}
+
 }  // namespace

@@ -1,5 +1,6 @@
 // `ferris search`: semantic search over a corpus file (one passage per line): embeds the
-// passages and the query, ranks by cosine similarity, prints the top k.
+// passages and the query, ranks by cosine similarity, prints the top k. With --index F the
+// passages' vectors are kept in F and later searches embed only what is new (search_index.h).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -8,13 +9,14 @@
 
 #include "common.h"
 #include "embed_common.h"
+#include "search_index.h"
 
 namespace ferris::cli {
 
 Command add_search_command(CLI::App& app) {
     struct Opts {
         EncoderOptions encoder;
-        std::string corpus, query;
+        std::string corpus, query, index;
         std::optional<std::string> query_prefix, passage_prefix;
         int64_t top_k = 5;
         bool json = false;
@@ -35,6 +37,10 @@ Command add_search_command(CLI::App& app) {
                     "prepended to the query (default: the model type's, \"query: \" for E5)");
     sub->add_option("--passage-prefix", o->passage_prefix,
                     "prepended to each passage (default: the model type's, \"passage: \" for E5)");
+    sub->add_option("--index", o->index,
+                    "keep the passages' vectors in this file (safetensors) and reuse them:\n"
+                    "later searches embed only the query and new or changed passages; the file\n"
+                    "is rebuilt when the model folder or an option that changes vectors does");
     sub->add_flag("--json", o->json,
                   "print {\"results\":[{\"rank\",\"line\",\"score\",\"text\"}]}");
     return {sub, [o]() {
@@ -48,9 +54,25 @@ Command add_search_command(CLI::App& app) {
                                  "anyway\n");
                 std::vector<std::string> passages;
                 for (const auto& l : lines) passages.push_back(l.text);
-                Tensor pv = model.encode(
-                    passages, o->passage_prefix.value_or(model.passage_prefix()), nullptr,
-                    progress_bar("embedding corpus", static_cast<int64_t>(passages.size())));
+                const std::string prefix = o->passage_prefix.value_or(model.passage_prefix());
+                const auto progress =
+                    progress_bar("embedding corpus", static_cast<int64_t>(passages.size()));
+                Tensor pv;
+                if (o->index.empty()) {
+                    pv = model.encode(passages, prefix, nullptr, progress);
+                } else {
+                    IndexUse use;
+                    pv = indexed_passage_vectors(
+                        o->index,
+                        index_fingerprint(o->encoder.model_dir, model, o->encoder.dtype, prefix),
+                        model, passages, prefix, progress, &use);
+                    std::fprintf(stderr,
+                                 "[ferris] index %s: %lld vector(s) reused, %lld passage(s) "
+                                 "embedded%s\n",
+                                 o->index.c_str(), static_cast<long long>(use.reused),
+                                 static_cast<long long>(use.embedded),
+                                 use.written ? ", file written" : "");
+                }
                 Tensor qv = model.encode({repair_utf8(o->query, "--query")},
                                          o->query_prefix.value_or(model.query_prefix()));
                 const int64_t N = pv.size(0), D = pv.size(1);
