@@ -327,6 +327,17 @@ void expect_same_ranking(const json& a, const json& b) {
     }
 }
 
+// An indexed search: exit 0, `stderr_has` on stderr, and the ranking of a search without the index.
+json indexed_search(const fs::path& corpus, const fs::path& index, const std::string& stderr_has,
+                    const std::vector<std::string>& more = {}) {
+    const CliResult r = run_cli(search(corpus, index, more));
+    EXPECT_EQ(r.exit_code, 0) << r.describe();
+    EXPECT_TRUE(contains(r.err, stderr_has)) << r.err;
+    const json results = json_output(r);
+    expect_same_ranking(results, json_output(run_cli(search(corpus, {}, more))));
+    return results;
+}
+
 TEST(CliSearch, IndexIsReusedAndRanksAsWithout) {
     const fs::path corpus = Scratch::get().root() / "indexed.txt";
     const fs::path index = Scratch::get().root() / "indexed.idx";
@@ -334,17 +345,10 @@ TEST(CliSearch, IndexIsReusedAndRanksAsWithout) {
                "rust ownership and borrowing\nhow to bake sourdough bread\n"
                "low-rank adapters for fine-tuning\nthe capital of france is paris\n"
                "gradient clipping keeps updates small\ntokenizers split text into ids\n");
-    CliResult built = run_cli(search(corpus, index));
-    ASSERT_EQ(built.exit_code, 0) << built.describe();
-    EXPECT_TRUE(contains(built.err, "0 vector(s) reused, 6 passage(s) embedded, file written"))
-        << built.err;
-    expect_same_ranking(json::parse(built.out), json_output(run_cli(search(corpus, {}))));
+    const json built =
+        indexed_search(corpus, index, "0 vector(s) reused, 6 passage(s) embedded, file written");
     const std::string bytes = read_file(index);
-
-    CliResult reused = run_cli(search(corpus, index));
-    ASSERT_EQ(reused.exit_code, 0) << reused.describe();
-    EXPECT_TRUE(contains(reused.err, "6 vector(s) reused, 0 passage(s) embedded\n")) << reused.err;
-    EXPECT_EQ(json::parse(reused.out), json::parse(built.out));
+    EXPECT_EQ(indexed_search(corpus, index, "6 vector(s) reused, 0 passage(s) embedded\n"), built);
     EXPECT_EQ(read_file(index), bytes) << "an unchanged corpus rewrote the index";
 
     // One line changed, one removed, one added: only the two new texts are embedded.
@@ -352,20 +356,14 @@ TEST(CliSearch, IndexIsReusedAndRanksAsWithout) {
                "rust ownership and borrowing\nhow to bake rye bread\n"
                "low-rank adapters for fine-tuning\ngradient clipping keeps updates small\n"
                "tokenizers split text into ids\nattention masks hide padding\n");
-    CliResult updated = run_cli(search(corpus, index));
-    ASSERT_EQ(updated.exit_code, 0) << updated.describe();
-    EXPECT_TRUE(contains(updated.err, "4 vector(s) reused, 2 passage(s) embedded, file written"))
-        << updated.err;
-    expect_same_ranking(json::parse(updated.out), json_output(run_cli(search(corpus, {}))));
+    indexed_search(corpus, index, "4 vector(s) reused, 2 passage(s) embedded, file written");
 
     // Another pooling gives other vectors: the index is rebuilt, not reused.
-    CliResult cls = run_cli(search(corpus, index, {"--pooling", "cls"}));
-    ASSERT_EQ(cls.exit_code, 0) << cls.describe();
-    EXPECT_TRUE(contains(cls.err, "built with other model files or options: rebuilding"))
-        << cls.err;
-    EXPECT_TRUE(contains(cls.err, "0 vector(s) reused, 6 passage(s) embedded")) << cls.err;
-    expect_same_ranking(json::parse(cls.out),
-                        json_output(run_cli(search(corpus, {}, {"--pooling", "cls"}))));
+    indexed_search(corpus, index,
+                   "built with other model files or options: rebuilding it\n[ferris] index " +
+                       index.string() + ": 0 vector(s) reused, 6 passage(s) embedded",
+                   {"--pooling", "cls"});
+    indexed_search(corpus, index, "6 vector(s) reused", {"--pooling", "cls"});
 }
 
 TEST(CliSearch, IndexThatIsNotAnIndexIsRefusedAndKept) {
