@@ -366,6 +366,16 @@ TEST(CliSearch, IndexIsReusedAndRanksAsWithout) {
     indexed_search(corpus, index, "6 vector(s) reused", {"--pooling", "cls"});
 }
 
+// The index in the model folder itself: its own writes do not make it look out of date.
+TEST(CliSearch, IndexKeptInTheModelFolderIsReused) {
+    const fs::path corpus = Scratch::get().root() / "in_model.txt";
+    write_file(corpus, "one passage\nanother passage\n");
+    const fs::path index = Scratch::get().bert() / "corpus.idx";
+    indexed_search(corpus, index, "0 vector(s) reused, 2 passage(s) embedded, file written");
+    indexed_search(corpus, index, "2 vector(s) reused, 0 passage(s) embedded\n");
+    fs::remove(index);
+}
+
 TEST(CliSearch, IndexThatIsNotAnIndexIsRefusedAndKept) {
     const fs::path corpus = Scratch::get().root() / "refused.txt";
     write_file(corpus, "one passage\nanother passage\n");

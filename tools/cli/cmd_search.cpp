@@ -62,10 +62,10 @@ Command add_search_command(CLI::App& app) {
                     pv = model.encode(passages, prefix, nullptr, progress);
                 } else {
                     IndexUse use;
-                    pv = indexed_passage_vectors(
-                        o->index,
-                        index_fingerprint(o->encoder.model_dir, model, o->encoder.dtype, prefix),
-                        model, passages, prefix, progress, &use);
+                    pv = indexed_passage_vectors(o->index,
+                                                 index_fingerprint(o->encoder.model_dir, o->index,
+                                                                   model, o->encoder.dtype, prefix),
+                                                 model, passages, prefix, progress, &use);
                     std::fprintf(stderr,
                                  "[ferris] index %s: %lld vector(s) reused, %lld passage(s) "
                                  "embedded%s\n",

@@ -37,12 +37,16 @@ uint64_t text_hash(std::string_view text) {
 }
 
 // [name, size, modification time in ns] of each regular file at the folder's top level (config,
-// weights, tokenizer, sentence-transformers modules) and of 1_Pooling/config.json, by name.
-nlohmann::json folder_files(const fs::path& dir) {
+// weights, tokenizer, sentence-transformers modules) and of 1_Pooling/config.json, by name; not
+// hidden files (a writer's temporary files) nor `index`, which may be kept in the folder too.
+nlohmann::json folder_files(const fs::path& dir, const fs::path& index) {
     std::vector<std::string> names;
     std::error_code ec;
-    for (const fs::directory_entry& e : fs::directory_iterator(dir, ec))
-        if (e.is_regular_file(ec)) names.push_back(e.path().filename().string());
+    for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+        const std::string name = e.path().filename().string();
+        if (e.is_regular_file(ec) && name[0] != '.' && fs::weakly_canonical(e.path(), ec) != index)
+            names.push_back(name);
+    }
     if (fs::is_regular_file(dir / "1_Pooling" / "config.json", ec))
         names.push_back("1_Pooling/config.json");
     std::sort(names.begin(), names.end());
@@ -112,13 +116,14 @@ StoredVectors read_index(const std::string& path, const std::string& fingerprint
 
 }  // namespace
 
-std::string index_fingerprint(const std::string& model_dir, const EmbeddingModel& model,
-                              const std::string& dtype, const std::string& passage_prefix) {
+std::string index_fingerprint(const std::string& model_dir, const std::string& index_path,
+                              const EmbeddingModel& model, const std::string& dtype,
+                              const std::string& passage_prefix) {
     std::error_code ec;
     const fs::path dir = fs::weakly_canonical(model_dir, ec);
     const nlohmann::json j = {
         {"model", dir.string()},
-        {"files", folder_files(dir)},
+        {"files", folder_files(dir, fs::weakly_canonical(index_path, ec))},
         {"pooling", pooling_name(model.pooling())},
         {"normalize", model.normalize()},
         {"max_length", model.max_length()},

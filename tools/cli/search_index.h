@@ -17,10 +17,12 @@
 namespace ferris::cli {
 
 // What a passage's vector depends on besides its text, as one string: the model folder's files
-// (name, size, modification time), the resolved pooling, normalization and maximum length, the
-// compute dtype asked for (empty: as stored), the device kind and the passage prefix.
-std::string index_fingerprint(const std::string& model_dir, const EmbeddingModel& model,
-                              const std::string& dtype, const std::string& passage_prefix);
+// (name, size, modification time; the index itself left out, should it be kept there), the
+// resolved pooling, normalization and maximum length, the compute dtype asked for (empty: as
+// stored), the device kind and the passage prefix.
+std::string index_fingerprint(const std::string& model_dir, const std::string& index_path,
+                              const EmbeddingModel& model, const std::string& dtype,
+                              const std::string& passage_prefix);
 
 struct IndexUse {
     int64_t reused = 0;    // vectors taken from the file
