@@ -376,6 +376,26 @@ TEST(CliSearch, IndexKeptInTheModelFolderIsReused) {
     fs::remove(index);
 }
 
+// A NaN in the file's vectors (no safetensors checksum would catch a damaged byte) is not ranked
+// with: the index is rebuilt.
+TEST(CliSearch, IndexWithNonFiniteValuesIsRebuilt) {
+    const fs::path corpus = Scratch::get().root() / "damaged.txt";
+    const fs::path index = Scratch::get().root() / "damaged.idx";
+    write_file(corpus, "one passage\nanother passage\na third one\n");
+    indexed_search(corpus, index, "0 vector(s) reused, 3 passage(s) embedded, file written");
+    std::string bytes = read_file(index);
+    uint64_t header = 0;
+    std::memcpy(&header, bytes.data(), 8);
+    const json meta = json::parse(bytes.substr(8, header));
+    const size_t at = 8 + header + meta["embeddings"]["data_offsets"][0].get<size_t>() + 4 * 40;
+    const uint32_t nan = 0x7fc00000u;
+    bytes.replace(at, 4, reinterpret_cast<const char*>(&nan), 4);
+    write_file(index, bytes);
+    indexed_search(corpus, index,
+                   "non-finite values: rebuilding it\n[ferris] index " + index.string() +
+                       ": 0 vector(s) reused, 3 passage(s) embedded, file written");
+}
+
 TEST(CliSearch, IndexThatIsNotAnIndexIsRefusedAndKept) {
     const fs::path corpus = Scratch::get().root() / "refused.txt";
     write_file(corpus, "one passage\nanother passage\n");

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -105,6 +106,12 @@ StoredVectors read_index(const std::string& path, const std::string& fingerprint
         return out;
     }
     out.vectors = file->get("embeddings");
+    const float* v = out.vectors.data<float>();
+    if (!std::all_of(v, v + out.vectors.numel(), [](float x) { return std::isfinite(x); })) {
+        std::fprintf(stderr, "[ferris] notice: index %s holds non-finite values: rebuilding it\n",
+                     path.c_str());
+        return StoredVectors{};
+    }
     const Tensor k = file->get("text_hashes");
     const int64_t n = k.size(0);
     const uint64_t* stored = reinterpret_cast<const uint64_t*>(k.data<int64_t>());
