@@ -13,6 +13,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "ferris/dtype.h"
 #include "ferris/error.h"
 #include "ferris/safetensors.h"
 #include "io/files.h"
@@ -134,7 +135,7 @@ std::string index_fingerprint(const std::string& model_dir, const std::string& i
         {"pooling", pooling_name(model.pooling())},
         {"normalize", model.normalize()},
         {"max_length", model.max_length()},
-        {"dtype", dtype.empty() ? "stored" : dtype},
+        {"dtype", dtype.empty() ? "stored" : dtype_name(parse_dtype(dtype))},  // f16 = float16
         {"device", model.device().is_cpu() ? "cpu" : "cuda"},
         {"passage_prefix", passage_prefix},
     };
