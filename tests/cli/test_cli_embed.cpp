@@ -416,4 +416,40 @@ TEST(CliSearch, IndexThatIsNotAnIndexIsRefusedAndKept) {
     EXPECT_TRUE(fails_with(run_cli(search(corpus, Scratch::get().root())), {"a folder"}));
 }
 
+// Several queries, from --query and --queries, are embedded together and grouped in the output;
+// each ranks as it does alone.
+TEST(CliSearch, SeveralQueriesAreGroupedAndEachRanksAsAlone) {
+    const fs::path corpus = Scratch::get().root() / "multi.txt";
+    write_file(corpus,
+               "rust ownership and borrowing\nhow to bake sourdough bread\n"
+               "low-rank adapters for fine-tuning\nthe capital of france is paris\n");
+    const fs::path queries = Scratch::get().root() / "queries.txt";
+    write_file(queries, "bread recipes\n\nfrench cities\n");  // the blank line is skipped
+    const auto run = [&](std::vector<std::string> what) {
+        std::vector<std::string> args = {
+            "search",        "--model", Scratch::get().mpnet().string(),
+            "--device",      "cpu",     "--corpus",
+            corpus.string(), "--top-k", "4"};
+        args.insert(args.end(), what.begin(), what.end());
+        return run_cli(args);
+    };
+    const json both =
+        json_output(run({"--query", "adapters", "--queries", queries.string(), "--json"}));
+    ASSERT_EQ(both["queries"].size(), 3u);
+    const std::vector<std::string> texts = {"adapters", "bread recipes", "french cities"};
+    for (size_t i = 0; i < texts.size(); ++i) {
+        EXPECT_EQ(both["queries"][i]["query"], texts[i]);
+        expect_same_ranking(both["queries"][i], json_output(run({"--query", texts[i], "--json"})));
+    }
+    const CliResult text = run({"--query", "adapters", "--query", "bread recipes"});
+    ASSERT_EQ(text.exit_code, 0) << text.describe();
+    EXPECT_EQ(text.out.rfind("query 1: adapters\n", 0), 0u) << text.out;
+    EXPECT_TRUE(contains(text.out, "\n\nquery 2: bread recipes\n")) << text.out;
+
+    EXPECT_TRUE(usage_error(run({}), {"--query", "--queries"}));
+    const fs::path none = Scratch::get().root() / "no_queries.txt";
+    write_file(none, "\n  \n");
+    EXPECT_TRUE(fails_with(run({"--queries", none.string()}), {"no_queries.txt", "no queries"}));
+}
+
 }  // namespace

@@ -1,6 +1,7 @@
 // `ferris search`: semantic search over a corpus file (one passage per line): embeds the
-// passages and the query, ranks by cosine similarity, prints the top k. With --index F the
-// passages' vectors are kept in F and later searches embed only what is new (search_index.h).
+// passages and the queries (--query, repeatable, or --queries F), ranks by cosine similarity,
+// prints the top k of each. With --index F the passages' vectors are kept in F and later searches
+// embed only what is new (search_index.h).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -13,10 +14,63 @@
 
 namespace ferris::cli {
 
+namespace {
+
+struct Hit {
+    int64_t row = 0;  // into the corpus' passages
+    double score = 0;
+};
+
+// The k passages (rows of pv) most like q by cosine, best first; ties by corpus order.
+std::vector<Hit> top_hits(const Tensor& pv, const float* q, int64_t k) {
+    const int64_t n = pv.size(0), d = pv.size(1);
+    const auto norm = [d](const float* x) {
+        double s = 0;
+        for (int64_t i = 0; i < d; ++i) s += double(x[i]) * x[i];
+        return std::max(std::sqrt(s), 1e-12);
+    };
+    const double qn = norm(q);
+    std::vector<double> score(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+        const float* p = pv.data<float>() + i * d;
+        double dot = 0;
+        for (int64_t j = 0; j < d; ++j) dot += double(q[j]) * p[j];
+        score[static_cast<size_t>(i)] = dot / (qn * norm(p));
+    }
+    std::vector<int64_t> order(static_cast<size_t>(n));
+    std::iota(order.begin(), order.end(), 0);
+    k = std::min(k, n);
+    std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int64_t a, int64_t b) {
+        return score[a] != score[b] ? score[a] > score[b] : a < b;
+    });
+    std::vector<Hit> hits;
+    for (int64_t r = 0; r < k; ++r) hits.push_back({order[r], score[order[r]]});
+    return hits;
+}
+
+// The passages' vectors: embedded, or through the index file when one is named.
+Tensor passage_vectors(const EmbeddingModel& model, const EncoderOptions& encoder,
+                       const std::string& index, const std::vector<std::string>& passages,
+                       const std::string& prefix) {
+    const auto progress = progress_bar("embedding corpus", static_cast<int64_t>(passages.size()));
+    if (index.empty()) return model.encode(passages, prefix, nullptr, progress);
+    IndexUse use;
+    Tensor pv = indexed_passage_vectors(
+        index, index_fingerprint(encoder.model_dir, index, model, encoder.dtype, prefix), model,
+        passages, prefix, progress, &use);
+    std::fprintf(stderr, "[ferris] index %s: %lld vector(s) reused, %lld passage(s) embedded%s\n",
+                 index.c_str(), static_cast<long long>(use.reused),
+                 static_cast<long long>(use.embedded), use.written ? ", file written" : "");
+    return pv;
+}
+
+}  // namespace
+
 Command add_search_command(CLI::App& app) {
     struct Opts {
         EncoderOptions encoder;
-        std::string corpus, query, index;
+        std::string corpus, queries_file, index;
+        std::vector<std::string> queries;
         std::optional<std::string> query_prefix, passage_prefix;
         int64_t top_k = 5;
         bool json = false;
@@ -29,92 +83,79 @@ Command add_search_command(CLI::App& app) {
         "--top-k 5");
     o->encoder.add_to(sub);
     sub->add_option("--corpus", o->corpus, "file with one passage per line")->required();
-    sub->add_option("--query", o->query, "what to look for")->required();
-    sub->add_option("--top-k", o->top_k, "how many passages to show")
+    CLI::Option_group* what = sub->add_option_group("queries", "what to look for (one or both)");
+    what->add_option("--query", o->queries, "a query (repeatable)");
+    what->add_option("--queries", o->queries_file,
+                     "file with one query per line, all embedded in one pass");
+    what->require_option(1, 0);
+    sub->add_option("--top-k", o->top_k, "how many passages to show for each query")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     sub->add_option("--query-prefix", o->query_prefix,
-                    "prepended to the query (default: the model type's, \"query: \" for E5)");
+                    "prepended to each query (default: the model type's, \"query: \" for E5)");
     sub->add_option("--passage-prefix", o->passage_prefix,
                     "prepended to each passage (default: the model type's, \"passage: \" for E5)");
     sub->add_option("--index", o->index,
                     "keep the passages' vectors in this file (safetensors) and reuse them:\n"
-                    "later searches embed only the query and new or changed passages; the file\n"
+                    "later searches embed only the queries and new or changed passages; the file\n"
                     "is rebuilt when the model folder or an option that changes vectors does");
     sub->add_flag("--json", o->json,
-                  "print {\"results\":[{\"rank\",\"line\",\"score\",\"text\"}]}");
-    return {sub, [o]() {
-                int64_t skipped = 0;
-                std::vector<InputLine> lines = read_lines(o->corpus, &skipped);
-                if (lines.empty()) fail(ErrorCode::InvalidArgument, o->corpus, ": no passages");
-                EmbeddingModel model = o->encoder.load(o->json);
-                if (!model.normalize())
-                    std::fprintf(stderr,
-                                 "[ferris] notice: vectors are not normalized; ranking by cosine "
-                                 "anyway\n");
-                std::vector<std::string> passages;
-                for (const auto& l : lines) passages.push_back(l.text);
-                const std::string prefix = o->passage_prefix.value_or(model.passage_prefix());
-                const auto progress =
-                    progress_bar("embedding corpus", static_cast<int64_t>(passages.size()));
-                Tensor pv;
-                if (o->index.empty()) {
-                    pv = model.encode(passages, prefix, nullptr, progress);
-                } else {
-                    IndexUse use;
-                    pv = indexed_passage_vectors(o->index,
-                                                 index_fingerprint(o->encoder.model_dir, o->index,
-                                                                   model, o->encoder.dtype, prefix),
-                                                 model, passages, prefix, progress, &use);
-                    std::fprintf(stderr,
-                                 "[ferris] index %s: %lld vector(s) reused, %lld passage(s) "
-                                 "embedded%s\n",
-                                 o->index.c_str(), static_cast<long long>(use.reused),
-                                 static_cast<long long>(use.embedded),
-                                 use.written ? ", file written" : "");
-                }
-                Tensor qv = model.encode({repair_utf8(o->query, "--query")},
-                                         o->query_prefix.value_or(model.query_prefix()));
-                const int64_t N = pv.size(0), D = pv.size(1);
-                auto norm = [D](const float* x) {
-                    double s = 0;
-                    for (int64_t i = 0; i < D; ++i) s += double(x[i]) * x[i];
-                    return std::max(std::sqrt(s), 1e-12);
-                };
-                const float* q = qv.data<float>();
-                const double qn = norm(q);
-                std::vector<double> score(static_cast<size_t>(N));
-                for (int64_t i = 0; i < N; ++i) {
-                    const float* p = pv.data<float>() + i * D;
-                    double d = 0;
-                    for (int64_t k = 0; k < D; ++k) d += double(q[k]) * p[k];
-                    score[i] = d / (qn * norm(p));
-                }
-                std::vector<int64_t> order(static_cast<size_t>(N));
-                std::iota(order.begin(), order.end(), 0);
-                const int64_t k = std::min(o->top_k, N);
-                std::partial_sort(order.begin(), order.begin() + k, order.end(),
-                                  [&](int64_t a, int64_t b) {
-                                      return score[a] != score[b] ? score[a] > score[b] : a < b;
-                                  });
+                  "print {\"results\":[{\"rank\",\"line\",\"score\",\"text\"}]} for one --query;\n"
+                  "for several, or --queries: {\"queries\":[{\"query\",\"results\"}]}");
+    return {
+        sub, [o]() {
+            int64_t skipped = 0;
+            std::vector<InputLine> lines = read_lines(o->corpus, &skipped);
+            if (lines.empty()) fail(ErrorCode::InvalidArgument, o->corpus, ": no passages");
+            std::vector<std::string> queries;
+            for (size_t i = 0; i < o->queries.size(); ++i)
+                queries.push_back(repair_utf8(o->queries[i], "--query #" + std::to_string(i + 1)));
+            if (!o->queries_file.empty()) {
+                const std::vector<InputLine> file = read_lines(o->queries_file, nullptr);
+                if (file.empty()) fail(ErrorCode::InvalidArgument, o->queries_file, ": no queries");
+                for (const InputLine& l : file) queries.push_back(l.text);
+            }
+            EmbeddingModel model = o->encoder.load(o->json);
+            if (!model.normalize())
+                std::fprintf(stderr,
+                             "[ferris] notice: vectors are not normalized; ranking by cosine "
+                             "anyway\n");
+            std::vector<std::string> passages;
+            for (const auto& l : lines) passages.push_back(l.text);
+            const Tensor pv = passage_vectors(model, o->encoder, o->index, passages,
+                                              o->passage_prefix.value_or(model.passage_prefix()));
+            const Tensor qv = model.encode(queries, o->query_prefix.value_or(model.query_prefix()));
+
+            // One --query keeps the single-query output; several, or a file, are grouped.
+            const bool grouped = queries.size() > 1 || !o->queries_file.empty();
+            nlohmann::json groups = nlohmann::json::array();
+            for (size_t qi = 0; qi < queries.size(); ++qi) {
+                const std::vector<Hit> hits =
+                    top_hits(pv, qv.data<float>() + int64_t(qi) * qv.size(1), o->top_k);
+                if (grouped && !o->json)
+                    std::printf("%squery %zu: %s\n", qi ? "\n" : "", qi + 1, queries[qi].c_str());
                 nlohmann::json results = nlohmann::json::array();
-                for (int64_t r = 0; r < k; ++r) {
-                    const InputLine& l = lines[static_cast<size_t>(order[r])];
-                    if (o->json) {
+                for (size_t r = 0; r < hits.size(); ++r) {
+                    const InputLine& l = lines[static_cast<size_t>(hits[r].row)];
+                    if (o->json)
                         results.push_back({{"rank", r + 1},
                                            {"line", l.line},
-                                           {"score", score[order[r]]},
+                                           {"score", hits[r].score},
                                            {"text", l.text}});
-                    } else {
-                        std::printf("%2lld. %.4f  line %lld: %s\n", static_cast<long long>(r + 1),
-                                    score[order[r]], static_cast<long long>(l.line),
-                                    l.text.c_str());
-                    }
+                    else
+                        std::printf("%2zu. %.4f  line %lld: %s\n", r + 1, hits[r].score,
+                                    static_cast<long long>(l.line), l.text.c_str());
                 }
-                if (o->json)
-                    std::printf("%s\n", nlohmann::json({{"results", results}}).dump().c_str());
-                return 0;
-            }};
+                groups.push_back({{"query", queries[qi]}, {"results", results}});
+            }
+            if (o->json) {
+                const nlohmann::json out = grouped
+                                               ? nlohmann::json{{"queries", groups}}
+                                               : nlohmann::json{{"results", groups[0]["results"]}};
+                std::printf("%s\n", out.dump().c_str());
+            }
+            return 0;
+        }};
 }
 
 }  // namespace ferris::cli
