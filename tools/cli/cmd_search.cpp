@@ -21,21 +21,24 @@ struct Hit {
     double score = 0;
 };
 
-// The k passages (rows of pv) most like q by cosine, best first; ties by corpus order.
-std::vector<Hit> top_hits(const Tensor& pv, const float* q, int64_t k) {
+double norm(const float* x, int64_t d) {
+    double s = 0;
+    for (int64_t i = 0; i < d; ++i) s += double(x[i]) * x[i];
+    return std::max(std::sqrt(s), 1e-12);
+}
+
+// The k passages (rows of pv, whose norms are pn) most like q by cosine, best first; ties by
+// corpus order.
+std::vector<Hit> top_hits(const Tensor& pv, const std::vector<double>& pn, const float* q,
+                          int64_t k) {
     const int64_t n = pv.size(0), d = pv.size(1);
-    const auto norm = [d](const float* x) {
-        double s = 0;
-        for (int64_t i = 0; i < d; ++i) s += double(x[i]) * x[i];
-        return std::max(std::sqrt(s), 1e-12);
-    };
-    const double qn = norm(q);
+    const double qn = norm(q, d);
     std::vector<double> score(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) {
         const float* p = pv.data<float>() + i * d;
         double dot = 0;
         for (int64_t j = 0; j < d; ++j) dot += double(q[j]) * p[j];
-        score[static_cast<size_t>(i)] = dot / (qn * norm(p));
+        score[static_cast<size_t>(i)] = dot / (qn * pn[static_cast<size_t>(i)]);
     }
     std::vector<int64_t> order(static_cast<size_t>(n));
     std::iota(order.begin(), order.end(), 0);
@@ -128,10 +131,13 @@ Command add_search_command(CLI::App& app) {
 
             // One --query keeps the single-query output; several, or a file, are grouped.
             const bool grouped = queries.size() > 1 || !o->queries_file.empty();
+            std::vector<double> pn(static_cast<size_t>(pv.size(0)));  // once for every query
+            for (size_t i = 0; i < pn.size(); ++i)
+                pn[i] = norm(pv.data<float>() + int64_t(i) * pv.size(1), pv.size(1));
             nlohmann::json groups = nlohmann::json::array();
             for (size_t qi = 0; qi < queries.size(); ++qi) {
                 const std::vector<Hit> hits =
-                    top_hits(pv, qv.data<float>() + int64_t(qi) * qv.size(1), o->top_k);
+                    top_hits(pv, pn, qv.data<float>() + int64_t(qi) * qv.size(1), o->top_k);
                 if (grouped && !o->json)
                     std::printf("%squery %zu: %s\n", qi ? "\n" : "", qi + 1, queries[qi].c_str());
                 nlohmann::json results = nlohmann::json::array();
