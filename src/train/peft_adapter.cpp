@@ -7,6 +7,7 @@
 
 #include "ferris/safetensors.h"
 #include "io/files.h"
+#include "io/json_fields.h"
 #include "ops/ops.h"
 
 namespace ferris::train {
@@ -50,11 +51,12 @@ LoraConfig LoraConfig::from_file(const std::string& path) {
             fail(ErrorCode::Unsupported, path, ": \"", key, "\" is set; Ferris applies plain LoRA");
     if (bias != "none") fail(ErrorCode::Unsupported, path, ": bias '", bias, "' (only \"none\")");
     LoraConfig c;
+    // Typed reads: a rank of 8.5 or 1e300 is refused, not cast (an out-of-range cast is undefined).
+    c.r = io::json_int(j, "r", path);
+    c.lora_alpha = io::json_number(j, "lora_alpha", path, static_cast<double>(c.r));
+    c.lora_dropout = io::json_number(j, "lora_dropout", path, 0.0);
     try {
-        c.r = j.at("r").get<int64_t>();
-        c.lora_alpha = j.value("lora_alpha", static_cast<double>(c.r));
         c.use_rslora = j.value("use_rslora", false);
-        c.lora_dropout = j.value("lora_dropout", 0.0);
         c.base_model_name_or_path = j.value("base_model_name_or_path", std::string());
         if (auto t = j.find("target_modules"); t != j.end() && !t->is_null()) {
             if (t->is_string()) {

@@ -377,6 +377,21 @@ TEST(CliAdapter, ConfigWrongType) {
     EXPECT_TRUE(fails_with(r, {"adapter_config.json", "type must be string"}));
 }
 
+// Found by tests/fuzz (lora_config): a rank that is not an integer was cast, 1e300 undefinedly.
+TEST(CliAdapter, RankNotAnInteger) {
+    const fs::path dir = Scratch::get().root() / "adapter_r_float";
+    fs::copy(std::string(FERRIS_FIXTURES_DIR) + "/qwen2/tiny_adapter", dir);
+    json config = json::parse(read_file(dir / "adapter_config.json"));
+    for (const json& rank : {json(8.5), json(1e300), json(true)}) {
+        config["r"] = rank;
+        write_file(dir / "adapter_config.json", config.dump(2));
+        const CliResult r = run_cli(
+            generate_args(Scratch::get().good(), {"--adapter", dir.string(), "--prompt", "hi"}));
+        EXPECT_TRUE(fails_with(r, {"adapter_config.json", "\"r\" must be an integer"}))
+            << rank.dump();
+    }
+}
+
 TEST(CliAdapter, FolderMissingOrEmpty) {
     const fs::path dir = Scratch::get().root() / "no_such_adapter";
     const CliResult r = run_cli(
