@@ -53,7 +53,13 @@ SentenceConfig read_sentence_config(const std::string& dir) {
             if (!m.is_object() || !m.contains("type") || !m["type"].is_string())
                 fail(ErrorCode::Parse, modules_path, ": each module needs a \"type\" string");
             const std::string type = m["type"].get<std::string>();
-            const std::string path = m.value("path", std::string());
+            std::string path;  // the module's folder, relative to dir
+            if (auto p = m.find("path"); p != m.end() && !p->is_null()) {
+                if (!p->is_string())
+                    fail(ErrorCode::Parse, modules_path,
+                         ": a module's \"path\" must be a string, got ", p->dump());
+                path = p->get<std::string>();
+            }
             const std::string kind = type.substr(type.rfind('.') + 1);
             if (kind == "Transformer") continue;
             if (kind == "Pooling") {

@@ -132,6 +132,13 @@ TEST_F(SentenceFiles, UnsupportedPoolingAndBrokenJsonAreNamed) {
     EXPECT_NE(
         error_of([&] { runtime::read_sentence_config(dir_.string()); }).find("2 pooling modes"),
         std::string::npos);
+    // Found by tests/fuzz (sentence_config): a path that is not a string escaped as a JSON
+    // library exception instead of an Error naming the file.
+    write("modules.json", R"([{"type":"sentence_transformers.models.Pooling","path":{}}])");
+    EXPECT_NE(error_of([&] {
+                  runtime::read_sentence_config(dir_.string());
+              }).find("modules.json: a module's \"path\" must be a string, got {}"),
+              std::string::npos);
     write("modules.json", "[{");
     EXPECT_NE(error_of([&] {
                   runtime::read_sentence_config(dir_.string());
