@@ -84,6 +84,7 @@ BpeTokenizer::BpeTokenizer(BpeConfig config)
         if (t.id < 0) fail(ErrorCode::Parse, name_, ": added token '", t.content, "' has id < 0");
         max_id = std::max(max_id, t.id);
     }
+    check_max_token_id(max_id, name_);
     vocab_size_ = max_id + 1;
     id_to_vocab_.assign(static_cast<size_t>(vocab_size_), -1);
     id_to_added_.assign(static_cast<size_t>(vocab_size_), -1);

@@ -15,6 +15,12 @@
 
 namespace ferris {
 
+void check_max_token_id(int32_t max_id, const std::string& name) {
+    if (max_id >= kMaxTokenIds)
+        fail(ErrorCode::Parse, name, ": token id ", max_id, " is past the limit of ",
+             kMaxTokenIds - 1, " (a vocabulary's ids run from 0 to its size - 1)");
+}
+
 const char* const kGpt2Pattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 

@@ -13,6 +13,12 @@
 
 namespace ferris {
 
+// Ids a tokenizer may use: 0 .. kMaxTokenIds - 1, the model configs' vocab_size limit. Its tables
+// are sized by the largest id, so a file naming id 2^31 - 1 would otherwise ask for gigabytes.
+constexpr int32_t kMaxTokenIds = int32_t{1} << 22;
+// Throws Parse naming `name` when max_id is past that limit.
+void check_max_token_id(int32_t max_id, const std::string& name);
+
 // One entry of tokenizer.json "added_tokens" (defaults as in `tokenizers`' AddedToken).
 struct AddedToken {
     int32_t id = -1;

@@ -266,6 +266,7 @@ WordPieceTokenizer::WordPieceTokenizer(WordPieceConfig config)
         if (t.id < 0) fail(ErrorCode::Parse, name_, ": added token '", t.content, "' has id < 0");
         max_id = std::max(max_id, t.id);
     }
+    check_max_token_id(max_id, name_);
     vocab_size_ = max_id + 1;
     id_to_string_.resize(static_cast<size_t>(vocab_size_));
     for (auto& [token, id] : config.vocab)

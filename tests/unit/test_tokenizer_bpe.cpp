@@ -316,6 +316,35 @@ TEST(TokenizerJson, MissingOrMistypedFieldsAreParseErrors) {
                  "expected a JSON object");
 }
 
+// Found by tests/fuzz (tokenizer_json): the tables are sized by the largest id, so a 335-byte
+// file naming id 2^31 - 1 asked for 7.6 GB instead of being refused.
+TEST(TokenizerJson, IdsPastTheLimitAreParseErrors) {
+    expect_error(
+        [] {
+            ferris::from_json_text(
+                R"({"model": {"type": "BPE", "vocab": {"a": 2147483647}, "merges": []}})", "v");
+        },
+        ErrorCode::Parse, "v: token id 2147483647 is past the limit of 4194303");
+    expect_error(
+        [] {
+            ferris::from_json_text(R"({"added_tokens": [{"id": 4194304, "content": "<x>"}],
+                "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}})",
+                                   "added");
+        },
+        ErrorCode::Parse, "added: token id 4194304 is past the limit");
+    expect_error(
+        [] {
+            ferris::from_json_text(R"({"model": {"type": "WordPiece", "unk_token": "[UNK]",
+                "vocab": {"[UNK]": 0, "b": 4194304}}})",
+                                   "wp");
+        },
+        ErrorCode::Parse, "wp: token id 4194304 is past the limit");
+    const auto largest = ferris::from_json_text(
+        R"({"model": {"type": "BPE", "vocab": {"a": 4194303}, "merges": []}})", "largest");
+    EXPECT_EQ(largest->vocab_size(), 4194304);
+    EXPECT_EQ(largest->encode("a"), std::vector<int32_t>{4194303});
+}
+
 TEST(TokenizerJson, UnsupportedTypesAreNamed) {
     expect_error(
         [] { ferris::from_json_text(R"({"model": {"type": "Unigram", "vocab": []}})", "u.json"); },
