@@ -135,6 +135,28 @@ def main():
     del q5["torch_dtype"], q5["rope_theta"]
     write("model_configs", "qwen2-t5", compact(q5))
 
+    # The tiny presets' configs, as create-model writes them, for the folder targets.
+    tiny_bert = {"architectures": ["BertModel"], "attention_probs_dropout_prob": 0.1, "hidden_act": "gelu",
+                 "hidden_dropout_prob": 0.1, "hidden_size": 32, "initializer_range": 0.02,
+                 "intermediate_size": 64, "layer_norm_eps": 1e-12, "max_position_embeddings": 512,
+                 "model_type": "bert", "num_attention_heads": 4, "num_hidden_layers": 2, "pad_token_id": 0,
+                 "position_embedding_type": "absolute", "torch_dtype": "float32", "type_vocab_size": 2,
+                 "vocab_size": 30522}
+    write("encoder_folder", "tiny-bert", compact(tiny_bert))
+    tiny_mpnet = dict(tiny_bert, architectures=["MPNetModel"], bos_token_id=0, eos_token_id=2,
+                      layer_norm_eps=1e-5, max_position_embeddings=514, model_type="mpnet", pad_token_id=1,
+                      relative_attention_num_buckets=32, vocab_size=30527)
+    del tiny_mpnet["position_embedding_type"], tiny_mpnet["type_vocab_size"]
+    write("encoder_folder", "tiny-mpnet", compact(tiny_mpnet))
+    write("encoder_folder", "one-layer-f16", compact(dict(tiny_bert, num_hidden_layers=1, torch_dtype="float16")))
+
+    tiny_qwen2 = dict(qwen_config, hidden_size=64, intermediate_size=128, max_position_embeddings=4096,
+                      num_attention_heads=4, num_hidden_layers=2, num_key_value_heads=2, max_window_layers=2,
+                      rope_scaling=None, sliding_window=None, use_cache=True)
+    generation = {"bos_token_id": 151643, "eos_token_id": [151645, 151643], "do_sample": False}
+    write("qwen2_folder", "tiny", compact(tiny_qwen2))
+    write("qwen2_folder", "tiny-generation", compact(tiny_qwen2) + "\0" + compact(generation))
+
     modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
                {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]
