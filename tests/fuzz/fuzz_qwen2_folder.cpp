@@ -2,6 +2,7 @@
 // first NUL byte; no NUL: no generation config), beside the weights of a tiny random Qwen2
 // (create-model's "tiny" preset): loading must either refuse the folder or give a model that
 // generates ids inside the vocabulary, stopping on the EOS ids it read.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -56,6 +57,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         fuzz::require(r.ids.size() <= 3, "at most max_tokens ids");
         for (int32_t id : r.ids)
             fuzz::require(id >= 0 && id < model->config().vocab_size, "ids inside the vocabulary");
+        if (r.stop_reason == "eos")
+            fuzz::require(std::find(options.eos_ids.begin(), options.eos_ids.end(), r.ids.back()) !=
+                              options.eos_ids.end(),
+                          "a stop on EOS ends with one of the EOS ids");
     });
     return 0;
 }
