@@ -14,38 +14,43 @@
 
 namespace {
 
-// The two folders, made once a process (the scratch folder's "models/", kept between inputs).
+// The two folders' names in the scratch folder, made once a process and kept between inputs.
 const std::vector<std::string>& folders() {
-    static const std::vector<std::string> dirs = [] {
+    static const std::vector<std::string> names = [] {
         namespace enc = ferris::models::encoder;
         std::vector<std::string> out;
         for (enc::Arch arch : {enc::Arch::Bert, enc::Arch::MPNet}) {
-            const std::string dir = ferris::fuzz::write_scratch(
-                std::string("models/") + enc::arch_name(arch) + "/.keep", "");
-            const std::string folder = dir.substr(0, dir.rfind('/'));
+            const std::string name = std::string("models/") + enc::arch_name(arch);
             enc::CreateOptions options;
             options.overwrite = true;
-            enc::create_random_encoder(folder, enc::preset(arch, "tiny"), options);
-            out.push_back(folder);
+            enc::create_random_encoder(ferris::fuzz::scratch_path(name), enc::preset(arch, "tiny"),
+                                       options);
+            out.push_back(name);
         }
         return out;
     }();
-    return dirs;
+    return names;
+}
+
+// An empty text, a short one, and one past any maximum length the tiny presets allow.
+const std::vector<std::string>& texts() {
+    static const std::vector<std::string> t = [] {
+        std::string long_text;
+        for (int k = 0; k < 600; ++k) long_text += "word ";
+        return std::vector<std::string>{"", "a short text", long_text};
+    }();
+    return t;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace ferris;
-    for (const std::string& folder : folders()) {
-        fuzz::write_scratch(folder.substr(folder.rfind("models/")) + "/config.json",
-                            fuzz::as_text(data, size));
+    for (const std::string& name : folders()) {
+        fuzz::write_scratch(name + "/config.json", fuzz::as_text(data, size));
         fuzz::expect_only_ferris_errors([&] {
-            const EmbeddingModel model = EmbeddingModel::from_dir(folder);
-            std::string long_text;  // past any maximum length the tiny presets allow
-            for (int k = 0; k < 600; ++k) long_text += "word ";
-            const std::vector<std::string> texts = {"", "a short text", long_text};
-            const Tensor v = model.encode(texts);
+            const EmbeddingModel model = EmbeddingModel::from_dir(fuzz::scratch_path(name));
+            const Tensor v = model.encode(texts());
             fuzz::require(v.dim() == 2 && v.size(0) == 3 && v.size(1) == model.dim(),
                           "one row a text, the model's width");
             const std::vector<float> values = v.to_floats();

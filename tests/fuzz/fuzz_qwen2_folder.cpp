@@ -20,8 +20,7 @@ namespace {
 const std::string& folder() {
     static const std::string dir = [] {
         namespace q = ferris::models::qwen2;
-        const std::string keep = ferris::fuzz::write_scratch("models/qwen2/.keep", "");
-        const std::string out = keep.substr(0, keep.rfind('/'));
+        const std::string out = ferris::fuzz::scratch_path("models/qwen2");
         q::CreateOptions options;
         options.overwrite = true;
         q::create_random_model(out, q::preset("tiny"), options);

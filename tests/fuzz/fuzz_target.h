@@ -15,8 +15,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
 namespace ferris::fuzz {
 
-// `bytes` written to `name` in this process' scratch folder (made once, removed at exit); the
-// file's path. Names may hold folders ("1_Pooling/config.json"), made as needed.
+// The path of `name` in this process' scratch folder (made once, removed at exit).
+std::string scratch_path(const std::string& name);
+// `bytes` written to scratch_path(name); that path. Names may hold folders
+// ("1_Pooling/config.json"), made as needed.
 std::string write_scratch(const std::string& name, std::string_view bytes);
 // The scratch folder itself, emptied of what earlier inputs wrote there.
 std::string fresh_scratch_dir();

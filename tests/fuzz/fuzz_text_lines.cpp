@@ -8,6 +8,7 @@
 
 namespace {
 
+// Written here rather than calling first_invalid_utf8: the repair under test uses that one.
 bool valid_utf8(const std::string& s) {
     static const uint32_t least[] = {0, 0x80, 0x800, 0x10000};  // shortest form for n bytes more
     for (size_t i = 0; i < s.size();) {

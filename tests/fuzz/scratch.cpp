@@ -37,8 +37,10 @@ std::string fresh_scratch_dir() {
     return root.string();
 }
 
+std::string scratch_path(const std::string& name) { return (scratch_root() / name).string(); }
+
 std::string write_scratch(const std::string& name, std::string_view bytes) {
-    const fs::path path = scratch_root() / name;
+    const fs::path path = scratch_path(name);
     fs::create_directories(path.parent_path());
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
